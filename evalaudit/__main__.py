@@ -1,0 +1,5 @@
+import sys
+
+from evalaudit.cli import main
+
+sys.exit(main())

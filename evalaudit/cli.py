@@ -1,0 +1,332 @@
+"""The ``evalaudit`` command line.
+
+Exit codes (everywhere): 0 success / pass, 1 blocked (gate, verify),
+2 usage or input error. A crash is never 0: it exits 2 with the message
+(set ``EVALAUDIT_DEBUG=1`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from evalaudit import __version__
+from evalaudit.contract import InputError, LabelKind, Problem, format_problem
+
+__all__ = ["EXIT_BLOCKED", "EXIT_INPUT", "EXIT_OK", "cli", "main"]
+
+EXIT_OK = 0
+EXIT_BLOCKED = 1
+EXIT_INPUT = 2
+
+
+def _split(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    parts = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not parts:
+        raise click.BadParameter("give a comma-separated list of values")
+    return parts
+
+
+def _column_map(values: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise click.BadParameter(
+                f"'{v}': use canonical=theirs, e.g. item_id=question_id", param_hint="--column"
+            )
+        k, theirs = v.split("=", 1)
+        out[k.strip()] = theirs.strip()
+    return out
+
+
+def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that reads a label file."""
+    opts = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["csv", "tsv", "parquet", "jsonl"]),
+            help="Input format (default: from the file extension).",
+        ),
+        click.option(
+            "--items",
+            type=click.Path(dir_okay=False),
+            help="Side table of item attributes, joined on item_id.",
+        ),
+        click.option(
+            "--labelers",
+            type=click.Path(dir_okay=False),
+            help="Side table of labeler attributes (vendor, ...), joined on labeler_id.",
+        ),
+        click.option(
+            "--column",
+            "columns",
+            multiple=True,
+            metavar="CANONICAL=THEIRS",
+            help="Map your column names, e.g. --column item_id=question_id (repeatable).",
+        ),
+        click.option(
+            "--label-kind",
+            type=click.Choice([k.value for k in LabelKind]),
+            help="Level of measurement (default: auto-detected and printed).",
+        ),
+        click.option("--positive", help="The passing label value (binary labels)."),
+        click.option("--order", help="Ordinal scale, lowest first: --order 1,2,3,4,5"),
+        click.option("--labels", "label_set", help="The allowed label values: --labels a,b,c"),
+        click.option(
+            "--slice",
+            "slices",
+            multiple=True,
+            metavar="COL",
+            help="Use these item columns as slices (repeatable; default: auto).",
+        ),
+        click.option(
+            "--duplicates",
+            type=click.Choice(["error", "keep-last"]),
+            default="error",
+            show_default=True,
+            help="Conflicting (item, labeler) duplicates: stop, or keep the latest.",
+        ),
+        click.option(
+            "--version", "version_", help="Audit this eval-set version when the file holds several."
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _ingest_options(kw: dict[str, Any]) -> Any:
+    from evalaudit.validate import IngestOptions
+
+    return IngestOptions(
+        fmt=kw.pop("fmt"),
+        items=kw.pop("items"),
+        labelers=kw.pop("labelers"),
+        column_map=_column_map(kw.pop("columns")),
+        label_kind=LabelKind(kw["label_kind"]) if kw.get("label_kind") else None,
+        positive=kw.pop("positive"),
+        order=_split(kw.pop("order")),
+        labels=_split(kw.pop("label_set")),
+        slices=tuple(kw.pop("slices")) or None,
+        duplicates=kw.pop("duplicates"),
+        version=kw.pop("version_"),
+    )
+
+
+class _Group(click.Group):
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.epilog:
+            formatter.write("\n" + self.epilog + "\n")
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="""Examples:
+  evalaudit sample sample_data --seed 7
+  evalaudit audit sample_data/labels.csv
+  evalaudit audit labels.parquet --json audit.json --markdown audit.md
+  evalaudit validate labels.csv --column item_id=question_id --column label=verdict
+
+Exit codes: 0 success, 1 blocked (gate), 2 usage or input error.""",
+)
+@click.version_option(__version__, prog_name="evalaudit")
+def cli() -> None:
+    """Audit the supply chain of an evaluation dataset: who labeled what, how they agree,
+    who is lenient, and how the headline score depends on them."""
+
+
+@cli.command(
+    epilog="""Examples:
+  evalaudit audit sample_data/labels.csv
+  evalaudit audit labels.csv --json out/audit.json --markdown out/audit.md
+  evalaudit audit labels.csv --items items.csv --labelers labelers.csv --slice category
+  evalaudit audit ratings.tsv --label-kind ordinal --order 1,2,3,4,5
+  evalaudit audit labels.csv --profile   # per-step timings on stderr"""
+)
+@click.argument("file", type=click.Path(dir_okay=False))
+@input_options
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(dir_okay=False),
+    help="Policy file (default: rules/default.yaml).",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    help="Write the audit as JSON (DESIGN section 6).",
+)
+@click.option(
+    "--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown summary."
+)
+@click.option("--profile", is_flag=True, help="Print per-step timings on stderr.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+def audit(
+    file: str,
+    rules_path: str | None,
+    json_out: str | None,
+    md_out: str | None,
+    profile: bool,
+    quiet: bool,
+    **kw: Any,
+) -> None:
+    """Audit FILE: agreement, leniency per labeler, findings, headline impact.
+
+    Prints a summary and exits 0 when the audit ran (whatever it found; use
+    `evalaudit gate` to block), 2 on usage or input error. Output files are
+    written only when the audit succeeds.
+    """
+    from evalaudit.audit import Profiler, audit_ingested
+    from evalaudit.io import atomic_write
+    from evalaudit.render.markdown import render_markdown
+    from evalaudit.render.text import render_text
+    from evalaudit.rules import load_policy
+    from evalaudit.validate import ingest
+
+    options = _ingest_options(kw)
+    prof = Profiler(progress=not quiet)
+    with prof.step("load policy"):
+        policy = load_policy(rules_path)
+    with prof.step("read and validate"):
+        ing = ingest(file, options)
+    result = audit_ingested(ing, policy, prof)
+    with prof.step("write outputs"):
+        if json_out:
+            with atomic_write(json_out) as fh:
+                fh.write(result.to_json())
+        if md_out:
+            with atomic_write(md_out) as fh:
+                fh.write(render_markdown(result))
+    click.echo(render_text(result), nl=False)
+    if profile:
+        total = sum(prof.timings.values())
+        click.echo("step timings (s):", err=True)
+        for k, v in prof.timings.items():
+            click.echo(f"  {k:<20} {v:8.3f}", err=True)
+        click.echo(f"  {'total':<20} {total:8.3f}", err=True)
+
+
+@cli.command(
+    epilog="""Examples:
+  evalaudit validate labels.csv
+  evalaudit validate labels.jsonl --column labeler_id=worker --json problems.json"""
+)
+@click.argument("file", type=click.Path(dir_okay=False))
+@input_options
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False),
+    help="Write the validation report as JSON.",
+)
+def validate(file: str, json_out: str | None, **kw: Any) -> None:
+    """Check FILE against the data contract only (no statistics).
+
+    Exits 0 when the file can be audited (warnings are printed), 2 otherwise.
+    """
+    from evalaudit.io import atomic_write
+    from evalaudit.validate import ingest
+
+    options = _ingest_options(kw)
+    try:
+        ing = ingest(file, options)
+    except InputError as exc:
+        if json_out:
+            with atomic_write(json_out) as fh:
+                json.dump(_problems_json(exc.path, exc.problems, "error"), fh, indent=2)
+        raise
+    acc = ing.accounting
+    click.echo(
+        f"{ing.path}: OK. Rows read {acc.rows_read:,}, usable {acc.rows_used:,}"
+        + (
+            f", not used {sum(acc.rows_rejected.values()):,} ("
+            + ", ".join(f"{k} {v:,}" for k, v in acc.rows_rejected.items())
+            + ")"
+            if acc.rows_rejected
+            else ""
+        )
+        + "."
+    )
+    click.echo(
+        f"Items {acc.items:,}, labelers {acc.labelers:,}. Labels: {ing.label_spec.describe()}"
+    )
+    click.echo(f"Slices: {', '.join(ing.table.slice_columns) or 'none'} ({ing.slice_note}).")
+    for p in ing.warnings:
+        click.echo("warning:")
+        click.echo("\n".join(format_problem(p, ing.row_label)))
+    if json_out:
+        with atomic_write(json_out) as fh:
+            json.dump(
+                {**_problems_json(ing.path, list(ing.warnings), "ok"), "accounting": acc.to_dict()},
+                fh,
+                indent=2,
+            )
+
+
+def _problems_json(path: str, problems: Sequence[Problem], status: str) -> dict[str, Any]:
+    return {"path": path, "status": status, "problems": [p.to_dict() for p in problems]}
+
+
+@cli.command(
+    epilog="""Example:
+  evalaudit sample sample_data --seed 7"""
+)
+@click.argument("outdir", type=click.Path(file_okay=False))
+@click.option("--seed", default=7, show_default=True, help="Random seed.")
+def sample(outdir: str, seed: int) -> None:
+    """Generate the sample eval set (labels.csv, labels.parquet, truth.json, README.md)."""
+    from evalaudit.simulate import write_sample
+
+    paths = write_sample(outdir, seed=seed)
+    for p in paths.values():
+        click.echo(str(p))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the CLI and map every outcome to an exit code."""
+    try:
+        rv = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="evalaudit",
+            standalone_mode=False,
+        )
+        return int(rv) if isinstance(rv, int) else EXIT_OK
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_INPUT
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_INPUT
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a crash must never look like success
+        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        if os.environ.get("EVALAUDIT_DEBUG"):
+            traceback.print_exc()
+        else:
+            click.echo("(set EVALAUDIT_DEBUG=1 for the traceback; please report it)", err=True)
+        return EXIT_INPUT
+
+
+def _entry() -> None:  # pragma: no cover
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Findings: statistics turned into statements a reviewer can act on.
+
+A finding has a stable id derived from its kind and subject (never from a
+run's order), so a review decision made today still applies tomorrow
+(DESIGN section 5). Severity comes from the policy; flags from its
+thresholds. This module decides; it computes no statistic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalaudit.contract import LabelKind, Problem
+from evalaudit.rules import Policy
+
+__all__ = [
+    "Finding",
+    "agreement_findings",
+    "data_quality_findings",
+    "flag_labelers",
+    "format_effect",
+    "format_q",
+    "imbalance_findings",
+    "labeler_findings",
+    "verdict_of",
+]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding (DESIGN section 5)."""
+
+    id: str
+    kind: str
+    severity: str
+    subject: dict[str, Any]
+    message: str
+    effect: float | None = None
+    ci: tuple[float, float] | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+    n: int | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "severity": self.severity,
+            "subject": self.subject,
+            "effect": _num(self.effect),
+            "ci": [_num(self.ci[0]), _num(self.ci[1])] if self.ci else None,
+            "p_value": _num(self.p_value),
+            "q_value": _num(self.q_value),
+            "n": self.n,
+            "message": self.message,
+            "evidence": self.evidence,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        ci = d.get("ci")
+        return cls(
+            id=d["id"],
+            kind=d["kind"],
+            severity=d["severity"],
+            subject=d.get("subject", {}),
+            message=d["message"],
+            effect=d.get("effect"),
+            ci=(ci[0], ci[1]) if ci else None,
+            p_value=d.get("p_value"),
+            q_value=d.get("q_value"),
+            n=d.get("n"),
+            evidence=d.get("evidence", {}),
+        )
+
+
+_SEVERITY_RANK = {"info": 0, "warn": 1, "block": 2}
+
+
+def verdict_of(findings: list[Finding]) -> str:
+    """``block`` if any finding blocks, else ``warn`` if any warns, else ``pass``."""
+    worst = max((_SEVERITY_RANK[f.severity] for f in findings), default=0)
+    return {0: "pass", 1: "warn", 2: "block"}[worst]
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) or math.isinf(x) else x
+
+
+# ------------------------------------------------------------------ formatting
+def format_effect(effect: float, kind: LabelKind) -> str:
+    """An effect in the reader's units: points of pass rate, or score units."""
+    if kind in (LabelKind.BINARY, LabelKind.NOMINAL):
+        return f"{effect * 100:+.1f} pts"
+    if kind is LabelKind.ORDINAL:
+        return f"{effect * 100:+.1f}% of scale"
+    return f"{effect:+.3g}"
+
+
+def format_q(q: float | None) -> str:
+    if q is None or not np.isfinite(q):
+        return "q=n/a"
+    return "q<0.001" if q < 0.001 else f"q={q:.3f}"
+
+
+# ------------------------------------------------------------------ labelers
+def min_effect_for(policy: Policy, kind: LabelKind, score_sd: float) -> float:
+    """The smallest |effect| flagged, on the score scale of ``kind``."""
+    if kind is LabelKind.INTERVAL:
+        return policy.min_effect_interval_sd * score_sd
+    return policy.min_effect
+
+
+def flag_labelers(
+    leniency: pd.DataFrame, policy: Policy, kind: LabelKind, score_sd: float
+) -> np.ndarray:
+    """Flag = q < fdr and |effect| >= the policy's minimum effect and n_used >= min_support."""
+    q = leniency["q_value"].to_numpy(dtype=float)
+    eff = leniency["effect"].to_numpy(dtype=float)
+    n = leniency["n_used"].to_numpy()
+    thr = min_effect_for(policy, kind, score_sd)
+    with np.errstate(invalid="ignore"):
+        return (q < policy.fdr) & (np.abs(eff) >= thr) & (n >= policy.min_support)
+
+
+def labeler_findings(
+    leniency: pd.DataFrame, flagged: np.ndarray, policy: Policy, kind: LabelKind
+) -> list[Finding]:
+    out = []
+    for row, flag in zip(leniency.itertuples(index=False), flagged, strict=True):
+        if not flag:
+            continue
+        lenient = row.effect > 0
+        k = "lenient_labeler" if lenient else "severe_labeler"
+        if kind is LabelKind.BINARY:
+            verb = "passed" if lenient else "failed"
+            what = f"{abs(row.effect) * 100:.1f} pts more outputs than"
+            msg = (
+                f"{row.labeler_id} {verb} {what} peers on the same kind of items "
+                f"(n={row.n_used}, {format_q(row.q_value)}; evidence: {row.evidence})."
+            )
+        elif kind is LabelKind.NOMINAL:
+            msg = (
+                f"{row.labeler_id} gave {row.label_class!r} "
+                f"{format_effect(row.effect, kind)} {'more' if lenient else 'less'} often than "
+                f"peers on the same kind of items (n={row.n_used}, {format_q(row.q_value)})."
+            )
+        else:
+            msg = (
+                f"{row.labeler_id} scored {format_effect(row.effect, kind)} "
+                f"{'above' if lenient else 'below'} peers on the same kind of items "
+                f"(n={row.n_used}, {format_q(row.q_value)}; evidence: {row.evidence})."
+            )
+        out.append(
+            Finding(
+                id=f"{k}:{row.labeler_id}",
+                kind=k,
+                severity=policy.severity[k],
+                subject={"labeler_id": row.labeler_id},
+                message=msg,
+                effect=float(row.effect),
+                ci=(float(row.ci_low), float(row.ci_high)),
+                p_value=float(row.p_value),
+                q_value=float(row.q_value),
+                n=int(row.n_used),
+                evidence={
+                    "evidence": row.evidence,
+                    "n_overlap": int(row.n_overlap),
+                    "n_stratified": int(row.n_stratified),
+                    "effect_overlap": _num(row.effect_overlap),
+                    "effect_stratified": _num(row.effect_stratified),
+                    "label_class": row.label_class,
+                },
+            )
+        )
+    return out
+
+
+def imbalance_findings(leniency: pd.DataFrame, policy: Policy) -> list[Finding]:
+    """Info findings for labelers whose item mix differs strongly from their peers'.
+
+    Not a fault: it says that this labeler's stratified estimate relies on
+    the strata capturing what makes items easy or hard.
+    """
+    out = []
+    p = leniency["imbalance_p"].to_numpy(dtype=float)
+    from evalaudit.stats.multitest import bh_qvalues
+
+    q = bh_qvalues(p)
+    for row, qv in zip(leniency.itertuples(index=False), q, strict=True):
+        tv = row.imbalance_tv
+        if not (
+            np.isfinite(qv)
+            and qv < policy.fdr
+            and np.isfinite(tv)
+            and tv >= policy.imbalance_tv
+            and row.n_stratified >= policy.min_support
+        ):
+            continue
+        explained = (
+            row.raw_difference - row.effect_stratified
+            if np.isfinite(row.effect_stratified)
+            else float("nan")
+        )
+        msg = (
+            f"{row.labeler_id} grades a different mix of items than peers "
+            f"(total variation {tv:.2f}, {format_q(qv)}); their leniency is compared within "
+            f"strata, which changes it by {-explained * 100:+.1f} pts from the raw difference."
+        )
+        out.append(
+            Finding(
+                id=f"assignment_imbalance:{row.labeler_id}",
+                kind="assignment_imbalance",
+                severity=policy.severity["assignment_imbalance"],
+                subject={"labeler_id": row.labeler_id},
+                message=msg,
+                effect=float(tv),
+                p_value=float(row.imbalance_p),
+                q_value=float(qv),
+                n=int(row.n_stratified),
+                evidence={
+                    "raw_difference": _num(row.raw_difference),
+                    "effect_stratified": _num(row.effect_stratified),
+                    "chi2": _num(row.imbalance_chi2),
+                    "df": _num(row.imbalance_df),
+                },
+            )
+        )
+    return out
+
+
+def agreement_findings(
+    alpha: float | None, level: str, n_units: int, policy: Policy
+) -> list[Finding]:
+    if alpha is None or not np.isfinite(alpha) or alpha >= policy.agreement_floor:
+        return []
+    return [
+        Finding(
+            id="low_agreement:overall",
+            kind="low_agreement",
+            severity=policy.severity["low_agreement"],
+            subject={"scope": "overall"},
+            message=(
+                f"Krippendorff's alpha ({level}) is {alpha:.3f} on {n_units} items with two or "
+                f"more labels, below the policy floor of {policy.agreement_floor}."
+            ),
+            effect=float(alpha),
+            n=int(n_units),
+        )
+    ]
+
+
+def data_quality_findings(problems: tuple[Problem, ...], policy: Policy) -> list[Finding]:
+    out = []
+    for p in problems:
+        out.append(
+            Finding(
+                id=f"data_quality:{p.check}:{p.column or 'file'}",
+                kind="data_quality",
+                severity=policy.severity["data_quality"],
+                subject={"check": p.check, "column": p.column},
+                message=f"{p.message} (fix: {p.hint})",
+                n=p.count,
+                evidence={"rows": list(p.rows), "examples": list(p.examples)},
+            )
+        )
+    return out

@@ -1,0 +1,440 @@
+"""Read label tables (CSV, TSV, Parquet, JSON Lines) and write outputs atomically.
+
+Readers return every column as pandas ``string`` (typed Parquet/JSON values
+are rendered the way they would appear in a CSV: ``1`` not ``1.0``), plus the
+source row number in :data:`evalaudit.contract.ROW` as the frame index, so
+every later problem can name the row the user sees in the file. File-level
+problems (missing, empty, not UTF-8, not Parquet, unparseable) raise
+:class:`evalaudit.contract.InputError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evalaudit.contract import ROW, InputError, Problem
+
+__all__ = ["FORMATS", "RawFile", "atomic_write", "detect_format", "read_table", "sha256_of"]
+
+FORMATS = ("csv", "tsv", "parquet", "jsonl")
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A table as read: string columns, indexed by the row number in the file."""
+
+    path: str
+    format: str
+    frame: pd.DataFrame
+    sha256: str
+    row_label: str  # "line" for text formats, "row" for Parquet
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.frame)
+
+
+def sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def detect_format(path: str | Path, fmt: str | None = None) -> str:
+    if fmt:
+        if fmt not in FORMATS:
+            raise InputError(
+                str(path),
+                [
+                    _file_problem(
+                        "format", f"unknown format '{fmt}'", f"use one of: {', '.join(FORMATS)}"
+                    )
+                ],
+            )
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    raise InputError(
+        str(path),
+        [
+            _file_problem(
+                "format",
+                f"cannot tell the format from the extension '{suffix or '(none)'}'",
+                "rename the file to .csv, .tsv, .parquet or .jsonl, or pass --format",
+            )
+        ],
+    )
+
+
+def read_table(path: str | Path, fmt: str | None = None) -> RawFile:
+    """Read one table. Raises InputError naming the file and the problem."""
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise InputError(
+            name, [_file_problem("exists", "the file does not exist", "check the path")]
+        )
+    if p.is_dir():
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "exists", "this is a directory, not a file", "pass the path of a label file"
+                )
+            ],
+        )
+    fmt = detect_format(p, fmt)
+    if p.stat().st_size == 0:
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "empty",
+                    "the file is empty (0 bytes)",
+                    "export the labels again; the file has no data",
+                )
+            ],
+        )
+    digest = sha256_of(p)
+    if fmt == "parquet":
+        frame = _read_parquet(p, name)
+        row_label = "row"
+    else:
+        data = p.read_bytes()
+        text = _decode(data, name)
+        if fmt == "jsonl":
+            frame = _read_jsonl(text, name)
+        else:
+            frame = _read_delimited(text, name, "\t" if fmt == "tsv" else ",")
+        row_label = "line"
+    if frame.empty:
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "empty",
+                    "the file has a header but no data rows"
+                    if len(frame.columns)
+                    else "the file has no rows",
+                    "export the labels again; there is nothing to audit",
+                )
+            ],
+        )
+    return RawFile(path=name, format=fmt, frame=frame, sha256=digest, row_label=row_label)
+
+
+# ----------------------------------------------------------------- decoding
+def _decode(data: bytes, name: str) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            name,
+            [
+                Problem(
+                    check="encoding",
+                    column=None,
+                    count=1,
+                    rows=(line,),
+                    message=f"the file is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+                    hint="re-export the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`)",
+                )
+            ],
+            row_label="line",
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "empty",
+                    "the file contains only whitespace",
+                    "export the labels again; the file has no data",
+                )
+            ],
+        )
+    return text
+
+
+def _read_delimited(text: str, name: str, sep: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype="string",
+            keep_default_na=False,
+            na_values=[""],
+            skipinitialspace=False,
+        )
+    except pd.errors.EmptyDataError:
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "empty", "the file has no header and no rows", "export the labels again"
+                )
+            ],
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "parse",
+                    f"not a valid {'TSV' if sep == chr(9) else 'CSV'} file: {exc}".strip(),
+                    "check quoting and the number of fields on that line",
+                )
+            ],
+            row_label="line",
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    _check_header(frame, name)
+    frame.index = pd.Index(_line_numbers(text, sep, len(frame)), name=ROW)
+    return frame
+
+
+def _line_numbers(text: str, sep: str, n_rows: int) -> np.ndarray:
+    """Physical line on which each data row starts (header = line 1).
+
+    Fast path when no field spans lines; otherwise the csv module walks the
+    text so quoted newlines do not shift the numbers.
+    """
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if lines == n_rows + 1 and "\n\n" not in text:
+        return np.arange(2, n_rows + 2, dtype=np.int64)
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    starts: list[int] = []
+    next(reader, None)
+    line = reader.line_num + 1
+    for record in reader:
+        if record:  # pandas skips blank lines
+            starts.append(line)
+        line = reader.line_num + 1
+    if len(starts) != n_rows:  # cannot reconcile: fall back to record order
+        return np.arange(2, n_rows + 2, dtype=np.int64)
+    return np.asarray(starts, dtype=np.int64)
+
+
+def _check_header(frame: pd.DataFrame, name: str) -> None:
+    cols = list(frame.columns)
+    dupes = sorted({c for c in cols if cols.count(c) > 1 or c.startswith("Unnamed: ")})
+    blanks = [c for c in cols if c.startswith("Unnamed: ") or not c]
+    if blanks:
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "header",
+                    f"the header has {len(blanks)} empty column name(s)",
+                    "give every column a name in the first line",
+                )
+            ],
+            row_label="line",
+        )
+    if dupes:
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "header",
+                    f"duplicate column names in the header: {', '.join(dupes)}",
+                    "rename the columns so each name appears once",
+                )
+            ],
+            row_label="line",
+        )
+    # pandas renames duplicates to name.1; catch that too
+    mangled = [
+        c
+        for c in cols
+        if "." in c and c.rsplit(".", 1)[0] in cols and c.rsplit(".", 1)[1].isdigit()
+    ]
+    if mangled:
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "header",
+                    "duplicate column names in the header: "
+                    + ", ".join(sorted({c.rsplit(".", 1)[0] for c in mangled})),
+                    "rename the columns so each name appears once",
+                )
+            ],
+            row_label="line",
+        )
+
+
+def _read_jsonl(text: str, name: str) -> pd.DataFrame:
+    records: list[dict[str, object]] = []
+    lines: list[int] = []
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                name,
+                [
+                    Problem(
+                        check="parse",
+                        column=None,
+                        count=1,
+                        rows=(lineno,),
+                        message=f"line is not valid JSON ({exc.msg})",
+                        hint="each line must be one JSON object such as "
+                        '{"item_id": "q1", "labeler_id": "a", "label": "pass"}',
+                    )
+                ],
+                row_label="line",
+            ) from None
+        if not isinstance(obj, dict):
+            raise InputError(
+                name,
+                [
+                    Problem(
+                        check="parse",
+                        column=None,
+                        count=1,
+                        rows=(lineno,),
+                        message=f"line is a JSON {type(obj).__name__}, not an object",
+                        hint="each line must be one JSON object with the columns as keys",
+                    )
+                ],
+                row_label="line",
+            )
+        records.append(obj)
+        lines.append(lineno)
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    for col in frame.columns:
+        frame[col] = _to_string(frame[col])
+    frame.columns = [str(c) for c in frame.columns]
+    frame.index = pd.Index(np.asarray(lines, dtype=np.int64), name=ROW)
+    return frame
+
+
+def _read_parquet(p: Path, name: str) -> pd.DataFrame:
+    with open(p, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(-4, os.SEEK_END) if p.stat().st_size >= 8 else None
+        tail = fh.read(4)
+    if head != b"PAR1" or tail != b"PAR1":
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "format",
+                    "not a Parquet file (it lacks the PAR1 magic bytes; it may be "
+                    "truncated or another format with a .parquet name)",
+                    "write it again with a Parquet writer, or pass --format csv/jsonl if it is text",
+                )
+            ],
+        )
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(p)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "format",
+                    f"the Parquet file cannot be read: {exc}",
+                    "write the file again; it looks corrupt or truncated",
+                )
+            ],
+        ) from None
+    frame = table.to_pandas()
+    for col in frame.columns:
+        frame[col] = _to_string(frame[col])
+    frame.columns = [str(c) for c in frame.columns]
+    frame.index = pd.Index(np.arange(1, len(frame) + 1, dtype=np.int64), name=ROW)
+    return frame
+
+
+def _to_string(s: pd.Series) -> pd.Series:
+    """Render typed values as they would read in a CSV (integral floats without .0)."""
+    if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(s):
+        ts = pd.to_datetime(s, utc=True)
+        return ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").astype("string")
+    if pd.api.types.is_bool_dtype(s):
+        return s.map({True: "true", False: "false"}).astype("string")
+    if pd.api.types.is_float_dtype(s):
+        v = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.isfinite(v)
+        if finite.any() and np.all(np.mod(v[finite], 1) == 0) and np.all(np.abs(v[finite]) < 2**53):
+            return (
+                pd.array(np.where(finite, v, 0).astype(np.int64), dtype="Int64")
+                .astype("string")
+                .where(finite, pd.NA)
+            )
+        return s.astype("string")
+    if pd.api.types.is_integer_dtype(s):
+        return s.astype("string")
+    if s.dtype == object:
+
+        def conv(v: object) -> object:
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                return pd.NA
+            if isinstance(v, bool):
+                return "true" if v else "false"
+            if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+                return str(int(v))
+            if isinstance(v, dict | list):
+                return json.dumps(v, sort_keys=True)
+            return str(v)
+
+        return pd.Series([conv(v) for v in s], index=s.index, dtype="string")
+    return s.astype("string")
+
+
+def _file_problem(check: str, message: str, hint: str) -> Problem:
+    return Problem(check=check, column=None, count=0, rows=(), message=message, hint=hint)
+
+
+# ----------------------------------------------------------------- writing
+@contextmanager
+def atomic_write(path: str | Path, mode: str = "w") -> Iterator[io.TextIOBase]:
+    """Write to a temporary file beside ``path`` and rename on success.
+
+    A crash or an exception leaves no partial output file behind.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            yield fh  # type: ignore[misc]
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,124 @@
+"""The human summary printed by ``evalaudit audit``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from evalaudit.result import AuditResult
+
+__all__ = ["fmt_effect", "fmt_num", "render_text"]
+
+MAX_LABELER_ROWS = 15
+
+
+def fmt_num(x: Any, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.{digits}f}"
+
+
+def fmt_effect(x: Any, kind: str) -> str:
+    """Effect in reader units: pass-rate points for binary/nominal, % of scale for ordinal."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if kind in ("binary", "nominal"):
+        return f"{x * 100:+.1f} pts"
+    if kind == "ordinal":
+        return f"{x * 100:+.1f}%"
+    return f"{x:+.3g}"
+
+
+def _q(q: Any) -> str:
+    if q is None or (isinstance(q, float) and math.isnan(q)):
+        return "n/a"
+    return "<0.001" if q < 0.001 else f"{q:.3f}"
+
+
+def _pct(x: Any) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x * 100:.1f}%"
+
+
+def render_text(result: AuditResult) -> str:
+    d = result.to_dict()
+    inp, lab, agr = d["input"], d["label"], d["agreement"]
+    kind = lab["kind"]
+    lines = [
+        f"evalaudit {d['evalaudit_version']}: audit of {inp['path']} (sha256 {inp['sha256'][:12]})"
+    ]
+    rej = inp["rows_rejected"]
+    rej_txt = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in rej.items()) or "none"
+    lines.append(
+        f"Rows: read {inp['rows_read']:,}, used {inp['rows_used']:,}, "
+        f"not used {sum(rej.values()):,} ({rej_txt})."
+    )
+    lines.append(f"Items {inp['items']:,}, labelers {inp['labelers']:,}.")
+    lines.append(f"Labels: {lab['description']}  [override: --label-kind, --positive, --order]")
+    slices = ", ".join(inp["slice_columns"]) or "none"
+    lines.append(f"Slices: {slices} ({lab['slices']}).")
+    lines.append("")
+    lines.append(
+        f"Agreement: Krippendorff's alpha ({agr['level']}) = {fmt_num(agr['alpha'])} "
+        f"on {agr['n_units']:,} items with 2+ labels ({agr['n_values']:,} labels)."
+    )
+    if agr.get("per_vendor"):
+        lines.append(
+            "  by vendor: "
+            + ", ".join(f"{r['slice_value']} {fmt_num(r['alpha'])}" for r in agr["per_vendor"])
+        )
+    for col in inp["slice_columns"]:
+        rows = [r for r in agr.get("per_slice", []) if r["slice_column"] == col]
+        if rows:
+            lines.append(
+                f"  by {col}: "
+                + ", ".join(f"{r['slice_value']} {fmt_num(r['alpha'], 2)}" for r in rows)
+            )
+    h = d.get("headline")
+    if h:
+        lines.append("")
+        lines.append(
+            f"Headline (mean item score): {_pct(h['score'])} "
+            f"[95% CI {_pct(h['ci'][0])}, {_pct(h['ci'][1])}] over {h['items']:,} items."
+        )
+        if h.get("suspect_labels"):
+            lines.append(
+                f"  without {h['suspect_labels']:,} suspect labels ({h['suspects']}): "
+                f"{_pct(h['score_without_suspects'])}; delta {fmt_effect(h['delta'], kind)} "
+                f"[95% CI {fmt_effect(h['delta_ci'][0], kind)}, "
+                f"{fmt_effect(h['delta_ci'][1], kind)}]; {h['items_dropped']:,} items lose "
+                "every label."
+            )
+        for m in h.get("per_model", []):
+            lines.append(
+                f"  {m['model']}: {_pct(m['score'])} -> {_pct(m['score_without_suspects'])}"
+            )
+    lines.append("")
+    lines.append("Labelers by leniency (effect vs peers on the same kind of items, 95% CI, BH q):")
+    labs = d["labelers"]
+    shown = [r for i, r in enumerate(labs) if i < MAX_LABELER_ROWS or r["flagged"]]
+    head = (
+        f"  {'#':>3}  {'labeler':<16} {'labels':>7} {'share':>6}  {'leniency':>10}  "
+        f"{'95% CI':<22} {'q':>7}  {'evidence':<19} {'kappa':>6}  flag"
+    )
+    lines.append(head)
+    for i, r in enumerate(shown, start=1):
+        ci = f"[{fmt_effect(r['ci'][0], kind)}, {fmt_effect(r['ci'][1], kind)}]"
+        lines.append(
+            f"  {i:>3}  {str(r['labeler_id'])[:16]:<16} {r['n_labels']:>7,} "
+            f"{r['share'] * 100:>5.1f}%  {fmt_effect(r['leniency'], kind):>10}  {ci:<22} "
+            f"{_q(r['q_value']):>7}  {r['evidence']:<19} {fmt_num(r['kappa'], 2):>6}  "
+            f"{'FLAG' if r['flagged'] else ''}"
+        )
+    if len(labs) > len(shown):
+        lines.append(f"  ... {len(labs) - len(shown)} more labelers (all in --json)")
+    lines.append("")
+    fs = d["findings"]
+    counts = {s: sum(f["severity"] == s for f in fs) for s in ("block", "warn", "info")}
+    lines.append(
+        f"Findings: {counts['block']} block, {counts['warn']} warn, {counts['info']} info."
+    )
+    for f in fs:
+        lines.append(f"  {f['severity'].upper():<5} {f['id']}: {f['message']}")
+    lines.append("")
+    lines.append(f"Verdict: {d['verdict']} (policy {d['policy'].get('path') or 'built-in'}).")
+    return "\n".join(lines) + "\n"

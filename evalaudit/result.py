@@ -1,0 +1,161 @@
+"""AuditResult: the typed, immutable result every surface renders.
+
+It serializes to the stable JSON contract of DESIGN section 6 and back.
+Renderers (text, Markdown, the gate, the dashboard) only read it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalaudit import __version__
+from evalaudit.findings import Finding
+
+__all__ = ["SCHEMA_VERSION", "AuditResult", "clean_json"]
+
+SCHEMA_VERSION = 1
+
+#: Columns of the labelers table as written to JSON (DESIGN names first, extras after).
+LABELER_FIELDS = (
+    "labeler_id",
+    "n_labels",
+    "share",
+    "leniency",
+    "ci",
+    "p_value",
+    "q_value",
+    "evidence",
+    "kappa",
+    "flagged",
+    "se",
+    "n_used",
+    "n_overlap",
+    "effect_overlap",
+    "n_stratified",
+    "effect_stratified",
+    "n_unmatched",
+    "raw_difference",
+    "imbalance_tv",
+    "imbalance_p",
+    "label_class",
+    "vendor",
+    "n_kappa",
+    "alpha_without",
+    "alpha_delta",
+)
+
+
+def clean_json(x: Any) -> Any:
+    """Make a value JSON-safe: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(x, dict):
+        return {str(k): clean_json(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [clean_json(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+        return None
+    if x is pd.NA or x is pd.NaT:
+        return None
+    return x
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything one audit found (see DESIGN section 6 for the JSON form).
+
+    ``labelers`` is a DataFrame with the columns of :data:`LABELER_FIELDS`
+    (``ci`` split into ``ci_low``/``ci_high``); ``cells`` and ``drift`` are
+    empty until those detectors run.
+    """
+
+    input: dict[str, Any]
+    label: dict[str, Any]
+    agreement: dict[str, Any]
+    labelers: pd.DataFrame
+    findings: tuple[Finding, ...]
+    verdict: str
+    policy: dict[str, Any]
+    headline: dict[str, Any] | None = None
+    cells: pd.DataFrame = field(default_factory=pd.DataFrame)
+    drift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: tuple[str, ...] = ()
+    evalaudit_version: str = __version__
+    schema_version: int = SCHEMA_VERSION
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        return clean_json(
+            {
+                "schema_version": self.schema_version,
+                "evalaudit_version": self.evalaudit_version,
+                "input": self.input,
+                "label": self.label,
+                "agreement": self.agreement,
+                "labelers": _labeler_records(self.labelers),
+                "cells": _records(self.cells),
+                "drift": _records(self.drift),
+                "headline": self.headline,
+                "findings": [f.to_dict() for f in self.findings],
+                "verdict": self.verdict,
+                "policy": self.policy,
+                "notes": list(self.notes),
+            }
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AuditResult:
+        labelers = pd.DataFrame(d.get("labelers", []))
+        if "ci" in labelers.columns:
+            ci = labelers.pop("ci")
+            labelers["ci_low"] = [c[0] if c else None for c in ci]
+            labelers["ci_high"] = [c[1] if c else None for c in ci]
+        return cls(
+            input=d["input"],
+            label=d.get("label", {}),
+            agreement=d["agreement"],
+            labelers=labelers,
+            findings=tuple(Finding.from_dict(f) for f in d["findings"]),
+            verdict=d["verdict"],
+            policy=d.get("policy", {}),
+            headline=d.get("headline"),
+            cells=pd.DataFrame(d.get("cells", [])),
+            drift=pd.DataFrame(d.get("drift", [])),
+            notes=tuple(d.get("notes", [])),
+            evalaudit_version=d["evalaudit_version"],
+            schema_version=d["schema_version"],
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> AuditResult:
+        return cls.from_dict(json.loads(text))
+
+    # ------------------------------------------------------------------ helpers
+    def flagged_labelers(self) -> list[str]:
+        if self.labelers.empty:
+            return []
+        return self.labelers.loc[self.labelers["flagged"].astype(bool), "labeler_id"].tolist()
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    if df is None or df.empty:
+        return []
+    return [clean_json(r) for r in df.to_dict(orient="records")]
+
+
+def _labeler_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for r in df.to_dict(orient="records"):
+        rec = {k: r.get(k) for k in LABELER_FIELDS if k in r or k == "ci"}
+        rec["ci"] = [r.get("ci_low"), r.get("ci_high")]
+        out.append(clean_json(rec))
+    return out

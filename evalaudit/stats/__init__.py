@@ -1,0 +1,1 @@
+"""Statistics over the LabelTable: agreement, leniency, slices, drift, consensus, impact."""

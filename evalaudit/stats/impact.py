@@ -1,0 +1,112 @@
+"""Headline impact: how the reported score moves without suspect labels.
+
+Item score = mean score of the item's labels; headline = mean item score
+over items (DESIGN section 4), overall, per model and per slice value.
+The counterfactual drops the suspect labels (a boolean row mask), re-scores
+the items that keep at least one label, and counts the items that lose all
+of them; those are excluded from *both* sides of the paired comparison, so
+``delta`` is the mean over kept items of (counterfactual - original).
+
+Confidence intervals are normal intervals with item-level standard errors:
+items are the independent units and the labels of one item are a cluster
+(a clustered SE with one cluster per item). For the paired delta the SE is
+that of the per-item differences, so the between-item spread of difficulty
+cancels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalaudit.contract import MODEL
+from evalaudit.stats.leniency import Z95
+from evalaudit.table import ITEM, SCORE, LabelTable
+
+__all__ = ["headline_impact"]
+
+
+def _mean_ci(x: np.ndarray) -> tuple[float, float, float]:
+    n = len(x)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(x.mean())
+    if n < 2:
+        return m, float("nan"), float("nan")
+    se = float(x.std(ddof=1) / np.sqrt(n))
+    return m, m - Z95 * se, m + Z95 * se
+
+
+def _impact(orig: np.ndarray, cf: np.ndarray) -> dict[str, Any]:
+    """orig/cf: per-item scores (cf NaN where the item lost every label)."""
+    kept = np.isfinite(cf)
+    score, lo, hi = _mean_ci(orig)
+    s2, lo2, hi2 = _mean_ci(cf[kept])
+    d, dlo, dhi = _mean_ci(cf[kept] - orig[kept])
+    if kept.all() and np.array_equal(cf, orig):
+        dlo = dhi = 0.0
+    return {
+        "score": score,
+        "ci": [lo, hi],
+        "score_without_suspects": s2,
+        "ci_without_suspects": [lo2, hi2],
+        "delta": d,
+        "delta_ci": [dlo, dhi],
+        "items": len(orig),
+        "items_dropped": int((~kept).sum()),
+    }
+
+
+def headline_impact(table: LabelTable, suspect: np.ndarray) -> dict[str, Any] | None:
+    """Headline with and without the labels in ``suspect`` (boolean per label row).
+
+    Returns ``None`` when labels have no score (nominal labels without a
+    passing class). Otherwise a dict with ``score``, ``ci``,
+    ``score_without_suspects``, ``ci_without_suspects``, ``delta``,
+    ``delta_ci``, ``items_dropped``, ``per_model`` and ``per_slice`` (lists
+    of the same fields with ``model`` or ``slice_column``/``slice_value``),
+    and ``ranking_changed`` (whether the order of models by score differs).
+    """
+    f = table.frame
+    score = f[SCORE].to_numpy()
+    if not np.isfinite(score).all():
+        return None
+    item = f[ITEM].to_numpy()
+    n = table.n_items
+    cnt = np.bincount(item, minlength=n).astype(float)
+    tot = np.bincount(item, weights=score, minlength=n)
+    keep = ~suspect
+    cnt2 = np.bincount(item[keep], minlength=n).astype(float)
+    tot2 = np.bincount(item[keep], weights=score[keep], minlength=n)
+    orig = tot / cnt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cf = np.where(cnt2 > 0, tot2 / cnt2, np.nan)
+    out = _impact(orig, cf)
+    out["method"] = "item-level (clustered) normal CI; paired over items that keep a label"
+    firsts = f.drop_duplicates(ITEM).set_index(ITEM).sort_index()
+    out["per_model"] = []
+    if table.has(MODEL):
+        for value, idx in firsts.groupby(MODEL, observed=True).groups.items():
+            codes = np.asarray(idx)
+            out["per_model"].append({"model": str(value), **_impact(orig[codes], cf[codes])})
+        base = sorted(out["per_model"], key=lambda r: -r["score"])
+        after = sorted(
+            out["per_model"], key=lambda r: -np.nan_to_num(r["score_without_suspects"], nan=-1)
+        )
+        out["ranking_changed"] = [r["model"] for r in base] != [r["model"] for r in after]
+    else:
+        out["ranking_changed"] = False
+    out["per_slice"] = []
+    for col in table.slice_columns:
+        for value, idx in firsts.groupby(col, observed=True).groups.items():
+            codes = np.asarray(idx)
+            out["per_slice"].append(
+                {"slice_column": col, "slice_value": str(value), **_impact(orig[codes], cf[codes])}
+            )
+    return out
+
+
+def frame_of(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows)

@@ -1,0 +1,387 @@
+"""Leniency: a labeler's signed bias against peers on the same kind of items.
+
+Two kinds of evidence (DESIGN section 4), combined by inverse variance:
+
+(A) *overlap*. On items with at least two labels, the residual of a label is
+    its score minus the mean score of the *other* labels of the same item.
+    A labeler's overlap effect is the mean of their residuals.
+(B) *stratified*. On items with exactly one label, the labeler's mean score is
+    compared with the mean score of other labelers' single labels within the
+    same stratum (the combination of every item slice column and ``model``),
+    pooled over strata with Mantel-Haenszel weights
+    ``w_s = n_Ls n_Os / (n_Ls + n_Os)``. For binary labels this is the MH
+    risk difference (Greenland & Robins 1985, doi:10.2307/2531175): a labeler
+    who mostly grades an easy slice is compared with peers on that slice, so
+    the slice's own pass rate does not show up as leniency.
+
+Scores are on the label's scale (LabelTable): pass rate for binary labels
+(0.05 = 5 points), rank scaled to [0, 1] for ordinal, raw units for interval.
+Nominal labels without a passing value are tested one class at a time (the
+labeler's over- or under-use of each class) and the class with the smallest
+p-value is reported, its p-value Bonferroni-adjusted for the number of
+classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evalaudit.contract import MODEL, LabelKind
+from evalaudit.stats.multitest import bh_qvalues, two_sided_p
+from evalaudit.table import ITEM, LABELER, SCORE, VALUE, LabelTable
+
+__all__ = ["LENIENCY_COLUMNS", "labeler_leniency", "overlap_residuals", "strata_codes"]
+
+Z95 = float(stats.norm.ppf(0.975))
+#: Pseudo-observations pulling a labeler's residual variance toward the pooled
+#: one, so a labeler with few, all-agreeing labels does not get a zero SE.
+VARIANCE_PRIOR_WEIGHT = 10.0
+#: Pseudo-observations pulling a stratum's score variance toward the overall one.
+STRATUM_PRIOR_WEIGHT = 2.0
+
+LENIENCY_COLUMNS = (
+    "labeler",
+    "labeler_id",
+    "n_labels",
+    "share",
+    "effect",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "q_value",
+    "evidence",
+    "n_used",
+    "n_overlap",
+    "effect_overlap",
+    "se_overlap",
+    "n_stratified",
+    "effect_stratified",
+    "se_stratified",
+    "n_unmatched",
+    "raw_difference",
+    "imbalance_tv",
+    "imbalance_chi2",
+    "imbalance_df",
+    "imbalance_p",
+    "label_class",
+)
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    n: np.ndarray
+    effect: np.ndarray
+    var: np.ndarray
+
+
+def strata_codes(table: LabelTable, columns: tuple[str, ...] | None = None) -> np.ndarray:
+    """Stratum id per label: the combination of the given item columns.
+
+    Defaults to every slice column plus ``model`` (pass rates differ by model
+    as much as by slice). Returns int64 codes 0..S-1 (one stratum when there
+    are no such columns).
+    """
+    f = table.frame
+    if columns is None:
+        columns = tuple(table.slice_columns) + ((MODEL,) if table.has(MODEL) else ())
+    code = np.zeros(len(f), dtype=np.int64)
+    for col in columns:
+        c = f[col].cat.codes.to_numpy().astype(np.int64)
+        code = code * (int(c.max()) + 1 if len(c) else 1) + c
+    return pd.factorize(code)[0].astype(np.int64)
+
+
+def overlap_residuals(item: np.ndarray, score: np.ndarray, n_items: int) -> np.ndarray:
+    """Own score minus the mean of the other labels on the same item (NaN if no other label)."""
+    m = np.bincount(item, minlength=n_items).astype(np.float64)
+    s = np.bincount(item, weights=score, minlength=n_items)
+    mi, si = m[item], s[item]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        res = score - (si - score) / (mi - 1.0)
+    res[mi < 2] = np.nan
+    return res
+
+
+def _evidence_overlap(group: np.ndarray, res: np.ndarray, n_groups: int) -> _Evidence:
+    ok = np.isfinite(res)
+    g, r = group[ok], res[ok]
+    n = np.bincount(g, minlength=n_groups).astype(np.float64)
+    s1 = np.bincount(g, weights=r, minlength=n_groups)
+    s2 = np.bincount(g, weights=r * r, minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s1 / n
+        ss = s2 - s1 * mean  # within-group sum of squares
+        pooled = (s2.sum() - s1.sum() ** 2 / n.sum()) / max(n.sum() - 1.0, 1.0) if n.sum() else 0
+        var_obs = (ss + VARIANCE_PRIOR_WEIGHT * pooled) / (n - 1.0 + VARIANCE_PRIOR_WEIGHT)
+        var = var_obs / n
+    mean[n < 2] = np.nan
+    var[n < 2] = np.nan
+    return _Evidence(n, mean, var)
+
+
+def _evidence_stratified(
+    group: np.ndarray,
+    labeler: np.ndarray,
+    stratum: np.ndarray,
+    score: np.ndarray,
+    n_groups: int,
+    group_labeler: np.ndarray,
+) -> tuple[_Evidence, np.ndarray, dict[str, np.ndarray]]:
+    """MH-weighted difference vs other labelers' single labels in the same stratum.
+
+    ``group`` and ``labeler`` index the rows (single-labeled items only); peers
+    of a group are every label in the stratum not given by the group's labeler.
+    """
+    n_strata = int(stratum.max()) + 1 if len(stratum) else 1
+    n_s = np.bincount(stratum, minlength=n_strata).astype(np.float64)
+    t_s = np.bincount(stratum, weights=score, minlength=n_strata)
+    q_s = np.bincount(stratum, weights=score * score, minlength=n_strata)
+    n_all = n_s.sum()
+    v_all = (q_s.sum() - t_s.sum() ** 2 / n_all) / max(n_all - 1.0, 1.0) if n_all else 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v_s = np.where(n_s > 1, (q_s - t_s**2 / n_s) / np.maximum(n_s - 1.0, 1.0), 0.0)
+    v_s = ((n_s - 1.0).clip(0) * v_s + STRATUM_PRIOR_WEIGHT * v_all) / (
+        (n_s - 1.0).clip(0) + STRATUM_PRIOR_WEIGHT
+    )
+
+    # the labeler's own rows per stratum (peers exclude them)
+    key_l = labeler.astype(np.int64) * n_strata + stratum
+    lcode, luniq = pd.factorize(key_l)
+    ln = np.bincount(lcode).astype(np.float64)
+    lt = np.bincount(lcode, weights=score)
+    # the group's rows per stratum
+    key_g = group.astype(np.int64) * n_strata + stratum
+    gcode, guniq = pd.factorize(key_g)
+    gn = np.bincount(gcode).astype(np.float64)
+    gt = np.bincount(gcode, weights=score)
+    g_of = guniq // n_strata
+    s_of = guniq % n_strata
+    l_key = group_labeler[g_of].astype(np.int64) * n_strata + s_of
+    lidx = pd.Index(luniq).get_indexer(l_key)
+    n_o = n_s[s_of] - ln[lidx]
+    t_o = t_s[s_of] - lt[lidx]
+    matched = n_o > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = gt / gn - t_o / n_o
+        w = gn * n_o / (gn + n_o)
+    d = np.where(matched, d, 0.0)
+    w = np.where(matched, w, 0.0)
+    wsum = np.bincount(g_of, weights=w, minlength=n_groups)
+    num = np.bincount(g_of, weights=w * d, minlength=n_groups)
+    vnum = np.bincount(g_of, weights=w * v_s[s_of], minlength=n_groups)
+    n_used = np.bincount(g_of, weights=np.where(matched, gn, 0.0), minlength=n_groups)
+    n_unmatched = np.bincount(g_of, weights=np.where(matched, 0.0, gn), minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        effect = num / wsum
+        var = vnum / wsum**2
+    effect[n_used < 1] = np.nan
+    var[n_used < 1] = np.nan
+
+    # item-mix imbalance: the group's spread over strata vs everyone else's
+    n_g = np.bincount(g_of, weights=gn, minlength=n_groups)
+    qsum = np.bincount(g_of, weights=gn**2 / n_s[s_of], minlength=n_groups)
+    others = n_all - n_g
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chi2 = n_all / n_g * qsum - n_g + n_all / others * (n_all - 2 * n_g + qsum) - others
+        a = gn / n_g[g_of]
+        b = (n_s[s_of] - gn) / others[g_of]
+        tv = 0.5 * (1.0 + np.bincount(g_of, weights=np.abs(a - b) - b, minlength=n_groups))
+        raw = (
+            np.bincount(g_of, weights=gt, minlength=n_groups) / n_g
+            - (t_s.sum() - np.bincount(g_of, weights=gt, minlength=n_groups)) / others
+        )
+    df_ = float(max((n_s > 0).sum() - 1, 0))
+    chi2 = np.where((n_g > 0) & (others > 0), np.maximum(chi2, 0.0), np.nan)
+    p_imb = stats.chi2.sf(chi2, df_) if df_ > 0 else np.full(n_groups, np.nan)
+    imbalance = {
+        "imbalance_tv": np.where(n_g > 0, tv, np.nan),
+        "imbalance_chi2": chi2,
+        "imbalance_df": np.full(n_groups, df_),
+        "imbalance_p": np.where(np.isfinite(chi2), p_imb, np.nan),
+        "raw_difference": np.where(n_g > 0, raw, np.nan),
+    }
+    return _Evidence(n_used, effect, var), n_unmatched, imbalance
+
+
+def _combine(a: _Evidence, b: _Evidence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse-variance combination; evidence code 1 = overlap, 2 = stratified, 3 = both."""
+    ok_a = np.isfinite(a.effect) & np.isfinite(a.var) & (a.var > 0)
+    ok_b = np.isfinite(b.effect) & np.isfinite(b.var) & (b.var > 0)
+    wa = np.where(ok_a, 1.0 / np.where(ok_a, a.var, 1.0), 0.0)
+    wb = np.where(ok_b, 1.0 / np.where(ok_b, b.var, 1.0), 0.0)
+    wsum = wa + wb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        effect = (wa * np.nan_to_num(a.effect) + wb * np.nan_to_num(b.effect)) / wsum
+        var = 1.0 / wsum
+    code = ok_a.astype(int) + 2 * ok_b.astype(int)
+    effect[code == 0] = np.nan
+    var[code == 0] = np.nan
+    return effect, var, code
+
+
+_EVIDENCE_NAMES = {0: "none", 1: "overlap", 2: "stratified", 3: "overlap+stratified"}
+
+
+def estimate_groups(
+    table: LabelTable,
+    score: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    group_labeler: np.ndarray,
+    stratum: np.ndarray,
+) -> pd.DataFrame:
+    """Leniency of arbitrary groups of one labeler's labels (a labeler, or a labeler x slice cell).
+
+    ``group`` is a per-row group code (-1 = not in any group); the peers of a
+    group are all other labelers. Returns one row per group code with the
+    evidence columns of :data:`LENIENCY_COLUMNS` (no q-values, no ids).
+    """
+    f = table.frame
+    item = f[ITEM].to_numpy()
+    labeler = f[LABELER].to_numpy()
+    ok = np.isfinite(score)
+    res = np.full(len(f), np.nan)
+    res[ok] = overlap_residuals(item[ok], score[ok], table.n_items)
+    in_group = group >= 0
+    a = _evidence_overlap(group[in_group & ok], res[in_group & ok], n_groups)
+
+    m = np.bincount(item[ok], minlength=table.n_items)
+    single = ok & (m[item] == 1)
+    # peers for (B) are every single label; the group's own rows are those with group >= 0
+    g_single = group[single]
+    b_rows = g_single >= 0
+    # rows outside any group still count as peers: give them a dummy group n_groups
+    g_all = np.where(b_rows, g_single, n_groups)
+    b, n_unmatched, imb = _evidence_stratified(
+        g_all,
+        labeler[single],
+        stratum[single],
+        score[single],
+        n_groups + 1,
+        np.append(group_labeler, -1),
+    )
+    b = _Evidence(b.n[:n_groups], b.effect[:n_groups], b.var[:n_groups])
+    effect, var, code = _combine(a, b)
+    se = np.sqrt(var)
+    z = effect / se
+    out = pd.DataFrame(
+        {
+            "effect": effect,
+            "se": se,
+            "ci_low": effect - Z95 * se,
+            "ci_high": effect + Z95 * se,
+            "p_value": two_sided_p(z),
+            "evidence": [_EVIDENCE_NAMES[int(c)] for c in code],
+            "n_used": (
+                np.where(np.isfinite(a.effect), a.n, 0) + np.where(np.isfinite(b.effect), b.n, 0)
+            ).astype(np.int64),
+            "n_overlap": a.n.astype(np.int64),
+            "effect_overlap": a.effect,
+            "se_overlap": np.sqrt(a.var),
+            "n_stratified": b.n.astype(np.int64),
+            "effect_stratified": b.effect,
+            "se_stratified": np.sqrt(b.var),
+            "n_unmatched": n_unmatched[:n_groups].astype(np.int64),
+        }
+    )
+    for k, v in imb.items():
+        out[k] = v[:n_groups]
+    return out
+
+
+def labeler_leniency(table: LabelTable, strata: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Per-labeler leniency with 95% CI, p-value and BH q-value.
+
+    Parameters
+    ----------
+    table:
+        The validated labels. Rows with a NaN score (nominal labels without a
+        passing class) are tested class by class, see the module docstring.
+    strata:
+        Item columns whose combinations define the strata of evidence (B).
+        Default: every slice column plus ``model``.
+
+    Returns
+    -------
+    DataFrame with one row per labeler (all labelers, in code order) and the
+    columns of :data:`LENIENCY_COLUMNS`:
+
+    - ``effect``: inverse-variance combination of the overlap effect (A) and
+      the stratified effect (B), positive = more lenient than peers; ``se``,
+      ``ci_low``/``ci_high`` (normal 95% interval), ``p_value`` (two-sided z
+      test), ``q_value`` (Benjamini-Hochberg across labelers with a p-value);
+    - ``evidence``: which of A and B was used; ``n_used``, ``n_overlap``,
+      ``n_stratified`` the labels behind each; ``n_unmatched`` the labeler's
+      single labels in strata where no other labeler has labels (unusable);
+    - ``raw_difference``: the unstratified difference of single-label means;
+      its gap to ``effect_stratified`` is how much the item mix explained;
+    - ``imbalance_*``: the item-mix check (B assumes items are assigned to
+      labelers at random *within* strata; across strata the mix may differ,
+      which is what stratification corrects): total variation distance
+      between the labeler's and the others' distribution over strata, and a
+      chi-square test of homogeneity of the 2 x S table.
+
+    Notes
+    -----
+    (A) The SE is from the labeler's residuals (one per item, items assumed
+    independent), with the variance shrunk toward the pooled residual
+    variance by :data:`VARIANCE_PRIOR_WEIGHT` pseudo-observations. A lenient
+    peer pulls a residual by delta/(m-1); this dilutes, and never inflates,
+    an effect.
+    (B) ``Var = sum_s w_s v_s / (sum_s w_s)^2`` with ``v_s`` the stratum's
+    pooled score variance (for binary labels the CMH null variance), shrunk
+    toward the overall variance by :data:`STRATUM_PRIOR_WEIGHT`
+    pseudo-observations so strata where everyone agrees do not get zero
+    variance.
+    A and B use disjoint items (multi- vs single-labeled), so their
+    estimates are independent and the inverse-variance combination is valid
+    under the assumption that the labeler's bias is the same on both.
+    """
+    f = table.frame
+    labeler = f[LABELER].to_numpy().astype(np.int64)
+    n_lab = table.n_labelers
+    stratum = strata_codes(table, strata)
+    group_labeler = np.arange(n_lab)
+    if table.kind is LabelKind.NOMINAL and not np.isfinite(f[SCORE].to_numpy()).any():
+        out = _per_class(table, labeler, n_lab, group_labeler, stratum)
+    else:
+        out = estimate_groups(table, f[SCORE].to_numpy(), labeler, n_lab, group_labeler, stratum)
+        out["label_class"] = table.positive
+    n_labels = np.bincount(labeler, minlength=n_lab)
+    items_per_labeler = n_labels  # one label per (item, labeler)
+    out.insert(0, "labeler", np.arange(n_lab))
+    out.insert(1, "labeler_id", table.labeler_ids.to_numpy())
+    out.insert(2, "n_labels", n_labels)
+    out.insert(3, "share", items_per_labeler / max(table.n_items, 1))
+    out["q_value"] = bh_qvalues(out["p_value"].to_numpy())
+    return out[list(LENIENCY_COLUMNS)]
+
+
+def _per_class(
+    table: LabelTable,
+    labeler: np.ndarray,
+    n_lab: int,
+    group_labeler: np.ndarray,
+    stratum: np.ndarray,
+) -> pd.DataFrame:
+    value = table.frame[VALUE].to_numpy()
+    best: pd.DataFrame | None = None
+    k = len(table.categories)
+    for c, name in enumerate(table.categories):
+        est = estimate_groups(
+            table, (value == c).astype(np.float64), labeler, n_lab, group_labeler, stratum
+        )
+        est["label_class"] = name
+        if best is None:
+            best = est
+        else:
+            better = est["p_value"].fillna(2.0) < best["p_value"].fillna(2.0)
+            best = best.where(~better, est)
+    assert best is not None
+    best["p_value"] = np.minimum(best["p_value"] * k, 1.0)
+    return best

@@ -1,0 +1,220 @@
+"""LabelTable: the validated long table every statistic reads.
+
+One row per (item, labeler) label. Ids are integer codes (``pd.factorize``
+once at build time; DESIGN section 8 measured string ids and categoricals as
+the dominant cost at scale), labels carry both a category code and a numeric
+score on the label's scale:
+
+- binary: score 1 = the positive (passing) value, 0 otherwise;
+- ordinal: the rank of the value scaled to [0, 1];
+- interval: the raw number;
+- nominal: 1 if the label is ``positive`` (when one is given), else NaN
+  (per-class statistics use ``value`` one-vs-rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from evalaudit.contract import (
+    BATCH,
+    GOLD,
+    ITEM_ID,
+    LABEL,
+    LABELER_ID,
+    MODEL,
+    ROW,
+    TIMESTAMP,
+    VENDOR,
+    VERSION,
+    LabelKind,
+)
+
+__all__ = ["ITEM", "LABELER", "SCORE", "VALUE", "LabelTable"]
+
+#: Column names inside ``LabelTable.frame``.
+ITEM = "item"  # int32 code into LabelTable.item_ids
+LABELER = "labeler"  # int32 code into LabelTable.labeler_ids
+VALUE = "value"  # int16 code into LabelTable.categories; -1 for interval labels
+SCORE = "score"  # float64 score on the label's scale (see module docstring)
+ROW_COL = "row"  # 1-based row number in the source file
+
+INTERNAL_COLUMNS = frozenset({ITEM, LABELER, VALUE, SCORE, ROW_COL})
+
+
+@dataclass(frozen=True)
+class LabelTable:
+    """The validated label table (DESIGN section 3).
+
+    Attributes
+    ----------
+    frame:
+        Columns ``item``, ``labeler`` (int32 codes), ``value`` (int16 code),
+        ``score`` (float64), ``row`` (int64), and when present ``timestamp``
+        (datetime64, UTC), ``vendor``, ``batch``, ``model``, ``version``
+        (categorical), ``gold`` (string) and every slice column (categorical,
+        missing values as the category ``"(missing)"``).
+    item_ids, labeler_ids:
+        Original ids; ``item_ids[code]`` is the id of item ``code``.
+    kind:
+        Level of measurement.
+    categories:
+        Label values in code order (ordered for binary: ``(negative,
+        positive)``, and for ordinal); empty for interval.
+    positive:
+        The passing value for binary (and optionally nominal) labels.
+    slice_columns:
+        Item attribute columns used as slices.
+    """
+
+    frame: pd.DataFrame
+    item_ids: pd.Index
+    labeler_ids: pd.Index
+    kind: LabelKind
+    categories: tuple[str, ...] = ()
+    positive: str | None = None
+    slice_columns: tuple[str, ...] = ()
+    label_column_source: str = LABEL
+    extra: dict[str, object] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_labels(self) -> int:
+        return len(self.frame)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def n_labelers(self) -> int:
+        return len(self.labeler_ids)
+
+    def has(self, column: str) -> bool:
+        return column in self.frame.columns
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def build(
+        cls,
+        df: pd.DataFrame,
+        kind: LabelKind | str,
+        categories: Sequence[str] | None = None,
+        positive: str | None = None,
+        slice_columns: Sequence[str] = (),
+    ) -> LabelTable:
+        """Build from a frame with canonical columns (``item_id``, ``labeler_id``, ``label``, ...).
+
+        The frame must already satisfy the contract (``evalaudit.validate``
+        checks it); this constructor only encodes. Labels are compared as
+        strings for binary/nominal/ordinal and parsed as floats for interval.
+        ``categories`` fixes the code order (required order for ordinal
+        scales; for binary it is ``(negative, positive)``); when omitted, the
+        observed values are sorted (numerically when they all parse as
+        numbers).
+
+        >>> t = LabelTable.build(
+        ...     pd.DataFrame({"item_id": ["a", "a", "b"], "labeler_id": ["x", "y", "x"],
+        ...                   "label": ["pass", "fail", "pass"]}),
+        ...     "binary", positive="pass")
+        >>> t.categories, t.frame["score"].tolist()
+        (('fail', 'pass'), [1.0, 0.0, 1.0])
+        """
+        kind = LabelKind(kind)
+        item_codes, item_ids = pd.factorize(df[ITEM_ID].astype("string"), sort=False)
+        labeler_codes, labeler_ids = pd.factorize(df[LABELER_ID].astype("string"), sort=True)
+        out = pd.DataFrame(
+            {
+                ITEM: item_codes.astype(np.int32),
+                LABELER: labeler_codes.astype(np.int32),
+            }
+        )
+        labels = df[LABEL]
+        if kind is LabelKind.INTERVAL:
+            out[VALUE] = np.int16(-1)
+            out[SCORE] = pd.to_numeric(labels, errors="raise").astype(np.float64).to_numpy()
+            cats: tuple[str, ...] = ()
+        else:
+            text = labels.astype("string")
+            if categories is None:
+                observed = pd.unique(text.dropna())
+                cats = tuple(_sort_values([str(v) for v in observed]))
+                if kind is LabelKind.BINARY and positive is not None and positive in cats:
+                    cats = tuple([c for c in cats if c != positive] + [positive])
+            else:
+                cats = tuple(str(c) for c in categories)
+            codes = pd.Categorical(text, categories=list(cats)).codes
+            if (codes < 0).any():
+                raise ValueError("labels outside the declared categories; validate first")
+            out[VALUE] = codes.astype(np.int16)
+            if kind is LabelKind.BINARY:
+                if positive is None:
+                    positive = cats[-1]
+                out[SCORE] = (codes == cats.index(positive)).astype(np.float64)
+            elif kind is LabelKind.ORDINAL:
+                k = max(len(cats) - 1, 1)
+                out[SCORE] = codes.astype(np.float64) / k
+            else:  # nominal
+                if positive is not None and positive in cats:
+                    out[SCORE] = (codes == cats.index(positive)).astype(np.float64)
+                else:
+                    out[SCORE] = np.nan
+        out[ROW_COL] = (
+            df[ROW].to_numpy(dtype=np.int64)
+            if ROW in df.columns
+            else np.arange(1, len(df) + 1, dtype=np.int64)
+        )
+        if TIMESTAMP in df.columns:
+            ts = df[TIMESTAMP]
+            out[TIMESTAMP] = (
+                ts.to_numpy()
+                if isinstance(ts.dtype, pd.DatetimeTZDtype)
+                else pd.to_datetime(ts, utc=True, format="ISO8601").to_numpy()
+            )
+        for col in (VENDOR, BATCH, MODEL, VERSION):
+            if col in df.columns:
+                out[col] = _as_category(df[col])
+        if GOLD in df.columns:
+            out[GOLD] = df[GOLD].astype("string").to_numpy()
+        for col in slice_columns:
+            out[col] = _as_category(df[col])
+        return cls(
+            frame=out,
+            item_ids=pd.Index(item_ids, dtype="string", name=ITEM_ID),
+            labeler_ids=pd.Index(labeler_ids, dtype="string", name=LABELER_ID),
+            kind=kind,
+            categories=cats,
+            positive=positive,
+            slice_columns=tuple(slice_columns),
+        )
+
+    # --------------------------------------------------------------- helpers
+    def labels_per_item(self) -> np.ndarray:
+        """Number of labels of each item, indexed by item code."""
+        return np.bincount(self.frame[ITEM].to_numpy(), minlength=self.n_items)
+
+    def item_attribute(self, column: str) -> pd.Series:
+        """An item-level attribute (first value per item), indexed by item code."""
+        f = self.frame
+        first = f.drop_duplicates(ITEM)
+        return first.set_index(ITEM)[column].sort_index()
+
+
+MISSING_SLICE = "(missing)"
+
+
+def _as_category(s: pd.Series) -> pd.Series:
+    s = s.astype("string").fillna(MISSING_SLICE)
+    cats = sorted(pd.unique(s).tolist())
+    return pd.Series(pd.Categorical(s, categories=cats), index=None).reset_index(drop=True)
+
+
+def _sort_values(values: list[str]) -> list[str]:
+    try:
+        return sorted(values, key=float)
+    except ValueError:
+        return sorted(values)

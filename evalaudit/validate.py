@@ -1,0 +1,896 @@
+"""Ingest and validate: from a user's file to a :class:`~evalaudit.table.LabelTable`.
+
+Runs before any statistic. Every problem is collected (not just the first)
+and reported with check, column, count, the first row numbers as in the file
+and a fix hint. Errors raise :class:`~evalaudit.contract.InputError`; warnings
+travel on with the table and become ``data_quality`` findings. Row
+accounting (rows read, used, and rejected by reason) is always returned:
+nothing is dropped silently.
+
+The row-level checks of the contract run as a great-expectations suite
+(:func:`build_suite`), imported lazily because importing it costs seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from evalaudit.contract import (
+    GOLD,
+    ITEM_ID,
+    LABEL,
+    LABELER_ATTRIBUTES,
+    LABELER_ID,
+    MAX_ROWS_SHOWN,
+    MAX_SLICE_VALUES,
+    MODEL,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    RESERVED_COLUMNS,
+    ROW,
+    TIMESTAMP,
+    VERSION,
+    InputError,
+    LabelKind,
+    LabelSpec,
+    Problem,
+    Severity,
+    detect_label_spec,
+)
+from evalaudit.io import RawFile, read_table
+from evalaudit.table import INTERNAL_COLUMNS, LabelTable
+
+__all__ = ["Accounting", "IngestOptions", "Ingested", "build_suite", "ingest"]
+
+DuplicatePolicy = Literal["error", "keep-last"]
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to read the user's files. Mirrors the CLI options of ``audit`` and ``validate``."""
+
+    fmt: str | None = None
+    items: str | None = None
+    labelers: str | None = None
+    column_map: dict[str, str] = field(default_factory=dict)
+    label_kind: LabelKind | None = None
+    positive: str | None = None
+    order: tuple[str, ...] | None = None
+    labels: tuple[str, ...] | None = None
+    slices: tuple[str, ...] | None = None  # None: auto-detect
+    duplicates: DuplicatePolicy = "error"
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Rows read, used, and each reason a row was not used (they add up)."""
+
+    rows_read: int
+    rows_used: int
+    rows_rejected: dict[str, int]
+    items: int
+    labelers: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_read": self.rows_read,
+            "rows_used": self.rows_used,
+            "rows_rejected": dict(sorted(self.rows_rejected.items())),
+            "items": self.items,
+            "labelers": self.labelers,
+        }
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """A validated input: the table plus what the user should know about how it was read."""
+
+    path: str
+    sha256: str
+    format: str
+    table: LabelTable
+    label_spec: LabelSpec
+    accounting: Accounting
+    warnings: tuple[Problem, ...]
+    slice_note: str
+    row_label: str
+    side_files: dict[str, str] = field(default_factory=dict)  # role -> sha256
+
+
+# ==========================================================================
+def ingest(path: str, options: IngestOptions | None = None) -> Ingested:
+    """Read ``path`` (and side tables), check the contract, build the LabelTable.
+
+    Raises :class:`InputError` with every error found. The order of checks:
+    file -> columns -> values (the GX suite) -> item/labeler consistency.
+    """
+    opts = options or IngestOptions()
+    raw = read_table(path, opts.fmt)
+    frame = _apply_column_map(raw, opts.column_map)
+    side: dict[str, str] = {}
+    problems: list[Problem] = []
+    if opts.items:
+        frame, sha = _join_side(frame, raw, opts.items, ITEM_ID, "items", opts, problems)
+        side["items"] = sha
+    if opts.labelers:
+        frame, sha = _join_side(frame, raw, opts.labelers, LABELER_ID, "labelers", opts, problems)
+        side["labelers"] = sha
+    _require_columns(frame, raw)
+    rejected: dict[str, int] = {}
+
+    frame = _select_version(frame, raw, opts, rejected)
+
+    # identical duplicates: same item, labeler and label; keep one, count the rest
+    keys = [ITEM_ID, LABELER_ID]
+    dup_identical = (
+        frame.duplicated([*keys, LABEL], keep="last")
+        & frame[ITEM_ID].notna()
+        & frame[LABELER_ID].notna()
+    )
+    if dup_identical.any():
+        rejected["identical_duplicate"] = int(dup_identical.sum())
+        frame = frame[~dup_identical]
+
+    spec = _label_spec(frame, raw, opts)
+    problems += _run_suite(frame, raw, spec, opts)
+
+    conflicting = [p for p in problems if p.check == "duplicate"]
+    if conflicting and opts.duplicates == "keep-last":
+        problems = [p for p in problems if p.check != "duplicate"]
+        frame, n = _keep_last(frame)
+        rejected["duplicate_superseded"] = n
+        problems.append(
+            Problem(
+                check="duplicate",
+                column=f"{ITEM_ID}+{LABELER_ID}",
+                count=n,
+                rows=conflicting[0].rows,
+                severity=Severity.WARNING,
+                message=f"{n} earlier label(s) of the same (item, labeler) were replaced by the "
+                "last one (--duplicates keep-last)",
+                hint="fix the export so each labeler labels an item once",
+            )
+        )
+
+    slices, slice_note = _slice_columns(frame, raw, opts, problems)
+    problems += _consistency_warnings(frame, raw)
+
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors:
+        raise InputError(raw.path, problems, row_label=raw.row_label)
+
+    frame = frame.reset_index()
+    if TIMESTAMP in frame.columns:
+        frame[TIMESTAMP] = _parse_timestamps(frame[TIMESTAMP])
+    table = LabelTable.build(
+        frame,
+        spec.kind,
+        categories=spec.categories or None,
+        positive=spec.positive,
+        slice_columns=slices,
+    )
+    acc = Accounting(
+        rows_read=raw.rows_read,
+        rows_used=table.n_labels,
+        rows_rejected=rejected,
+        items=table.n_items,
+        labelers=table.n_labelers,
+    )
+    assert acc.rows_used + sum(rejected.values()) == acc.rows_read, "row accounting mismatch"
+    return Ingested(
+        path=raw.path,
+        sha256=raw.sha256,
+        format=raw.format,
+        table=table,
+        label_spec=spec,
+        accounting=acc,
+        warnings=tuple(p for p in problems if p.severity is Severity.WARNING),
+        slice_note=slice_note,
+        row_label=raw.row_label,
+        side_files=side,
+    )
+
+
+# ------------------------------------------------------------------ columns
+def _apply_column_map(raw: RawFile, mapping: dict[str, str]) -> pd.DataFrame:
+    frame = raw.frame
+    if not mapping:
+        return frame
+    problems = []
+    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
+    rename: dict[str, str] = {}
+    for canonical, theirs in mapping.items():
+        if canonical not in known:
+            problems.append(
+                Problem(
+                    "column_map",
+                    canonical,
+                    0,
+                    (),
+                    f"'{canonical}' is not a column evalaudit knows",
+                    f"map one of: {', '.join(sorted(known))} (as canonical=theirs)",
+                )
+            )
+        elif theirs not in frame.columns:
+            problems.append(
+                Problem(
+                    "column_map",
+                    theirs,
+                    0,
+                    (),
+                    f"--column {canonical}={theirs}: the file has no column '{theirs}'",
+                    "the file's columns are: " + ", ".join(map(str, frame.columns)),
+                )
+            )
+        else:
+            rename[theirs] = canonical
+    if problems:
+        raise InputError(raw.path, problems)
+    clash = [c for c in rename.values() if c in frame.columns and c not in rename]
+    if clash:
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "column_map",
+                    clash[0],
+                    0,
+                    (),
+                    f"the file already has a column '{clash[0]}'",
+                    f"drop or rename the existing '{clash[0]}' column, or do not map onto it",
+                )
+            ],
+        )
+    return frame.rename(columns=rename)
+
+
+def _require_columns(frame: pd.DataFrame, raw: RawFile) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if not missing:
+        bad = sorted(INTERNAL_COLUMNS & set(frame.columns))
+        if bad:
+            raise InputError(
+                raw.path,
+                [
+                    Problem(
+                        "column_name",
+                        bad[0],
+                        0,
+                        (),
+                        f"column name '{bad[0]}' is reserved by evalaudit",
+                        f"rename the column (e.g. '{bad[0]}_attr') before auditing",
+                    )
+                ],
+            )
+        return
+    found = ", ".join(map(str, frame.columns[:20]))
+    problems = []
+    for col in missing:
+        guess = _guess_column(col, list(frame.columns))
+        hint = (
+            f"rename it, or map it: --column {col}={guess}"
+            if guess
+            else f"add the column, or map yours: --column {col}=YOUR_COLUMN"
+        )
+        problems.append(
+            Problem(
+                "column_exists",
+                col,
+                0,
+                (),
+                f"required column '{col}' is missing (the file has: {found})",
+                hint,
+            )
+        )
+    raise InputError(raw.path, problems)
+
+
+_ALIASES = {
+    ITEM_ID: ("item", "task", "task_id", "question_id", "example_id", "id", "sample_id"),
+    LABELER_ID: (
+        "labeler",
+        "worker",
+        "worker_id",
+        "annotator",
+        "annotator_id",
+        "rater",
+        "rater_id",
+        "grader",
+        "performer",
+    ),
+    LABEL: ("rating", "grade", "response", "answer", "judgement", "judgment", "verdict", "score"),
+}
+
+
+def _guess_column(canonical: str, columns: list[str]) -> str | None:
+    lowered = {c.lower(): c for c in columns}
+    for alias in _ALIASES.get(canonical, ()):
+        if alias in lowered:
+            return lowered[alias]
+    return None
+
+
+def _join_side(
+    frame: pd.DataFrame,
+    raw: RawFile,
+    path: str,
+    key: str,
+    role: str,
+    opts: IngestOptions,
+    problems: list[Problem],
+) -> tuple[pd.DataFrame, str]:
+    side = read_table(path, None)
+    side_frame = side.frame
+    if key in opts.column_map and opts.column_map[key] in side_frame.columns:
+        side_frame = side_frame.rename(columns={opts.column_map[key]: key})
+    if key not in side_frame.columns:
+        raise InputError(
+            side.path,
+            [
+                Problem(
+                    "column_exists",
+                    key,
+                    0,
+                    (),
+                    f"the {role} table has no '{key}' column to join on",
+                    f"add a '{key}' column, or map yours with --column {key}=YOUR_COLUMN",
+                )
+            ],
+        )
+    if key not in frame.columns:
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "column_exists",
+                    key,
+                    0,
+                    (),
+                    f"cannot join the {role} table: '{key}' is missing",
+                    f"add the column, or map yours: --column {key}=YOUR_COLUMN",
+                )
+            ],
+        )
+    dup = side_frame[key].duplicated(keep=False) & side_frame[key].notna()
+    if dup.any():
+        rows = tuple(int(r) for r in side_frame.index[dup][:MAX_ROWS_SHOWN])
+        raise InputError(
+            side.path,
+            [
+                Problem(
+                    "unique_key",
+                    key,
+                    int(dup.sum()),
+                    rows,
+                    f"{role} table has the same '{key}' on several rows",
+                    f"keep one row per {key} in {side.path}",
+                    examples=tuple(side_frame.loc[dup, key].astype(str).unique()[:5]),
+                )
+            ],
+            row_label=side.row_label,
+        )
+    overlap = sorted((set(side_frame.columns) & set(frame.columns)) - {key})
+    if overlap:
+        raise InputError(
+            side.path,
+            [
+                Problem(
+                    "column_clash",
+                    overlap[0],
+                    0,
+                    (),
+                    f"column(s) {', '.join(overlap)} are in both {raw.path} and the {role} table",
+                    "keep each attribute in one file",
+                )
+            ],
+        )
+    joined = frame.join(side_frame.set_index(key), on=key, how="left")
+    missing = ~frame[key].isin(side_frame[key]) & frame[key].notna()
+    if missing.any():
+        problems.append(
+            Problem(
+                "side_table_match",
+                key,
+                int(missing.sum()),
+                tuple(int(r) for r in frame.index[missing][:MAX_ROWS_SHOWN]),
+                f"{int(missing.sum())} label row(s) have a {key} that is not in {side.path}; "
+                "their attributes are missing",
+                f"add those ids to {side.path}",
+                severity=Severity.WARNING,
+                examples=tuple(frame.loc[missing, key].astype(str).unique()[:5]),
+            )
+        )
+    return joined, side.sha256
+
+
+def _select_version(
+    frame: pd.DataFrame, raw: RawFile, opts: IngestOptions, rejected: dict[str, int]
+) -> pd.DataFrame:
+    if VERSION not in frame.columns:
+        if opts.version is not None:
+            raise InputError(
+                raw.path,
+                [
+                    Problem(
+                        "column_exists",
+                        VERSION,
+                        0,
+                        (),
+                        "--version given but the file has no 'version' column",
+                        "drop --version, or map your column: --column version=COL",
+                    )
+                ],
+            )
+        return frame
+    versions = sorted(frame[VERSION].dropna().unique().tolist(), key=_natural_key)
+    if opts.version is None:
+        if len(versions) > 1:
+            raise InputError(
+                raw.path,
+                [
+                    Problem(
+                        "version",
+                        VERSION,
+                        len(frame),
+                        (),
+                        f"the file holds {len(versions)} eval-set versions ({', '.join(versions[:6])})",
+                        "audit one with --version V, or compare two with `evalaudit diff`",
+                    )
+                ],
+            )
+        return frame
+    if opts.version not in versions:
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "version",
+                    VERSION,
+                    0,
+                    (),
+                    f"version '{opts.version}' is not in the file",
+                    "use one of: " + ", ".join(versions[:20]),
+                )
+            ],
+        )
+    keep = frame[VERSION] == opts.version
+    rejected["other_version"] = int((~keep).sum())
+    return frame[keep.fillna(False)]
+
+
+def _natural_key(v: str) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(v))]
+
+
+# ------------------------------------------------------------------ labels
+def _label_spec(frame: pd.DataFrame, raw: RawFile, opts: IngestOptions) -> LabelSpec:
+    counts = frame[LABEL].dropna().value_counts()
+    if counts.empty:
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "not_null",
+                    LABEL,
+                    len(frame),
+                    tuple(int(r) for r in frame.index[:MAX_ROWS_SHOWN]),
+                    "every label is empty",
+                    "fill the label column",
+                )
+            ],
+            row_label=raw.row_label,
+        )
+    try:
+        spec = detect_label_spec(
+            {str(k): int(v) for k, v in counts.items()},
+            kind=opts.label_kind,
+            positive=opts.positive,
+            order=list(opts.order) if opts.order else None,
+            labels=list(opts.labels) if opts.labels else None,
+        )
+    except ValueError as exc:
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "label_kind",
+                    LABEL,
+                    0,
+                    (),
+                    str(exc),
+                    "pass --order with the values, lowest first",
+                )
+            ],
+        ) from None
+    if spec.kind is LabelKind.NOMINAL and len(spec.categories) > MAX_SLICE_VALUES:
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "label_kind",
+                    LABEL,
+                    len(frame),
+                    (),
+                    f"the label column has {len(spec.categories)} distinct text values; "
+                    "that does not look like a label scale",
+                    "check --column label=..., or declare the scale with --labels / --order / "
+                    "--label-kind",
+                )
+            ],
+        )
+    if opts.positive is not None and spec.categories and opts.positive not in spec.categories:
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "positive",
+                    LABEL,
+                    0,
+                    (),
+                    f"--positive {opts.positive!r} is not a label value",
+                    "use one of: " + ", ".join(spec.categories[:20]),
+                )
+            ],
+        )
+    return spec
+
+
+# ------------------------------------------------------------------ the GX suite
+#: Derived columns the suite checks; they hold a value only where the raw value is present.
+LABEL_NUMBER = "label__as_number"
+TIMESTAMP_PARSED = "timestamp__parsed"
+
+
+def build_suite(spec: LabelSpec, columns: Sequence[str]) -> Any:
+    """The great-expectations suite for the row-level checks of the contract.
+
+    One expectation per check, each tagged (``meta``) with the hint shown to
+    the user. ``columns`` are those present after mapping and joins.
+    """
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    _gx_context()  # GX suites need an active context
+    suite = gx.ExpectationSuite(name="evalaudit_contract")
+
+    def add(exp: Any, check: str, hint: str, message: str) -> None:
+        exp.meta = {"check": check, "hint": hint, "message": message}
+        suite.add_expectation(exp)
+
+    for col in REQUIRED_COLUMNS:
+        add(
+            gxe.ExpectColumnToExist(column=col),
+            "column_exists",
+            f"add the column or map yours with --column {col}=YOUR_COLUMN",
+            f"required column '{col}' is missing",
+        )
+        add(
+            gxe.ExpectColumnValuesToNotBeNull(column=col),
+            "not_null",
+            f"fill '{col}' on those rows or remove them from the file",
+            f"'{col}' is empty",
+        )
+    if spec.kind is LabelKind.INTERVAL:
+        add(
+            gxe.ExpectColumnValuesToNotBeNull(column=LABEL_NUMBER),
+            "label_value",
+            "interval labels must be numbers; fix those values or declare --label-kind",
+            "label is not a number",
+        )
+    else:
+        allowed = ", ".join(spec.categories[:12])
+        add(
+            gxe.ExpectColumnValuesToBeInSet(column=LABEL, value_set=list(spec.categories)),
+            "label_value",
+            f"use one of the label values ({allowed}), or declare the full set with --labels "
+            "/ --order",
+            f"unknown label value (the scale is {spec.kind}: {allowed})",
+        )
+        if GOLD in columns:
+            add(
+                gxe.ExpectColumnValuesToBeInSet(column=GOLD, value_set=list(spec.categories)),
+                "gold_value",
+                f"gold answers must be label values ({allowed})",
+                "unknown gold value",
+            )
+    if TIMESTAMP in columns:
+        add(
+            gxe.ExpectColumnValuesToNotBeNull(column=TIMESTAMP_PARSED),
+            "timestamp_parse",
+            "use ISO 8601 (2026-03-02T09:15:00Z) or epoch seconds",
+            "timestamp cannot be parsed",
+        )
+    add(
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=[ITEM_ID, LABELER_ID]),
+        "duplicate",
+        "keep one label per (item, labeler), or pass --duplicates keep-last",
+        "the same labeler labeled the same item more than once with different labels",
+    )
+    return suite
+
+
+def _run_suite(
+    frame: pd.DataFrame, raw: RawFile, spec: LabelSpec, opts: IngestOptions
+) -> list[Problem]:
+    checked = frame[[c for c in frame.columns if c in RESERVED_COLUMNS]].copy()
+    if spec.kind is LabelKind.INTERVAL:
+        num = pd.to_numeric(checked[LABEL], errors="coerce")
+        num = num.where(np.isfinite(num.astype("float64")), np.nan)
+        checked[LABEL_NUMBER] = num.where(checked[LABEL].isna() | num.notna(), np.nan).fillna(
+            pd.Series(0.0, index=checked.index).where(checked[LABEL].isna())
+        )
+    if TIMESTAMP in checked.columns:
+        parsed = _parse_timestamps(checked[TIMESTAMP])
+        ok = parsed.notna() | checked[TIMESTAMP].isna()
+        checked[TIMESTAMP_PARSED] = pd.Series(np.where(ok, 1.0, np.nan), index=checked.index)
+    results = _validate_with_gx(checked, build_suite(spec, list(checked.columns)))
+    problems: list[Problem] = []
+    for res in results:
+        meta = res.expectation_config.meta or {}
+        if res.success:
+            continue
+        info = res.result or {}
+        count = int(info.get("unexpected_count") or 0)
+        rows = tuple(
+            dict.fromkeys(
+                int(r[ROW] if isinstance(r, dict) else r)
+                for r in (info.get("partial_unexpected_index_list") or [])
+            )
+        )[:MAX_ROWS_SHOWN]
+        column = res.expectation_config.kwargs.get("column")
+        check = meta.get("check", res.expectation_config.type)
+        if column in (LABEL_NUMBER, TIMESTAMP_PARSED):
+            column = LABEL if column == LABEL_NUMBER else TIMESTAMP
+        examples: tuple[str, ...] = ()
+        if rows and column in frame.columns:
+            vals = frame.loc[list(rows), column]
+            examples = tuple(dict.fromkeys("" if pd.isna(v) else str(v) for v in vals))[:5]
+        if check == "duplicate":
+            column = f"{ITEM_ID}+{LABELER_ID}"
+            examples = _duplicate_examples(frame, rows)
+        message = meta.get("message", check)
+        if check == "not_null":
+            message = f"'{column}' is empty"
+        problems.append(
+            Problem(
+                check=check,
+                column=column,
+                count=count,
+                rows=rows,
+                message=message,
+                hint=meta.get("hint", ""),
+                examples=examples,
+            )
+        )
+    return problems
+
+
+def _duplicate_examples(frame: pd.DataFrame, rows: tuple[int, ...]) -> tuple[str, ...]:
+    out = []
+    for r in rows[:3]:
+        item, labeler = frame.at[r, ITEM_ID], frame.at[r, LABELER_ID]
+        same = frame[(frame[ITEM_ID] == item) & (frame[LABELER_ID] == labeler)]
+        labels = "/".join(str(v) for v in same[LABEL].tolist())
+        out.append(
+            f"item {item}, labeler {labeler}: {labels} on rows "
+            + ",".join(str(i) for i in same.index)
+        )
+    return tuple(dict.fromkeys(out))
+
+
+_GX_CONTEXT: Any = None
+
+
+def _gx_context() -> Any:
+    """One quiet ephemeral GX context per process (no progress bars, no logs, no files)."""
+    global _GX_CONTEXT
+    if _GX_CONTEXT is None:
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            ctx = gx.get_context(mode="ephemeral")
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        _GX_CONTEXT = ctx
+    return _GX_CONTEXT
+
+
+def _validate_with_gx(frame: pd.DataFrame, suite: Any) -> list[Any]:
+    """Run ``suite`` on ``frame`` in the ephemeral context, quietly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ctx = _gx_context()
+        name = f"labels_{id(frame)}"
+        source = ctx.data_sources.add_or_update_pandas(name)
+        asset = source.add_dataframe_asset(name="labels")
+        batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+            batch_parameters={"dataframe": frame}
+        )
+        result = batch.validate(
+            suite,
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": MAX_ROWS_SHOWN},
+        )
+        ctx.data_sources.delete(name)
+    return list(result.results)
+
+
+def _parse_timestamps(raw: pd.Series) -> pd.Series:
+    """ISO 8601 strings or epoch numbers (seconds; milliseconds when > 1e11) -> UTC datetimes.
+
+    Unparseable values become NaT (the suite reports them).
+    """
+    s = raw.astype("string")
+    num = pd.to_numeric(s, errors="coerce")
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
+    is_num = num.notna()
+    if is_num.any():
+        secs = num[is_num].astype("float64")
+        secs = secs.where(secs.abs() < 1e11, secs / 1000.0)
+        out[is_num] = pd.to_datetime(secs, unit="s", utc=True, errors="coerce")
+    text = s.notna() & ~is_num
+    if text.any():
+        out[text] = pd.to_datetime(s[text], utc=True, format="ISO8601", errors="coerce")
+    return out
+
+
+def _keep_last(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Keep one label per (item, labeler): the latest timestamp, else the last row in the file."""
+    if TIMESTAMP in frame.columns:
+        order = _parse_timestamps(frame[TIMESTAMP])
+        tmp = frame.assign(__t=order.to_numpy(), __r=frame.index.to_numpy())
+        tmp = tmp.sort_values(["__t", "__r"], na_position="first", kind="stable")
+        keep = ~tmp.duplicated([ITEM_ID, LABELER_ID], keep="last")
+        kept_index = tmp.index[keep]
+    else:
+        keep = ~frame.duplicated([ITEM_ID, LABELER_ID], keep="last")
+        kept_index = frame.index[keep]
+    out = frame.loc[frame.index.isin(kept_index)]
+    return out, len(frame) - len(out)
+
+
+# ------------------------------------------------------------------ slices
+def _slice_columns(
+    frame: pd.DataFrame, raw: RawFile, opts: IngestOptions, problems: list[Problem]
+) -> tuple[tuple[str, ...], str]:
+    candidates = [c for c in frame.columns if c not in RESERVED_COLUMNS]
+    if opts.slices is not None:
+        chosen = []
+        for col in opts.slices:
+            if col not in frame.columns:
+                problems.append(
+                    Problem(
+                        "slice",
+                        col,
+                        0,
+                        (),
+                        f"--slice {col}: no such column",
+                        "columns available as slices: " + (", ".join(candidates) or "(none)"),
+                    )
+                )
+                continue
+            if col in RESERVED_COLUMNS and col not in (MODEL,):
+                problems.append(
+                    Problem(
+                        "slice",
+                        col,
+                        0,
+                        (),
+                        f"'{col}' is a reserved column, not an item slice",
+                        "vendor and batch are reported as labeler groups already",
+                    )
+                )
+                continue
+            varying = _varies_within_item(frame, col)
+            if varying is not None:
+                problems.append(
+                    Problem(
+                        "slice_constant",
+                        col,
+                        varying[0],
+                        varying[1],
+                        f"'{col}' takes different values on the same item, so it is not an item slice",
+                        "give each item one value of the slice (it describes the item, not the label)",
+                    )
+                )
+                continue
+            chosen.append(col)
+        return tuple(chosen), "given with --slice"
+    chosen, skipped = [], []
+    n_items = frame[ITEM_ID].nunique()
+    for col in candidates:
+        s = frame[col]
+        nunique = s.nunique(dropna=True)
+        low = col.lower()
+        if low.endswith("_id") or low in ("id", "uuid") or nunique == 0:
+            continue
+        if nunique > MAX_SLICE_VALUES or (n_items > 100 and nunique > 0.5 * n_items):
+            skipped.append(f"{col} ({nunique} values)")
+            continue
+        if pd.to_numeric(s.dropna(), errors="coerce").notna().all() and nunique > 12:
+            skipped.append(f"{col} (numeric)")
+            continue
+        varying = _varies_within_item(frame, col)
+        if varying is not None:
+            skipped.append(f"{col} (varies within items)")
+            continue
+        chosen.append(col)
+    note = "auto-detected (text columns with <= 50 values, constant within each item)"
+    if skipped:
+        note += "; not used: " + ", ".join(skipped)
+    return tuple(chosen), note
+
+
+def _varies_within_item(frame: pd.DataFrame, col: str) -> tuple[int, tuple[int, ...]] | None:
+    sub = frame[[ITEM_ID, col]].dropna(subset=[ITEM_ID])
+    n = sub.groupby(ITEM_ID, sort=False, observed=True)[col].nunique(dropna=False)
+    bad = n[n > 1]
+    if bad.empty:
+        return None
+    rows_mask = sub[ITEM_ID].isin(bad.index)
+    rows = tuple(int(r) for r in sub.index[rows_mask][:MAX_ROWS_SHOWN])
+    return int(rows_mask.sum()), rows
+
+
+def _consistency_warnings(frame: pd.DataFrame, raw: RawFile) -> list[Problem]:
+    out: list[Problem] = []
+    for col in LABELER_ATTRIBUTES:
+        if col not in frame.columns:
+            continue
+        n = frame.groupby(LABELER_ID, sort=False)[col].nunique(dropna=True)
+        bad = n[n > 1]
+        if not bad.empty and col != "batch":
+            mask = frame[LABELER_ID].isin(bad.index)
+            out.append(
+                Problem(
+                    f"{col}_constant",
+                    col,
+                    int(mask.sum()),
+                    tuple(int(r) for r in frame.index[mask][:MAX_ROWS_SHOWN]),
+                    f"{len(bad)} labeler(s) appear under more than one {col}; per-{col} figures "
+                    "count each label under its own row's value",
+                    f"check the {col} of labelers " + ", ".join(map(str, bad.index[:3])),
+                    severity=Severity.WARNING,
+                )
+            )
+    if TIMESTAMP in frame.columns:
+        miss = frame[TIMESTAMP].isna()
+        if miss.any():
+            out.append(
+                Problem(
+                    "timestamp_missing",
+                    TIMESTAMP,
+                    int(miss.sum()),
+                    tuple(int(r) for r in frame.index[miss][:MAX_ROWS_SHOWN]),
+                    f"{int(miss.sum())} label(s) have no timestamp; they are used everywhere "
+                    "except in drift over time",
+                    "fill the timestamps if you can",
+                    severity=Severity.WARNING,
+                )
+            )
+    if MODEL in frame.columns:
+        varying = _varies_within_item(frame, MODEL)
+        if varying is not None:
+            out.append(
+                Problem(
+                    "model_constant",
+                    MODEL,
+                    varying[0],
+                    varying[1],
+                    "the same item is graded under different models; per-model headlines "
+                    "use each label's own model",
+                    "make item_id unique per (prompt, model output)",
+                    severity=Severity.WARNING,
+                )
+            )
+    return out
