@@ -141,5 +141,8 @@ def _labelers_table(
     if table.has(VENDOR):
         first = table.frame.drop_duplicates(LABELER).set_index(LABELER)[VENDOR]
         df["vendor"] = first.reindex(df["labeler"]).astype(str).to_numpy()
-    df = df.sort_values(["leniency", "labeler_id"], ascending=[False, True], na_position="last")
+    # rank by the shrunken estimate: a large effect from few labels is weak evidence
+    df = df.sort_values(
+        ["shrunk", "leniency", "labeler_id"], ascending=[False, False, True], na_position="last"
+    )
     return df.reset_index(drop=True)

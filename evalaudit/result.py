@@ -44,6 +44,7 @@ LABELER_FIELDS = (
     "imbalance_tv",
     "imbalance_p",
     "label_class",
+    "shrunk",
     "vendor",
     "n_kappa",
     "alpha_without",

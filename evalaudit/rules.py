@@ -60,7 +60,7 @@ class Policy:
     """Thresholds and severities of one policy file (see ``rules/README.md``)."""
 
     min_support: int = 30
-    fdr: float = 0.05
+    fdr: float = 0.01
     min_effect: float = 0.05
     min_effect_interval_sd: float = 0.25
     agreement_floor: float = 0.667

@@ -143,7 +143,8 @@ class LabelTable:
             if categories is None:
                 observed = pd.unique(text.dropna())
                 cats = tuple(_sort_values([str(v) for v in observed]))
-                if kind is LabelKind.BINARY and positive is not None and positive in cats:
+                if kind is LabelKind.BINARY and positive is not None:
+                    # the passing value may be unobserved (every label says fail)
                     cats = tuple([c for c in cats if c != positive] + [positive])
             else:
                 cats = tuple(str(c) for c in categories)
@@ -152,6 +153,8 @@ class LabelTable:
                 raise ValueError("labels outside the declared categories; validate first")
             out[VALUE] = codes.astype(np.int16)
             if kind is LabelKind.BINARY:
+                if not cats:
+                    raise ValueError("binary labels need at least one category")
                 if positive is None:
                     positive = cats[-1]
                 out[SCORE] = (codes == cats.index(positive)).astype(np.float64)

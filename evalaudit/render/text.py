@@ -81,19 +81,29 @@ def render_text(result: AuditResult) -> str:
             f"[95% CI {_pct(h['ci'][0])}, {_pct(h['ci'][1])}] over {h['items']:,} items."
         )
         if h.get("suspect_labels"):
+            kept = h["items"] - h["items_dropped"]
             lines.append(
-                f"  without {h['suspect_labels']:,} suspect labels ({h['suspects']}): "
-                f"{_pct(h['score_without_suspects'])}; delta {fmt_effect(h['delta'], kind)} "
+                f"  without the {h['suspect_labels']:,} suspect labels ({h['suspects']}): "
+                f"{_pct(h['score_kept_items'])} -> {_pct(h['score_without_suspects'])} on the "
+                f"{kept:,} items that keep a label; paired delta {fmt_effect(h['delta'], kind)} "
                 f"[95% CI {fmt_effect(h['delta_ci'][0], kind)}, "
-                f"{fmt_effect(h['delta_ci'][1], kind)}]; {h['items_dropped']:,} items lose "
-                "every label."
+                f"{fmt_effect(h['delta_ci'][1], kind)}]."
             )
-        for m in h.get("per_model", []):
-            lines.append(
-                f"  {m['model']}: {_pct(m['score'])} -> {_pct(m['score_without_suspects'])}"
-            )
+            if h["items_dropped"]:
+                lines.append(
+                    f"  {h['items_dropped']:,} items had only suspect labels and are left out "
+                    "of both sides."
+                )
+            for m in h.get("per_model", []):
+                lines.append(
+                    f"  {m['model']}: {_pct(m['score_kept_items'])} -> "
+                    f"{_pct(m['score_without_suspects'])} (delta {fmt_effect(m['delta'], kind)})"
+                )
     lines.append("")
-    lines.append("Labelers by leniency (effect vs peers on the same kind of items, 95% CI, BH q):")
+    lines.append(
+        "Labelers by leniency (effect vs peers on the same kind of items, 95% CI, BH q;\n"
+        "  ranked by the empirical-Bayes shrunken effect, which discounts small samples):"
+    )
     labs = d["labelers"]
     shown = [r for i, r in enumerate(labs) if i < MAX_LABELER_ROWS or r["flagged"]]
     head = (

@@ -45,6 +45,8 @@ def _impact(orig: np.ndarray, cf: np.ndarray) -> dict[str, Any]:
     score, lo, hi = _mean_ci(orig)
     s2, lo2, hi2 = _mean_ci(cf[kept])
     d, dlo, dhi = _mean_ci(cf[kept] - orig[kept])
+    s_kept, _, _ = _mean_ci(orig[kept])
+    s_kept, _, _ = _mean_ci(orig[kept])
     if kept.all() and np.array_equal(cf, orig):
         dlo = dhi = 0.0
     return {
@@ -56,6 +58,7 @@ def _impact(orig: np.ndarray, cf: np.ndarray) -> dict[str, Any]:
         "delta_ci": [dlo, dhi],
         "items": len(orig),
         "items_dropped": int((~kept).sum()),
+        "score_kept_items": s_kept,
     }
 
 

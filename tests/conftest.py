@@ -1,0 +1,69 @@
+"""Shared fixtures: in-process CLI runner, small label files, paths to shared datasets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from evalaudit.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+SAMPLE = REPO / "sample_data"
+
+# the GX suite must not print progress bars into test output either
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """Run ``evalaudit ARGS`` in-process (no 3 s subprocess start-up) and capture its output."""
+
+    def _run(*args: str) -> Run:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        cap = capsys.readouterr()
+        return Run(code, cap.out, cap.err)
+
+    return _run
+
+
+def shared_dataset(name: str, file: str = "labels.csv") -> Path:
+    """A file under ../shared/datasets, or skip the test cleanly when it is absent."""
+    p = SHARED_DATASETS / name / file
+    if not p.exists():
+        pytest.skip(f"shared dataset not present: {p}")
+    return p
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def good_rows(n: int = 40, start: int = 0) -> str:
+    """n well-formed binary label rows (two labelers per item) with timestamps."""
+    lines = []
+    for i in range(start, start + n):
+        item = f"q{i // 2}"
+        lab = f"w{i % 2 + (i // 10) % 3}"
+        label = "pass" if (i * 7) % 3 else "fail"
+        lines.append(f"{item},{lab},{label},2026-03-{i % 28 + 1:02d}T10:00:00Z")
+    return "\n".join(lines) + "\n"
+
+
+HEADER = "item_id,labeler_id,label,timestamp\n"
