@@ -1,0 +1,1 @@
+"""Subcommands of the evalaudit CLI that live in their own module."""

@@ -1,0 +1,109 @@
+"""Options and helpers shared by every command that reads a label file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from evalaudit.contract import LabelKind
+
+__all__ = ["ingest_options_from", "input_options"]
+
+
+def _split(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    parts = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not parts:
+        raise click.BadParameter("give a comma-separated list of values")
+    return parts
+
+
+def _column_map(values: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise click.BadParameter(
+                f"'{v}': use canonical=theirs, e.g. item_id=question_id", param_hint="--column"
+            )
+        k, theirs = v.split("=", 1)
+        out[k.strip()] = theirs.strip()
+    return out
+
+
+def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that reads a label file."""
+    opts = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["csv", "tsv", "parquet", "jsonl"]),
+            help="Input format (default: from the file extension).",
+        ),
+        click.option(
+            "--items",
+            type=click.Path(dir_okay=False),
+            help="Side table of item attributes, joined on item_id.",
+        ),
+        click.option(
+            "--labelers",
+            type=click.Path(dir_okay=False),
+            help="Side table of labeler attributes (vendor, ...), joined on labeler_id.",
+        ),
+        click.option(
+            "--column",
+            "columns",
+            multiple=True,
+            metavar="CANONICAL=THEIRS",
+            help="Map your column names, e.g. --column item_id=question_id (repeatable).",
+        ),
+        click.option(
+            "--label-kind",
+            type=click.Choice([k.value for k in LabelKind]),
+            help="Level of measurement (default: auto-detected and printed).",
+        ),
+        click.option("--positive", help="The passing label value (binary labels)."),
+        click.option("--order", help="Ordinal scale, lowest first: --order 1,2,3,4,5"),
+        click.option("--labels", "label_set", help="The allowed label values: --labels a,b,c"),
+        click.option(
+            "--slice",
+            "slices",
+            multiple=True,
+            metavar="COL",
+            help="Use these item columns as slices (repeatable; default: auto).",
+        ),
+        click.option(
+            "--duplicates",
+            type=click.Choice(["error", "keep-last"]),
+            default="error",
+            show_default=True,
+            help="Conflicting (item, labeler) duplicates: stop, or keep the latest.",
+        ),
+        click.option(
+            "--version", "version_", help="Audit this eval-set version when the file holds several."
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def ingest_options_from(kw: dict[str, Any]) -> Any:
+    """Pop the input options of :func:`input_options` from ``kw`` into an IngestOptions."""
+    from evalaudit.validate import IngestOptions
+
+    return IngestOptions(
+        fmt=kw.pop("fmt"),
+        items=kw.pop("items"),
+        labelers=kw.pop("labelers"),
+        column_map=_column_map(kw.pop("columns")),
+        label_kind=LabelKind(kw["label_kind"]) if kw.get("label_kind") else None,
+        positive=kw.pop("positive"),
+        order=_split(kw.pop("order")),
+        labels=_split(kw.pop("label_set")),
+        slices=tuple(kw.pop("slices")) or None,
+        duplicates=kw.pop("duplicates"),
+        version=kw.pop("version_"),
+    )
