@@ -20,13 +20,14 @@ from evalaudit.findings import (
     flag_labelers,
     imbalance_findings,
     labeler_findings,
+    min_effect_for,
     verdict_of,
 )
 from evalaudit.result import AuditResult
 from evalaudit.rules import Policy, load_policy
 from evalaudit.stats.agreement import alpha_by_group, alpha_for_table, labeler_agreement
 from evalaudit.stats.impact import headline_impact
-from evalaudit.stats.leniency import labeler_leniency
+from evalaudit.stats.leniency import labeler_leniency, shrink_effects
 from evalaudit.table import LABELER, SCORE
 from evalaudit.validate import Ingested, IngestOptions, ingest
 
@@ -97,6 +98,11 @@ def audit_ingested(
         if headline is not None:
             headline["suspects"] = "labels of flagged labelers"
             headline["suspect_labels"] = int(suspect.sum())
+    len_df["shrunk"] = shrink_effects(
+        len_df["effect"].to_numpy(),
+        len_df["se"].to_numpy(),
+        min_tau=min_effect_for(policy, table.kind, score_sd),
+    )
     labelers = _labelers_table(len_df, lab_agree, flagged, table)
     findings.sort(key=lambda f: ({"block": 0, "warn": 1, "info": 2}[f.severity], f.kind, f.id))
     return AuditResult(

@@ -173,11 +173,10 @@ class LabelTable:
         )
         if TIMESTAMP in df.columns:
             ts = df[TIMESTAMP]
-            out[TIMESTAMP] = (
-                ts.to_numpy()
-                if isinstance(ts.dtype, pd.DatetimeTZDtype)
-                else pd.to_datetime(ts, utc=True, format="ISO8601").to_numpy()
-            )
+            if not isinstance(ts.dtype, pd.DatetimeTZDtype):
+                ts = pd.to_datetime(ts, utc=True, format="ISO8601")
+            # a Series, not .to_numpy(): that would box 10^6 tz-aware Timestamps as objects
+            out[TIMESTAMP] = ts.reset_index(drop=True)
         for col in (VENDOR, BATCH, MODEL, VERSION):
             if col in df.columns:
                 out[col] = _as_category(df[col])

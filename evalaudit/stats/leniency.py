@@ -80,6 +80,12 @@ class _Evidence:
     var: np.ndarray
 
 
+#: Additive sufficient statistics per group (see :func:`effects_from_sums`). Groups that
+#: partition a labeler's labels (cells of one slice column, since strata include it) add
+#: up to the labeler's, so "the labeler outside the cell" is a subtraction.
+SUM_COLUMNS = ("a_n", "a_s1", "a_s2", "b_n", "b_w", "b_num", "b_vnum")
+
+
 def strata_codes(table: LabelTable, columns: tuple[str, ...] | None = None) -> np.ndarray:
     """Stratum id per label: the combination of the given item columns.
 
@@ -108,21 +114,41 @@ def overlap_residuals(item: np.ndarray, score: np.ndarray, n_items: int) -> np.n
     return res
 
 
-def _evidence_overlap(group: np.ndarray, res: np.ndarray, n_groups: int) -> _Evidence:
+def _overlap_sums(group: np.ndarray, res: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
     ok = np.isfinite(res)
     g, r = group[ok], res[ok]
-    n = np.bincount(g, minlength=n_groups).astype(np.float64)
-    s1 = np.bincount(g, weights=r, minlength=n_groups)
-    s2 = np.bincount(g, weights=r * r, minlength=n_groups)
+    return {
+        "a_n": np.bincount(g, minlength=n_groups).astype(np.float64),
+        "a_s1": np.bincount(g, weights=r, minlength=n_groups),
+        "a_s2": np.bincount(g, weights=r * r, minlength=n_groups),
+    }
+
+
+def _overlap_from_sums(n: np.ndarray, s1: np.ndarray, s2: np.ndarray, pooled: float) -> _Evidence:
+    """Mean residual and its variance, the residual variance shrunk toward ``pooled``."""
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = s1 / n
-        ss = s2 - s1 * mean  # within-group sum of squares
-        pooled = (s2.sum() - s1.sum() ** 2 / n.sum()) / max(n.sum() - 1.0, 1.0) if n.sum() else 0
+        ss = np.maximum(s2 - s1 * mean, 0.0)  # within-group sum of squares
         var_obs = (ss + VARIANCE_PRIOR_WEIGHT * pooled) / (n - 1.0 + VARIANCE_PRIOR_WEIGHT)
         var = var_obs / n
-    mean[n < 2] = np.nan
-    var[n < 2] = np.nan
+    mean = np.where(n < 2, np.nan, mean)
+    var = np.where(n < 2, np.nan, var)
     return _Evidence(n, mean, var)
+
+
+def _pooled_variance(sums: dict[str, np.ndarray]) -> float:
+    n, s1, s2 = sums["a_n"].sum(), sums["a_s1"].sum(), sums["a_s2"].sum()
+    return float((s2 - s1**2 / n) / max(n - 1.0, 1.0)) if n else 0.0
+
+
+def _stratified_from_sums(
+    n: np.ndarray, w: np.ndarray, num: np.ndarray, vnum: np.ndarray
+) -> _Evidence:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        effect = num / w
+        var = vnum / w**2
+    bad = (n < 1) | (w <= 0)
+    return _Evidence(n, np.where(bad, np.nan, effect), np.where(bad, np.nan, var))
 
 
 def _evidence_stratified(
@@ -132,8 +158,8 @@ def _evidence_stratified(
     score: np.ndarray,
     n_groups: int,
     group_labeler: np.ndarray,
-) -> tuple[_Evidence, np.ndarray, dict[str, np.ndarray]]:
-    """MH-weighted difference vs other labelers' single labels in the same stratum.
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """MH-weighted difference vs other labelers' single labels in the same stratum (its sums).
 
     ``group`` and ``labeler`` index the rows (single-labeled items only); peers
     of a group are every label in the stratum not given by the group's labeler.
@@ -177,11 +203,7 @@ def _evidence_stratified(
     vnum = np.bincount(g_of, weights=w * v_s[s_of], minlength=n_groups)
     n_used = np.bincount(g_of, weights=np.where(matched, gn, 0.0), minlength=n_groups)
     n_unmatched = np.bincount(g_of, weights=np.where(matched, 0.0, gn), minlength=n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        effect = num / wsum
-        var = vnum / wsum**2
-    effect[n_used < 1] = np.nan
-    var[n_used < 1] = np.nan
+    sums = {"b_n": n_used, "b_w": wsum, "b_num": num, "b_vnum": vnum}
 
     # item-mix imbalance: the group's spread over strata vs everyone else's
     n_g = np.bincount(g_of, weights=gn, minlength=n_groups)
@@ -206,7 +228,7 @@ def _evidence_stratified(
         "imbalance_p": np.where(np.isfinite(chi2), p_imb, np.nan),
         "raw_difference": np.where(n_g > 0, raw, np.nan),
     }
-    return _Evidence(n_used, effect, var), n_unmatched, imbalance
+    return sums, n_unmatched, imbalance
 
 
 def _combine(a: _Evidence, b: _Evidence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -226,6 +248,33 @@ def _combine(a: _Evidence, b: _Evidence) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 _EVIDENCE_NAMES = {0: "none", 1: "overlap", 2: "stratified", 3: "overlap+stratified"}
+
+
+def effects_from_sums(sums: dict[str, np.ndarray], a_pooled: float) -> pd.DataFrame:
+    """Effect, SE, CI, p and evidence columns from the additive sums of :data:`SUM_COLUMNS`."""
+    a = _overlap_from_sums(sums["a_n"], sums["a_s1"], sums["a_s2"], a_pooled)
+    b = _stratified_from_sums(sums["b_n"], sums["b_w"], sums["b_num"], sums["b_vnum"])
+    effect, var, code = _combine(a, b)
+    se = np.sqrt(var)
+    return pd.DataFrame(
+        {
+            "effect": effect,
+            "se": se,
+            "ci_low": effect - Z95 * se,
+            "ci_high": effect + Z95 * se,
+            "p_value": two_sided_p(effect / se),
+            "evidence": [_EVIDENCE_NAMES[int(c)] for c in code],
+            "n_used": (
+                np.where(np.isfinite(a.effect), a.n, 0) + np.where(np.isfinite(b.effect), b.n, 0)
+            ).astype(np.int64),
+            "n_overlap": a.n.astype(np.int64),
+            "effect_overlap": a.effect,
+            "se_overlap": np.sqrt(a.var),
+            "n_stratified": b.n.astype(np.int64),
+            "effect_stratified": b.effect,
+            "se_stratified": np.sqrt(b.var),
+        }
+    )
 
 
 def estimate_groups(
@@ -249,7 +298,7 @@ def estimate_groups(
     res = np.full(len(f), np.nan)
     res[ok] = overlap_residuals(item[ok], score[ok], table.n_items)
     in_group = group >= 0
-    a = _evidence_overlap(group[in_group & ok], res[in_group & ok], n_groups)
+    sums = _overlap_sums(group[in_group & ok], res[in_group & ok], n_groups)
 
     m = np.bincount(item[ok], minlength=table.n_items)
     single = ok & (m[item] == 1)
@@ -258,7 +307,7 @@ def estimate_groups(
     b_rows = g_single >= 0
     # rows outside any group still count as peers: give them a dummy group n_groups
     g_all = np.where(b_rows, g_single, n_groups)
-    b, n_unmatched, imb = _evidence_stratified(
+    b_sums, n_unmatched, imb = _evidence_stratified(
         g_all,
         labeler[single],
         stratum[single],
@@ -266,30 +315,12 @@ def estimate_groups(
         n_groups + 1,
         np.append(group_labeler, -1),
     )
-    b = _Evidence(b.n[:n_groups], b.effect[:n_groups], b.var[:n_groups])
-    effect, var, code = _combine(a, b)
-    se = np.sqrt(var)
-    z = effect / se
-    out = pd.DataFrame(
-        {
-            "effect": effect,
-            "se": se,
-            "ci_low": effect - Z95 * se,
-            "ci_high": effect + Z95 * se,
-            "p_value": two_sided_p(z),
-            "evidence": [_EVIDENCE_NAMES[int(c)] for c in code],
-            "n_used": (
-                np.where(np.isfinite(a.effect), a.n, 0) + np.where(np.isfinite(b.effect), b.n, 0)
-            ).astype(np.int64),
-            "n_overlap": a.n.astype(np.int64),
-            "effect_overlap": a.effect,
-            "se_overlap": np.sqrt(a.var),
-            "n_stratified": b.n.astype(np.int64),
-            "effect_stratified": b.effect,
-            "se_stratified": np.sqrt(b.var),
-            "n_unmatched": n_unmatched[:n_groups].astype(np.int64),
-        }
-    )
+    sums.update({k: v[:n_groups] for k, v in b_sums.items()})
+    out = effects_from_sums(sums, _pooled_variance(sums))
+    out["n_unmatched"] = n_unmatched[:n_groups].astype(np.int64)
+    for k in SUM_COLUMNS:
+        out[k] = sums[k]
+    out.attrs["a_pooled"] = _pooled_variance(sums)
     for k, v in imb.items():
         out[k] = v[:n_groups]
     return out
@@ -366,19 +397,22 @@ def labeler_leniency(table: LabelTable, strata: tuple[str, ...] | None = None) -
     return out[list(LENIENCY_COLUMNS)]
 
 
-def shrink_effects(effect: np.ndarray, se: np.ndarray) -> np.ndarray:
+def shrink_effects(effect: np.ndarray, se: np.ndarray, min_tau: float = 0.0) -> np.ndarray:
     """Empirical-Bayes posterior means of effects under a normal prior N(0, tau^2).
 
-    ``tau^2`` is the method-of-moments estimate ``max(0, mean(effect^2) -
-    mean(se^2))`` over the finite estimates (a prior centred on 0: a typical
-    labeler agrees with peers). Each effect is pulled toward 0 by
+    ``tau^2`` is the method-of-moments estimate ``mean(effect^2) - mean(se^2)``
+    over the finite estimates (a prior centred on 0: a typical labeler agrees
+    with peers), floored at ``min_tau^2``. Each effect is pulled toward 0 by
     ``tau^2 / (tau^2 + se^2)``, so a +7 pt estimate from 80 labels ranks below
-    a +7 pt estimate from 700. Used for *ranking* only; tests and flags use
-    the unshrunk estimate. Reference: Efron & Morris (1975),
-    doi:10.1080/01621459.1975.10479864.
+    a +7 pt estimate from 700. The floor matters when nearly every labeler is
+    clean: the moment estimate is then 0 and would shrink everything to 0,
+    losing the ranking; the audit sets ``min_tau`` to the policy's minimum
+    effect (a bias of that size is one prior SD). Used for *ranking* only;
+    tests and flags use the unshrunk estimate. Reference: Efron & Morris
+    (1975), doi:10.1080/01621459.1975.10479864.
 
-    tau^2 = mean(e^2) - mean(se^2) = 0.01 - 0.00505 = 0.00495, so the factors are
-    0.00495 / 0.00505 and 0.00495 / 0.01495:
+    tau^2 = mean(e^2) - mean(se^2) = 0.01 - 0.00505 = 0.00495, so the factors
+    are 0.00495 / 0.00505 and 0.00495 / 0.01495:
 
     >>> shrink_effects(np.array([0.1, 0.1]), np.array([0.01, 0.1])).round(3).tolist()
     [0.098, 0.033]
@@ -387,6 +421,9 @@ def shrink_effects(effect: np.ndarray, se: np.ndarray) -> np.ndarray:
     out = np.full(len(effect), np.nan)
     if not ok.any():
         return out
+    tau2 = max(float(np.mean(effect[ok] ** 2) - np.mean(se[ok] ** 2)), min_tau**2, 0.0)
+    out[ok] = effect[ok] * tau2 / (tau2 + se[ok] ** 2) if tau2 > 0 else 0.0
+    return out
     tau2 = max(float(np.mean(effect[ok] ** 2) - np.mean(se[ok] ** 2)), 0.0)
     out[ok] = effect[ok] * tau2 / (tau2 + se[ok] ** 2) if tau2 > 0 else 0.0
     return out
