@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,12 @@ from evalaudit.contract import VENDOR
 from evalaudit.findings import (
     Finding,
     agreement_findings,
+    cell_findings,
+    concentration_findings,
     data_quality_findings,
+    flag_cells,
     flag_labelers,
+    headline_finding,
     imbalance_findings,
     labeler_findings,
     min_effect_for,
@@ -26,9 +31,16 @@ from evalaudit.findings import (
 from evalaudit.result import AuditResult
 from evalaudit.rules import Policy, load_policy
 from evalaudit.stats.agreement import alpha_by_group, alpha_for_table, labeler_agreement
-from evalaudit.stats.impact import headline_impact
-from evalaudit.stats.leniency import labeler_leniency, shrink_effects
-from evalaudit.table import LABELER, SCORE
+from evalaudit.stats.concentration import concentration
+from evalaudit.stats.impact import headline_corrected, headline_impact
+from evalaudit.stats.leniency import (
+    estimate_groups,
+    labeler_leniency,
+    shrink_effects,
+    strata_codes,
+)
+from evalaudit.stats.slices import cell_leniency
+from evalaudit.table import ITEM, LABELER, SCORE, LabelTable
 from evalaudit.validate import Ingested, IngestOptions, ingest
 
 __all__ = ["Profiler", "audit_ingested", "run_audit"]
@@ -82,22 +94,47 @@ def audit_ingested(
         lab_agree = labeler_agreement(table)
     with prof.step("leniency"):
         len_df = labeler_leniency(table)
+    scores = table.frame[SCORE].to_numpy()
+    score_sd = float(np.nanstd(scores)) if np.isfinite(scores).any() else 0.0
+    flagged = flag_labelers(len_df, policy, table.kind, score_sd)
+    with prof.step("cells"):
+        cells = cell_leniency(table, policy.min_support)
+        n_estimated = len(cells)
+        # keep every one-column cell (a heat map needs them) and the tested pairs
+        if len(cells):
+            cells = cells[cells["tested"] | ~cells["slice_column"].str.contains("+", regex=False)]
+            cells = cells.reset_index(drop=True)
+        cell_flags = flag_cells(cells, policy, table.kind, score_sd)
+        cells["flagged"] = cell_flags
+    with prof.step("concentration"):
+        conc = concentration(table)
+    with prof.step("headline"):
+        suspects = suspect_groups(table, len_df, flagged, cells, cell_flags, policy, score_sd)
+        headline = headline_impact(table, suspects["all"].group >= 0)
+        if headline is not None:
+            headline["suspects"] = "labels of flagged labelers and flagged cells"
+            headline["suspect_labels"] = int((suspects["all"].group >= 0).sum())
+            headline["corrected"] = suspects["all"].corrected(table)
+            headline["variants"] = {
+                name: {
+                    "suspect_labels": int((sg.group >= 0).sum()),
+                    "exclusion": _strip(headline_impact(table, sg.group >= 0)),
+                    "corrected": _strip(sg.corrected(table)),
+                }
+                for name, sg in suspects.items()
+                if name != "all"
+            }
     with prof.step("findings"):
-        scores = table.frame[SCORE].to_numpy()
-        score_sd = float(np.nanstd(scores)) if np.isfinite(scores).any() else 0.0
-        flagged = flag_labelers(len_df, policy, table.kind, score_sd)
         findings: list[Finding] = []
         findings += labeler_findings(len_df, flagged, policy, table.kind)
+        findings += cell_findings(
+            cells, cell_flags, policy, table.kind, _cell_slice_effects(table, cells, cell_flags)
+        )
+        findings += concentration_findings(conc, policy)
+        findings += headline_finding(headline and headline.get("corrected"), policy, table.kind)
         findings += agreement_findings(overall.alpha, overall.level, overall.n_units, policy)
         findings += imbalance_findings(len_df, policy)
         findings += data_quality_findings(ing.warnings, policy)
-    with prof.step("headline"):
-        flagged_codes = np.flatnonzero(flagged)
-        suspect = np.isin(table.frame[LABELER].to_numpy(), flagged_codes)
-        headline = headline_impact(table, suspect)
-        if headline is not None:
-            headline["suspects"] = "labels of flagged labelers"
-            headline["suspect_labels"] = int(suspect.sum())
     len_df["shrunk"] = shrink_effects(
         len_df["effect"].to_numpy(),
         len_df["se"].to_numpy(),
@@ -133,6 +170,13 @@ def audit_ingested(
         verdict=verdict_of(findings),
         policy=policy.to_dict(),
         headline=headline,
+        cells=cells,
+        concentration=conc,
+        scan={
+            "cells_estimated": n_estimated,
+            "cells_tested": int(cells["tested"].sum()) if not cells.empty else 0,
+            "cells_flagged": int(cell_flags.sum()),
+        },
     )
 
 
@@ -152,3 +196,111 @@ def _labelers_table(
         ["shrunk", "leniency", "labeler_id"], ascending=[False, False, True], na_position="last"
     )
     return df.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class SuspectGroups:
+    """Suspect labels grouped by the estimate that explains them (a cell, or a labeler)."""
+
+    group: np.ndarray  # per label row; -1 = not suspect
+    effect: np.ndarray  # per group
+    se: np.ndarray
+
+    def corrected(self, table: LabelTable) -> dict[str, Any] | None:
+        return headline_corrected(table, self.group, self.effect, self.se)
+
+
+def suspect_groups(
+    table: LabelTable,
+    len_df: pd.DataFrame,
+    flagged: np.ndarray,
+    cells: pd.DataFrame,
+    cell_flags: np.ndarray,
+    policy: Policy,
+    score_sd: float,
+) -> dict[str, SuspectGroups]:
+    """The suspect labels three ways: of flagged labelers, of flagged cells, and both.
+
+    A label in several flagged cells (``hallucination`` and
+    ``coding+hallucination``) belongs to the one with the smallest SE. In the
+    union ("all"), labels in a flagged cell use the cell's estimate; the other
+    labels of a flagged labeler are suspect only if the labeler is still
+    flagged (same rule) when re-estimated on just those labels, and then use
+    that estimate. Otherwise a labeler lenient on one failure mode would have
+    all its labels shifted by an overall effect that is mostly that one cell.
+    """
+    f = table.frame
+    lab = f[LABELER].to_numpy()
+    n = len(f)
+    # flagged labelers, whole
+    codes = np.flatnonzero(flagged)
+    pos = np.full(table.n_labelers, -1, dtype=np.int64)
+    pos[codes] = np.arange(len(codes))
+    by_labeler = SuspectGroups(
+        pos[lab], len_df["effect"].to_numpy()[codes], len_df["se"].to_numpy()[codes]
+    )
+    # flagged cells
+    fc = cells[cell_flags].sort_values("se", ascending=False) if len(cells) else cells
+    g_cell = np.full(n, -1, dtype=np.int64)
+    effects, ses = [], []
+    for gi, r in enumerate(fc.itertuples(index=False)):
+        mask = lab == r.labeler
+        for col, val in zip(r.slice_column.split("+"), r.slice_value.split("+"), strict=False):
+            mask &= (f[col] == val).to_numpy()
+        g_cell[mask] = gi  # smaller SE assigned last wins
+        effects.append(r.leniency)
+        ses.append(r.se)
+    by_cell = SuspectGroups(g_cell, np.asarray(effects, float), np.asarray(ses, float))
+    # both: flagged labelers re-estimated outside their flagged cells
+    rest = np.where((pos[lab] >= 0) & (g_cell < 0), lab.astype(np.int64), -1)
+    g_all = g_cell.copy()
+    eff_all, se_all = list(effects), list(ses)
+    if (rest >= 0).any():
+        est = estimate_groups(
+            table,
+            f[SCORE].to_numpy(),
+            rest,
+            table.n_labelers,
+            np.arange(table.n_labelers),
+            strata_codes(table),
+        )
+        thr = min_effect_for(policy, table.kind, score_sd)
+        for code in codes:
+            e, se, p = est.loc[code, ["effect", "se", "p_value"]]
+            if np.isfinite(p) and p < policy.fdr and abs(e) >= thr:
+                g_all[rest == code] = len(eff_all)
+                eff_all.append(float(e))
+                se_all.append(float(se))
+    both = SuspectGroups(g_all, np.asarray(eff_all, float), np.asarray(se_all, float))
+    return {"flagged_labelers": by_labeler, "flagged_cells": by_cell, "all": both}
+
+
+def _cell_slice_effects(
+    table: LabelTable, cells: pd.DataFrame, cell_flags: np.ndarray
+) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """For each flagged cell: its slice's headline before and after correcting the cell alone."""
+    out: dict[tuple[str, str, str], tuple[float, float]] = {}
+    if not len(cells) or not cell_flags.any():
+        return out
+    f = table.frame
+    item = f[ITEM].to_numpy()
+    m = np.bincount(item, minlength=table.n_items).astype(float)
+    w = 1.0 / m[item]
+    score = f[SCORE].to_numpy()
+    for r in cells[cell_flags].itertuples(index=False):
+        in_slice = np.ones(len(f), dtype=bool)
+        for col, val in zip(r.slice_column.split("+"), r.slice_value.split("+"), strict=False):
+            in_slice &= (f[col] == val).to_numpy()
+        n_items = len(np.unique(item[in_slice]))
+        base = float((score[in_slice] * w[in_slice]).sum() / n_items)
+        cell = in_slice & (f[LABELER].to_numpy() == r.labeler)
+        after = base - r.leniency * float(w[cell].sum()) / n_items
+        out[(r.labeler_id, r.slice_column, r.slice_value)] = (base, after)
+    return out
+
+
+def _strip(d: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A headline dict without its per-slice breakdown (kept once, at the top level)."""
+    if d is None:
+        return None
+    return {k: v for k, v in d.items() if k != "per_slice"}

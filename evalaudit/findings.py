@@ -274,3 +274,164 @@ def data_quality_findings(problems: tuple[Problem, ...], policy: Policy) -> list
             )
         )
     return out
+
+
+# ------------------------------------------------------------------ cells
+def flag_cells(cells: pd.DataFrame, policy: Policy, kind: LabelKind, score_sd: float) -> np.ndarray:
+    """Flag = tested, q < fdr and |leniency| >= the policy's minimum effect."""
+    if cells.empty:
+        return np.zeros(0, dtype=bool)
+    thr = min_effect_for(policy, kind, score_sd)
+    q = cells["q_value"].to_numpy(dtype=float)
+    eff = cells["leniency"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        return cells["tested"].to_numpy(dtype=bool) & (q < policy.fdr) & (np.abs(eff) >= thr)
+
+
+def cell_subject(column: str, value: str) -> str:
+    """``failure_mode=hallucination`` or ``category=coding&failure_mode=hallucination``."""
+    cols, vals = column.split("+"), value.split("+")
+    if len(cols) != len(vals):  # a value that itself holds '+'
+        return f"{column}={value}"
+    return "&".join(f"{c}={v}" for c, v in zip(cols, vals, strict=True))
+
+
+def cell_findings(
+    cells: pd.DataFrame,
+    flagged: np.ndarray,
+    policy: Policy,
+    kind: LabelKind,
+    slice_effects: dict[tuple[str, str, str], tuple[float, float]],
+) -> list[Finding]:
+    """One ``tilted_slice`` finding per flagged cell.
+
+    A flagged cell of two columns is folded into a flagged one-column cell of
+    the same labeler that contains it (it says the same thing on fewer labels).
+    ``slice_effects`` maps (labeler_id, column, value) to the slice's headline
+    before and after correcting that cell's labels.
+    """
+    out: list[Finding] = []
+    f = cells[flagged]
+    singles = {
+        (r.labeler_id, c, v)
+        for r in f.itertuples()
+        if "+" not in r.slice_column
+        for c, v in [(r.slice_column, r.slice_value)]
+    }
+    for r in f.itertuples(index=False):
+        if "+" in r.slice_column:
+            parts = zip(r.slice_column.split("+"), r.slice_value.split("+"), strict=False)
+            if any((r.labeler_id, c, v) in singles for c, v in parts):
+                continue
+        subject = cell_subject(r.slice_column, r.slice_value)
+        where = r.slice_value.replace("+", " & ")
+        lenient = r.leniency > 0
+        if kind is LabelKind.BINARY:
+            what = (
+                f"{r.labeler_id} {'passed' if lenient else 'failed'} "
+                f"{abs(r.leniency) * 100:.0f} pts more {where} outputs than peers"
+            )
+        else:
+            what = (
+                f"{r.labeler_id} scored {where} items {format_effect(r.leniency, kind)} "
+                f"{'above' if lenient else 'below'} peers"
+            )
+        msg = (
+            f"{what} on the same kind of items (n={r.n}, {format_q(r.q_value)}; "
+            f"{format_effect(r.tilt, kind)} vs its own labels elsewhere)"
+        )
+        before_after = slice_effects.get((r.labeler_id, r.slice_column, r.slice_value))
+        if before_after and kind is LabelKind.BINARY:
+            b, a = before_after
+            msg += (
+                f"; correcting these labels moves the {where} pass rate from "
+                f"{b * 100:.1f}% to {a * 100:.1f}%"
+            )
+        out.append(
+            Finding(
+                id=f"tilted_slice:{r.labeler_id}:{subject}",
+                kind="tilted_slice",
+                severity=policy.severity["tilted_slice"],
+                subject={
+                    "labeler_id": r.labeler_id,
+                    "slice_column": r.slice_column,
+                    "slice_value": r.slice_value,
+                },
+                message=msg + ".",
+                effect=float(r.leniency),
+                ci=(float(r.ci_low), float(r.ci_high)),
+                p_value=float(r.p_value),
+                q_value=float(r.q_value),
+                n=int(r.n),
+                evidence={
+                    "tilt": _num(r.tilt),
+                    "tilt_ci": [_num(r.tilt_ci_low), _num(r.tilt_ci_high)],
+                    "tilt_p": _num(r.tilt_p),
+                    "leniency_outside": _num(r.leniency_outside),
+                    "evidence": r.evidence,
+                    "n_overlap": int(r.n_overlap),
+                    "n_stratified": int(r.n_stratified),
+                },
+            )
+        )
+    return out
+
+
+def concentration_findings(conc: pd.DataFrame, policy: Policy) -> list[Finding]:
+    out: list[Finding] = []
+    if conc.empty:
+        return out
+    for r in conc.itertuples(index=False):
+        limit = policy.max_labeler_share if r.who == "labeler" else policy.max_vendor_share
+        if r.n_items < policy.min_support or r.top_share <= limit:
+            continue
+        where = "all items" if r.scope == "overall" else f"{r.scope}={r.slice_value}"
+        out.append(
+            Finding(
+                id=f"concentration:{r.who}:{r.top}:{'overall' if r.scope == 'overall' else where}",
+                kind="concentration",
+                severity=policy.severity["concentration"],
+                subject={"who": r.who, "id": r.top, "scope": r.scope, "slice_value": r.slice_value},
+                message=(
+                    f"{r.who} {r.top} labeled {r.top_share * 100:.0f}% of {where} "
+                    f"({r.n_items} items; policy limit {limit * 100:.0f}%); that slice rests "
+                    "on one source."
+                ),
+                effect=float(r.top_share),
+                n=int(r.n_items),
+                evidence={"effective_n": _num(r.effective_n), "n_entities": int(r.n_entities)},
+            )
+        )
+    return out
+
+
+def headline_finding(
+    corrected: dict[str, Any] | None, policy: Policy, kind: LabelKind
+) -> list[Finding]:
+    if not corrected or not corrected.get("suspect_labels"):
+        return []
+    d = corrected["delta"]
+    if d is None or not np.isfinite(d) or abs(d) <= policy.max_headline_shift:
+        return []
+    lo, hi = corrected["delta_ci"]
+    msg = (
+        f"Correcting the {corrected['suspect_labels']} suspect labels moves the headline from "
+        f"{corrected['score'] * 100:.1f}% to {corrected['score_corrected'] * 100:.1f}% "
+        f"({format_effect(d, kind)}, 95% CI {format_effect(lo, kind)} to "
+        f"{format_effect(hi, kind)}; policy limit {policy.max_headline_shift * 100:.1f} pts)"
+    )
+    if corrected.get("ranking_changed"):
+        msg += "; the order of the models changes"
+    return [
+        Finding(
+            id="headline_shift:overall",
+            kind="headline_shift",
+            severity=policy.severity["headline_shift"],
+            subject={"scope": "overall"},
+            message=msg + ".",
+            effect=float(d),
+            ci=(float(lo), float(hi)),
+            n=int(corrected["items"]),
+            evidence={"method": corrected.get("method")},
+        )
+    ]

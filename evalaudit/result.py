@@ -86,6 +86,8 @@ class AuditResult:
     headline: dict[str, Any] | None = None
     cells: pd.DataFrame = field(default_factory=pd.DataFrame)
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    concentration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scan: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     evalaudit_version: str = __version__
     schema_version: int = SCHEMA_VERSION
@@ -100,8 +102,10 @@ class AuditResult:
                 "label": self.label,
                 "agreement": self.agreement,
                 "labelers": _labeler_records(self.labelers),
-                "cells": _records(self.cells),
+                "cells": _cell_records(self.cells),
                 "drift": _records(self.drift),
+                "concentration": _records(self.concentration),
+                "scan": self.scan,
                 "headline": self.headline,
                 "findings": [f.to_dict() for f in self.findings],
                 "verdict": self.verdict,
@@ -129,8 +133,10 @@ class AuditResult:
             verdict=d["verdict"],
             policy=d.get("policy", {}),
             headline=d.get("headline"),
-            cells=pd.DataFrame(d.get("cells", [])),
+            cells=_cells_from_records(d.get("cells", [])),
             drift=pd.DataFrame(d.get("drift", [])),
+            concentration=pd.DataFrame(d.get("concentration", [])),
+            scan=d.get("scan", {}),
             notes=tuple(d.get("notes", [])),
             evalaudit_version=d["evalaudit_version"],
             schema_version=d["schema_version"],
@@ -160,3 +166,27 @@ def _labeler_records(df: pd.DataFrame) -> list[dict[str, Any]]:
         rec["ci"] = [r.get("ci_low"), r.get("ci_high")]
         out.append(clean_json(rec))
     return out
+
+
+def _cell_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Cells as in DESIGN section 6 (``ci`` and ``tilt_ci`` as pairs), plus their evidence."""
+    out = []
+    for r in _records(df):
+        r["ci"] = [r.pop("ci_low", None), r.pop("ci_high", None)]
+        r["tilt_ci"] = [r.pop("tilt_ci_low", None), r.pop("tilt_ci_high", None)]
+        r.pop("labeler", None)
+        out.append(r)
+    return out
+
+
+def _cells_from_records(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    for pair, (lo, hi) in (
+        ("ci", ("ci_low", "ci_high")),
+        ("tilt_ci", ("tilt_ci_low", "tilt_ci_high")),
+    ):
+        if pair in df.columns:
+            vals = df.pop(pair)
+            df[lo] = [v[0] if v else None for v in vals]
+            df[hi] = [v[1] if v else None for v in vals]
+    return df

@@ -52,6 +52,10 @@ _SCHEMA: dict[str, tuple[type, float, float]] = {
     "min_effect_interval_sd": (float, 0.0, 100.0),
     "agreement_floor": (float, -1.0, 1.0),
     "imbalance_tv": (float, 0.0, 1.0),
+    "max_labeler_share": (float, 0.0, 1.0),
+    "max_vendor_share": (float, 0.0, 1.0),
+    "max_headline_shift": (float, 0.0, 1e9),
+    "gold_accuracy_floor": (float, 0.0, 1.0),
 }
 
 
@@ -65,6 +69,10 @@ class Policy:
     min_effect_interval_sd: float = 0.25
     agreement_floor: float = 0.667
     imbalance_tv: float = 0.5
+    max_labeler_share: float = 0.5
+    max_vendor_share: float = 0.9
+    max_headline_shift: float = 0.01
+    gold_accuracy_floor: float = 0.7
     severity: dict[str, str] = field(default_factory=lambda: dict(_DEFAULT_SEVERITY))
     path: str | None = None
     sha256: str | None = None

@@ -41,7 +41,11 @@ def test_planted_labeler_is_most_lenient_and_only_flag(sample_audit):
     assert planted["ci"][0] <= truth <= planted["ci"][1]
     assert planted["leniency"] == max(r["leniency"] for r in labs if r["n_labels"] >= 100)
     blocking = [f for f in d["findings"] if f["severity"] == "block"]
-    assert [f["id"] for f in blocking] == [f"lenient_labeler:{PLANTED}"]
+    cell = TRUTH["poisoned"][0]
+    assert sorted(f["id"] for f in blocking) == [
+        f"lenient_labeler:{PLANTED}",
+        f"tilted_slice:{PLANTED}:{cell['slice_column']}={cell['slice_value']}",
+    ]
     assert d["verdict"] == "block"
 
 
@@ -82,7 +86,22 @@ def test_json_follows_the_design_contract(sample_audit):
         ):
             assert key in row
         assert len(row["ci"]) == 2
-    assert d["cells"] == [] and d["drift"] == []  # capabilities not built yet: empty lists
+    assert d["drift"] == [] or isinstance(d["drift"], list)
+    for c in d["cells"]:
+        for key in (
+            "labeler_id",
+            "slice_column",
+            "slice_value",
+            "n",
+            "leniency",
+            "tilt",
+            "ci",
+            "p_value",
+            "q_value",
+            "flagged",
+        ):
+            assert key in c, key
+    assert d["scan"]["cells_tested"] == sum(c["tested"] for c in d["cells"])
     for key in (
         "score",
         "ci",

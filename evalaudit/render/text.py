@@ -23,7 +23,7 @@ def fmt_effect(x: Any, kind: str) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     if kind in ("binary", "nominal"):
-        return f"{x * 100:+.1f} pts"
+        return f"{x * 100:+.{1 if abs(x) >= 0.01 else 2}f} pts"
     if kind == "ordinal":
         return f"{x * 100:+.1f}%"
     return f"{x:+.3g}"
@@ -94,10 +94,21 @@ def render_text(result: AuditResult) -> str:
                     f"  {h['items_dropped']:,} items had only suspect labels and are left out "
                     "of both sides."
                 )
-            for m in h.get("per_model", []):
+            corr = h.get("corrected")
+            if corr:
                 lines.append(
-                    f"  {m['model']}: {_pct(m['score_kept_items'])} -> "
-                    f"{_pct(m['score_without_suspects'])} (delta {fmt_effect(m['delta'], kind)})"
+                    f"  corrected for their estimated leniency: {_pct(corr['score'])} -> "
+                    f"{_pct(corr['score_corrected'])}, delta {fmt_effect(corr['delta'], kind)} "
+                    f"[95% CI {fmt_effect(corr['delta_ci'][0], kind)}, "
+                    f"{fmt_effect(corr['delta_ci'][1], kind)}] over all {corr['items']:,} items"
+                    + ("; the order of the models changes" if corr.get("ranking_changed") else "")
+                    + "."
+                )
+            per_model = (corr or {}).get("per_model") or []
+            for m in per_model:
+                lines.append(
+                    f"  {m['model']}: {_pct(m['score'])} -> {_pct(m['score_corrected'])} "
+                    f"corrected (delta {fmt_effect(m['delta'], kind)})"
                 )
     lines.append("")
     lines.append(
@@ -121,6 +132,24 @@ def render_text(result: AuditResult) -> str:
         )
     if len(labs) > len(shown):
         lines.append(f"  ... {len(labs) - len(shown)} more labelers (all in --json)")
+    scan = d.get("scan") or {}
+    if scan:
+        lines.append("")
+        lines.append(
+            f"Slice scan: {scan['cells_tested']:,} labeler x slice cells tested (of "
+            f"{scan['cells_estimated']:,} with labels; one slice column and pairs), BH across "
+            f"all tested; {scan['cells_flagged']} flagged."
+        )
+        flagged_cells = sorted(
+            (c for c in d.get("cells", []) if c.get("flagged")), key=lambda c: c["p_value"]
+        )
+        for c in flagged_cells[:10]:
+            lines.append(
+                f"  {c['labeler_id']} x {c['slice_column']}={c['slice_value']}: "
+                f"{fmt_effect(c['leniency'], kind)} [{fmt_effect(c['ci'][0], kind)}, "
+                f"{fmt_effect(c['ci'][1], kind)}], n={c['n']}, q={_q(c['q_value'])}; "
+                f"tilt {fmt_effect(c['tilt'], kind)} vs its labels elsewhere"
+            )
     lines.append("")
     fs = d["findings"]
     counts = {s: sum(f["severity"] == s for f in fs) for s in ("block", "warn", "info")}
