@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from evalaudit import __version__
-from evalaudit.commands.common import ingest_options_from, input_options
+from evalaudit.commands.common import ExamplesGroup, ingest_options_from, input_options
 from evalaudit.contract import InputError, Problem, format_problem
 
 __all__ = ["EXIT_BLOCKED", "EXIT_INPUT", "EXIT_OK", "cli", "main"]
@@ -27,14 +27,8 @@ EXIT_BLOCKED = 1
 EXIT_INPUT = 2
 
 
-class _Group(click.Group):
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        if self.epilog:
-            formatter.write("\n" + self.epilog + "\n")
-
-
 @click.group(
-    cls=_Group,
+    cls=ExamplesGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="""Examples:
   evalaudit sample sample_data --seed 7
@@ -196,6 +190,15 @@ def sample(outdir: str, seed: int) -> None:
     paths = write_sample(outdir, seed=seed)
     for p in paths.values():
         click.echo(str(p))
+
+
+def _register_subcommands() -> None:
+    from evalaudit.commands.diff import diff
+
+    cli.add_command(diff)
+
+
+_register_subcommands()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,25 @@ import click
 
 from evalaudit.contract import LabelKind
 
-__all__ = ["ingest_options_from", "input_options"]
+__all__ = ["ExamplesCommand", "ExamplesGroup", "ingest_options_from", "input_options"]
+
+
+class ExamplesCommand(click.Command):
+    """A command whose epilog (its examples) keeps its line breaks in ``--help``."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.epilog:
+            formatter.write("\n" + self.epilog + "\n")
+
+
+class ExamplesGroup(click.Group):
+    """The top-level group: same epilog rule, and its subcommands default to ExamplesCommand."""
+
+    command_class = ExamplesCommand
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.epilog:
+            formatter.write("\n" + self.epilog + "\n")
 
 
 def _split(value: str | None) -> tuple[str, ...] | None:
@@ -99,7 +117,9 @@ def ingest_options_from(kw: dict[str, Any]) -> Any:
         items=kw.pop("items"),
         labelers=kw.pop("labelers"),
         column_map=_column_map(kw.pop("columns")),
-        label_kind=LabelKind(kw["label_kind"]) if kw.get("label_kind") else None,
+        label_kind=LabelKind(kw.pop("label_kind"))
+        if kw.get("label_kind")
+        else kw.pop("label_kind"),
         positive=kw.pop("positive"),
         order=_split(kw.pop("order")),
         labels=_split(kw.pop("label_set")),

@@ -46,7 +46,6 @@ def _impact(orig: np.ndarray, cf: np.ndarray) -> dict[str, Any]:
     s2, lo2, hi2 = _mean_ci(cf[kept])
     d, dlo, dhi = _mean_ci(cf[kept] - orig[kept])
     s_kept, _, _ = _mean_ci(orig[kept])
-    s_kept, _, _ = _mean_ci(orig[kept])
     if kept.all() and np.array_equal(cf, orig):
         dlo = dhi = 0.0
     return {
