@@ -136,11 +136,6 @@ def _overlap_from_sums(n: np.ndarray, s1: np.ndarray, s2: np.ndarray, pooled: fl
     return _Evidence(n, mean, var)
 
 
-def _pooled_variance(sums: dict[str, np.ndarray]) -> float:
-    n, s1, s2 = sums["a_n"].sum(), sums["a_s1"].sum(), sums["a_s2"].sum()
-    return float((s2 - s1**2 / n) / max(n - 1.0, 1.0)) if n else 0.0
-
-
 def _stratified_from_sums(
     n: np.ndarray, w: np.ndarray, num: np.ndarray, vnum: np.ndarray
 ) -> _Evidence:
@@ -316,11 +311,15 @@ def estimate_groups(
         np.append(group_labeler, -1),
     )
     sums.update({k: v[:n_groups] for k, v in b_sums.items()})
-    out = effects_from_sums(sums, _pooled_variance(sums))
+    # the shrinkage target is a property of the table, not of how rows are grouped, so a
+    # labeler's estimate is the same whether computed alone or as cells minus a cell
+    finite = np.isfinite(res)
+    a_pooled = float(np.var(res[finite], ddof=1)) if finite.sum() > 1 else 0.0
+    out = effects_from_sums(sums, a_pooled)
     out["n_unmatched"] = n_unmatched[:n_groups].astype(np.int64)
     for k in SUM_COLUMNS:
         out[k] = sums[k]
-    out.attrs["a_pooled"] = _pooled_variance(sums)
+    out.attrs["a_pooled"] = a_pooled
     for k, v in imb.items():
         out[k] = v[:n_groups]
     return out
@@ -363,8 +362,8 @@ def labeler_leniency(table: LabelTable, strata: tuple[str, ...] | None = None) -
     Notes
     -----
     (A) The SE is from the labeler's residuals (one per item, items assumed
-    independent), with the variance shrunk toward the pooled residual
-    variance by :data:`VARIANCE_PRIOR_WEIGHT` pseudo-observations. A lenient
+    independent), with the variance shrunk toward the residual variance of
+    the whole table by :data:`VARIANCE_PRIOR_WEIGHT` pseudo-observations. A lenient
     peer pulls a residual by delta/(m-1); this dilutes, and never inflates,
     an effect.
     (B) ``Var = sum_s w_s v_s / (sum_s w_s)^2`` with ``v_s`` the stratum's

@@ -1,0 +1,155 @@
+"""Tilted cells, concentration and the counterfactual headline, against planted effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalaudit.audit import suspect_groups
+from evalaudit.findings import concentration_findings, flag_cells, flag_labelers
+from evalaudit.rules import Policy, load_policy
+from evalaudit.simulate import Plant, simulate
+from evalaudit.stats.concentration import concentration
+from evalaudit.stats.impact import headline_corrected, headline_impact
+from evalaudit.stats.leniency import estimate_groups, labeler_leniency, strata_codes
+from evalaudit.stats.slices import cell_leniency
+from evalaudit.table import LABELER, SCORE, LabelTable
+
+SLICES = ("category", "failure_mode")
+POLICY = load_policy()
+
+
+def table_of(frame: pd.DataFrame) -> LabelTable:
+    return LabelTable.build(frame, "binary", positive="pass", slice_columns=SLICES)
+
+
+def planted(seed: int, flip: float = 0.6, share: float = 0.1, overlap: float = 0.0, **kw):
+    plant = Plant(
+        "lab004", flip, slice_column="failure_mode", slice_value="hallucination", share=share
+    )
+    return simulate(
+        n_items=6000, n_labelers=24, overlap_share=overlap, plants=[plant], seed=seed, **kw
+    )
+
+
+def the_cell(cells: pd.DataFrame) -> pd.Series:
+    m = (
+        (cells.labeler_id == "lab004")
+        & (cells.slice_column == "failure_mode")
+        & (cells.slice_value == "hallucination")
+    )
+    return cells[m].iloc[0]
+
+
+@pytest.mark.parametrize("overlap", [0.0, 0.15])
+def test_planted_cell_is_flagged_and_its_ci_covers_the_truth(overlap):
+    found = covered = 0
+    for seed in range(10):
+        sim = planted(seed, overlap=overlap)
+        cells = cell_leniency(table_of(sim.labels), POLICY.min_support)
+        flags = flag_cells(cells, POLICY, table_of(sim.labels).kind, 0.5)
+        cell = the_cell(cells)
+        truth = sim.truth["poisoned"][0]["expected_effect"]
+        assert truth > 0.25 and cell["n"] >= 100
+        found += bool(flags[cell.name])
+        covered += cell["ci_low"] <= truth <= cell["ci_high"]
+        assert cell["tilt"] > 0.15  # lenient here, not elsewhere
+    assert found >= 9 and covered >= 8
+
+
+def test_clean_sets_flag_cells_in_at_most_5_percent_of_audits():
+    """Pass rates differ by slice and 30% of labelers specialise: <= 1 of 20 audits flags."""
+    audits = 0
+    for seed in range(200, 220):
+        sim = simulate(n_items=5000, n_labelers=24, specialists=0.3, seed=seed)
+        t = table_of(sim.labels)
+        audits += bool(flag_cells(cell_leniency(t, POLICY.min_support), POLICY, t.kind, 0.5).any())
+    assert audits <= 1
+
+
+def test_uniformly_lenient_labeler_has_effects_but_no_tilt():
+    sim = simulate(n_items=6000, n_labelers=24, plants=[Plant("lab002", 0.4, share=0.15)], seed=3)
+    cells = cell_leniency(table_of(sim.labels), POLICY.min_support)
+    mine = cells[
+        (cells.labeler_id == "lab002") & cells.tested & (cells.slice_column == "failure_mode")
+    ]
+    assert len(mine) == 5
+    assert (mine["leniency"] > 0.05).all()
+    assert (mine["tilt_p"] > 0.01).mean() >= 0.8
+
+
+def test_outside_estimate_equals_a_direct_estimate_on_the_complement():
+    sim = planted(1, overlap=0.15)
+    t = table_of(sim.labels)
+    cells = cell_leniency(t, POLICY.min_support).set_index(
+        ["labeler_id", "slice_column", "slice_value"]
+    )
+    f = t.frame
+    lab = int(np.flatnonzero(t.labeler_ids == "lab004")[0])
+    rows = (f[LABELER].to_numpy() == lab) & (f["failure_mode"] != "hallucination").to_numpy()
+    group = np.where(rows, 0, -1)
+    direct = estimate_groups(t, f[SCORE].to_numpy(), group, 1, np.array([lab]), strata_codes(t))
+    got = cells.loc[("lab004", "failure_mode", "hallucination")]
+    assert got["leniency_outside"] == pytest.approx(direct["effect"].iloc[0], rel=1e-9)
+    assert got["n_outside"] == direct["n_used"].iloc[0]
+
+
+def test_concentration_finds_a_slice_resting_on_one_labeler():
+    rows = [
+        (f"i{i}", "solo" if i < 80 else f"w{i % 5}", "pass", "rare" if i < 100 else "common")
+        for i in range(1000)
+    ]
+    t = LabelTable.build(
+        pd.DataFrame(rows, columns=["item_id", "labeler_id", "label", "topic"]),
+        "binary",
+        positive="pass",
+        slice_columns=("topic",),
+    )
+    conc = concentration(t).set_index(["scope", "slice_value", "who"])
+    assert conc.loc[("topic", "rare", "labeler"), "top"] == "solo"
+    assert conc.loc[("topic", "rare", "labeler"), "top_share"] == pytest.approx(0.8)
+    found = concentration_findings(concentration(t), Policy())
+    assert [f.id for f in found] == ["concentration:labeler:solo:topic=rare"]
+
+
+def _headlines(seed: int) -> tuple[float, float, float, float]:
+    sim = planted(seed, flip=0.6, share=0.11)
+    clean = planted(seed, flip=0.0, share=0.11)
+    pairs = lambda s: s.labels[["item_id", "labeler_id"]].to_numpy().tolist()  # noqa: E731
+    assert pairs(sim) == pairs(clean), "the unpoisoned twin must have the same assignments"
+    t = table_of(sim.labels)
+    truth = headline_impact(table_of(clean.labels), np.zeros(len(clean.labels), bool))["score"]
+    len_df = labeler_leniency(t)
+    flagged = flag_labelers(len_df, POLICY, t.kind, 0.5)
+    cells = cell_leniency(t, POLICY.min_support)
+    cflags = flag_cells(cells, POLICY, t.kind, 0.5)
+    sg = suspect_groups(t, len_df, flagged, cells, cflags, POLICY, 0.5)["all"]
+    corrected = headline_corrected(t, sg.group, sg.effect, sg.se)
+    excluded = headline_impact(t, sg.group >= 0)
+    return (
+        truth,
+        corrected["score"],
+        corrected["score_corrected"],
+        excluded["score_without_suspects"],
+    )
+
+
+def test_corrected_headline_is_closer_to_the_unpoisoned_one():
+    err_raw, err_corr = [], []
+    for seed in range(5):
+        truth, raw, corrected, _ = _headlines(seed)
+        err_raw.append(abs(raw - truth))
+        err_corr.append(abs(corrected - truth))
+    assert np.mean(err_raw) > 0.005  # the poisoning moved the headline
+    assert np.mean(err_corr) < np.mean(err_raw) / 2
+
+
+def test_nothing_flagged_means_no_change():
+    sim = simulate(n_items=2000, n_labelers=12, seed=9)
+    t = table_of(sim.labels)
+    none = np.zeros(len(sim.labels), dtype=bool)
+    h = headline_impact(t, none)
+    assert h["score_without_suspects"] == h["score"] and h["delta"] == 0.0
+    c = headline_corrected(t, np.full(len(sim.labels), -1), np.zeros(0), np.zeros(0))
+    assert c["score_corrected"] == c["score"] and c["delta"] == 0.0
