@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalaudit.contract import VENDOR
+from evalaudit.contract import BATCH, TIMESTAMP, VENDOR
 from evalaudit.findings import (
     Finding,
     agreement_findings,
     cell_findings,
     concentration_findings,
     data_quality_findings,
+    drift_findings,
     flag_cells,
     flag_labelers,
     headline_finding,
@@ -32,6 +33,7 @@ from evalaudit.result import AuditResult
 from evalaudit.rules import Policy, load_policy
 from evalaudit.stats.agreement import alpha_by_group, alpha_for_table, labeler_agreement
 from evalaudit.stats.concentration import concentration
+from evalaudit.stats.drift import flag_drift, labeler_drift
 from evalaudit.stats.impact import headline_corrected, headline_impact
 from evalaudit.stats.leniency import (
     estimate_groups,
@@ -106,6 +108,8 @@ def audit_ingested(
             cells = cells.reset_index(drop=True)
         cell_flags = flag_cells(cells, policy, table.kind, score_sd)
         cells["flagged"] = cell_flags
+    with prof.step("drift"):
+        drift = _drift_table(table, policy, score_sd)
     with prof.step("concentration"):
         conc = concentration(table)
     with prof.step("headline"):
@@ -130,6 +134,7 @@ def audit_ingested(
         findings += cell_findings(
             cells, cell_flags, policy, table.kind, _cell_slice_effects(table, cells, cell_flags)
         )
+        findings += drift_findings(drift, policy, table.kind)
         findings += concentration_findings(conc, policy)
         findings += headline_finding(headline and headline.get("corrected"), policy, table.kind)
         findings += agreement_findings(overall.alpha, overall.level, overall.n_units, policy)
@@ -171,6 +176,7 @@ def audit_ingested(
         policy=policy.to_dict(),
         headline=headline,
         cells=cells,
+        drift=drift,
         concentration=conc,
         scan={
             "cells_estimated": n_estimated,
@@ -304,3 +310,18 @@ def _strip(d: dict[str, Any] | None) -> dict[str, Any] | None:
     if d is None:
         return None
     return {k: v for k, v in d.items() if k != "per_slice"}
+
+
+def _drift_table(table: LabelTable, policy: Policy, score_sd: float) -> pd.DataFrame:
+    """Drift in time order (with timestamps) and batch order (with batches): tested rows only."""
+    frames = []
+    thr = min_effect_for(policy, table.kind, score_sd)
+    for order, column in (("time", TIMESTAMP), ("batch", BATCH)):
+        if not table.has(column) or not np.isfinite(table.frame[SCORE].to_numpy()).all():
+            continue
+        d = labeler_drift(table, order=order, min_support=policy.min_support)
+        d["flagged"] = flag_drift(d, policy.fdr, thr)
+        frames.append(d[np.isfinite(d["p_value"].to_numpy(dtype=float))])
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True).drop(columns=["labeler"])

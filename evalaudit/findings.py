@@ -435,3 +435,49 @@ def headline_finding(
             evidence={"method": corrected.get("method")},
         )
     ]
+
+
+# ------------------------------------------------------------------ drift
+def drift_findings(drift: pd.DataFrame, policy: Policy, kind: LabelKind) -> list[Finding]:
+    """One ``labeler_drift`` finding per flagged labeler (time order first, then batch order)."""
+    out: list[Finding] = []
+    if drift.empty:
+        return out
+    seen: set[str] = set()
+    for r in (
+        drift[drift["flagged"]]
+        .sort_values(["order", "p_value"], ascending=[False, True])
+        .itertuples(index=False)
+    ):
+        if r.labeler_id in seen:
+            continue
+        seen.add(r.labeler_id)
+        turned = "more lenient" if r.effect > 0 else "stricter"
+        when = f"from {r.change_at}" if r.order == "time" else f"from batch {r.change_at}"
+        suffix = "" if r.order == "time" else ":batch"
+        out.append(
+            Finding(
+                id=f"labeler_drift:{r.labeler_id}{suffix}",
+                kind="labeler_drift",
+                severity=policy.severity["labeler_drift"],
+                subject={"labeler_id": r.labeler_id, "order": r.order},
+                message=(
+                    f"{r.labeler_id} turned {format_effect(abs(r.effect), kind).lstrip('+')} "
+                    f"{turned} {when} (vs peers: {format_effect(r.before, kind)} before, "
+                    f"{format_effect(r.after, kind)} after; n={r.n}, {format_q(r.q_value)})."
+                ),
+                effect=float(r.effect),
+                p_value=float(r.p_value),
+                q_value=float(r.q_value),
+                n=int(r.n),
+                evidence={
+                    "order": r.order,
+                    "change_at": r.change_at,
+                    "before": _num(r.before),
+                    "after": _num(r.after),
+                    "statistic": _num(r.statistic),
+                    "span": [r.span_start, r.span_end],
+                },
+            )
+        )
+    return out
