@@ -18,13 +18,18 @@ def _cell(x: object) -> str:
     return s.replace("\n", " ")
 
 
+def _code(x: object) -> str:
+    """A value inside a code span: backslash escapes do not apply there, backticks must go."""
+    return str(x).replace("`", "'").replace("\n", " ")
+
+
 def render_markdown(result: AuditResult) -> str:
     d = result.to_dict()
     inp, lab, agr = d["input"], d["label"], d["agreement"]
     kind = lab["kind"]
     out = [f"# evalaudit: {d['verdict'].upper()}", ""]
     out.append(
-        f"Audit of `{_cell(inp['path'])}` (sha256 `{inp['sha256'][:12]}`), evalaudit "
+        f"Audit of `{_code(inp['path'])}` (sha256 `{inp['sha256'][:12]}`), evalaudit "
         f"{d['evalaudit_version']}."
     )
     out.append("")
@@ -47,6 +52,19 @@ def render_markdown(result: AuditResult) -> str:
             f"{fmt_effect(h['delta'], kind)} (95% CI {fmt_effect(h['delta_ci'][0], kind)}"
             f" to {fmt_effect(h['delta_ci'][1], kind)})"
         )
+    corr = (h or {}).get("corrected")
+    if corr and corr.get("suspect_labels"):
+        out.append(
+            f"- Corrected for the suspects' estimated leniency: **{_pct(corr['score_corrected'])}**"
+            f" (delta {fmt_effect(corr['delta'], kind)}, 95% CI "
+            f"{fmt_effect(corr['delta_ci'][0], kind)} to {fmt_effect(corr['delta_ci'][1], kind)})"
+        )
+    scan = d.get("scan") or {}
+    if scan:
+        out.append(
+            f"- Slice scan: {scan['cells_tested']:,} labeler x slice cells tested, "
+            f"{scan['cells_flagged']} flagged (BH across all tested cells)"
+        )
     out.append("")
     out.append("## Findings")
     out.append("")
@@ -56,9 +74,36 @@ def render_markdown(result: AuditResult) -> str:
         out.append("| severity | id | message |")
         out.append("|---|---|---|")
         for f in d["findings"][:MAX_ROWS]:
-            out.append(f"| {f['severity']} | `{f['id']}` | {_cell(f['message'])} |")
+            out.append(f"| {f['severity']} | `{_code(f['id'])}` | {_cell(f['message'])} |")
         if len(d["findings"]) > MAX_ROWS:
             out.append(f"\n... {len(d['findings']) - MAX_ROWS} more in the JSON output.")
+    flagged_cells = [c for c in d.get("cells", []) if c.get("flagged")]
+    if flagged_cells:
+        out.append("")
+        out.append("## Flagged cells")
+        out.append("")
+        out.append("| labeler | slice | n | leniency | 95% CI | q | tilt |")
+        out.append("|---|---|---:|---:|---|---:|---:|")
+        for c in sorted(flagged_cells, key=lambda c: c["p_value"])[:MAX_ROWS]:
+            out.append(
+                f"| {_cell(c['labeler_id'])} | {_cell(c['slice_column'])}="
+                f"{_cell(c['slice_value'])} | {c['n']:,} | {fmt_effect(c['leniency'], kind)} | "
+                f"{fmt_effect(c['ci'][0], kind)} to {fmt_effect(c['ci'][1], kind)} | "
+                f"{_q(c['q_value'])} | {fmt_effect(c['tilt'], kind)} |"
+            )
+    drifting = [r for r in d.get("drift", []) if r.get("flagged")]
+    if drifting:
+        out.append("")
+        out.append("## Drift")
+        out.append("")
+        out.append("| labeler | order | change at | before | after | q |")
+        out.append("|---|---|---|---:|---:|---:|")
+        for r in drifting[:MAX_ROWS]:
+            out.append(
+                f"| {_cell(r['labeler_id'])} | {r['order']} | {_cell(r['change_at'])} | "
+                f"{fmt_effect(r['before'], kind)} | {fmt_effect(r['after'], kind)} | "
+                f"{_q(r['q_value'])} |"
+            )
     out.append("")
     out.append("## Labelers by leniency")
     out.append("")
