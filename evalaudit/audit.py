@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalaudit.contract import BATCH, TIMESTAMP, VENDOR
+from evalaudit.contract import BATCH, GOLD, TIMESTAMP, VENDOR, LabelKind
 from evalaudit.findings import (
     Finding,
     agreement_findings,
@@ -23,6 +23,7 @@ from evalaudit.findings import (
     drift_findings,
     flag_cells,
     flag_labelers,
+    gold_findings,
     headline_finding,
     imbalance_findings,
     labeler_findings,
@@ -33,6 +34,7 @@ from evalaudit.result import AuditResult
 from evalaudit.rules import Policy, load_policy
 from evalaudit.stats.agreement import alpha_by_group, alpha_for_table, labeler_agreement
 from evalaudit.stats.concentration import concentration
+from evalaudit.stats.consensus import dawid_skene, gold_accuracy
 from evalaudit.stats.drift import flag_drift, labeler_drift
 from evalaudit.stats.impact import headline_corrected, headline_impact
 from evalaudit.stats.leniency import (
@@ -85,8 +87,13 @@ def audit_ingested(
     ing: Ingested,
     policy: Policy,
     profiler: Profiler | None = None,
-    on_step: Callable[[str], None] | None = None,
+    gold: pd.Series | None = None,
 ) -> AuditResult:
+    """Every statistic, finding and counterfactual of one validated table.
+
+    ``gold`` (item_id -> gold label, e.g. from ``read_gold``) adds per-labeler
+    gold accuracy; a ``gold`` column in the table does the same.
+    """
     prof = profiler or Profiler()
     table = ing.table
     with prof.step("agreement"):
@@ -108,6 +115,9 @@ def audit_ingested(
             cells = cells.reset_index(drop=True)
         cell_flags = flag_cells(cells, policy, table.kind, score_sd)
         cells["flagged"] = cell_flags
+    with prof.step("consensus"):
+        quality = _consensus_quality(table)
+        gold_df = _gold_table(table, gold)
     with prof.step("drift"):
         drift = _drift_table(table, policy, score_sd)
     with prof.step("concentration"):
@@ -135,6 +145,7 @@ def audit_ingested(
             cells, cell_flags, policy, table.kind, _cell_slice_effects(table, cells, cell_flags)
         )
         findings += drift_findings(drift, policy, table.kind)
+        findings += gold_findings(gold_df, policy)
         findings += concentration_findings(conc, policy)
         findings += headline_finding(headline and headline.get("corrected"), policy, table.kind)
         findings += agreement_findings(overall.alpha, overall.level, overall.n_units, policy)
@@ -146,6 +157,7 @@ def audit_ingested(
         min_tau=min_effect_for(policy, table.kind, score_sd),
     )
     labelers = _labelers_table(len_df, lab_agree, flagged, table)
+    labelers = _add_by_labeler(labelers, quality, gold_df)
     findings.sort(key=lambda f: ({"block": 0, "warn": 1, "info": 2}[f.severity], f.kind, f.id))
     return AuditResult(
         input={
@@ -325,3 +337,36 @@ def _drift_table(table: LabelTable, policy: Policy, score_sd: float) -> pd.DataF
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True).drop(columns=["labeler"])
+
+
+def _consensus_quality(table: LabelTable) -> pd.DataFrame | None:
+    """Dawid-Skene labeler quality (P(correct), prior-weighted) for categorical labels.
+
+    Run to convergence (tol 1e-6) with at most 200 EM iterations; whether it
+    converged is kept in the column ``ds_converged``.
+    """
+    if table.kind is LabelKind.INTERVAL or len(table.categories) < 2:
+        return None
+    res = dawid_skene(table, tol=1e-6, max_iter=200)
+    out = res.labeler_table(table)[[LABELER, "quality"]].rename(columns={"quality": "ds_quality"})
+    out["ds_converged"] = bool(res.converged)
+    return out
+
+
+def _gold_table(table: LabelTable, gold: pd.Series | None) -> pd.DataFrame | None:
+    if table.kind is LabelKind.INTERVAL or (gold is None and not table.has(GOLD)):
+        return None
+    g = gold_accuracy(table, gold)
+    return g[[LABELER, "labeler_id", "n_gold", "gold_accuracy", "ci_low", "ci_high"]].rename(
+        columns={"ci_low": "gold_ci_low", "ci_high": "gold_ci_high"}
+    )
+
+
+def _add_by_labeler(labelers: pd.DataFrame, *extra: pd.DataFrame | None) -> pd.DataFrame:
+    for e in extra:
+        if e is None:
+            continue
+        e = e.set_index(LABELER)
+        for col in e.columns.drop("labeler_id", errors="ignore"):
+            labelers[col] = e[col].reindex(labelers["labeler"]).to_numpy()
+    return labelers

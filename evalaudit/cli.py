@@ -69,10 +69,17 @@ def cli() -> None:
 @click.option(
     "--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown summary."
 )
+@click.option(
+    "--gold",
+    "gold_path",
+    type=click.Path(dir_okay=False),
+    help="Gold answers (item_id,gold_label) for per-labeler gold accuracy.",
+)
 @click.option("--profile", is_flag=True, help="Print per-step timings on stderr.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
 def audit(
     file: str,
+    gold_path: str | None,
     rules_path: str | None,
     json_out: str | None,
     md_out: str | None,
@@ -97,9 +104,14 @@ def audit(
     prof = Profiler(progress=not quiet)
     with prof.step("load policy"):
         policy = load_policy(rules_path)
+    gold = None
+    if gold_path:
+        from evalaudit.stats.consensus import read_gold
+
+        gold = read_gold(gold_path)
     with prof.step("read and validate"):
         ing = ingest(file, options)
-    result = audit_ingested(ing, policy, prof)
+    result = audit_ingested(ing, policy, prof, gold=gold)
     with prof.step("write outputs"):
         if json_out:
             with atomic_write(json_out) as fh:
@@ -193,8 +205,10 @@ def sample(outdir: str, seed: int) -> None:
 
 
 def _register_subcommands() -> None:
+    from evalaudit.commands.consensus import consensus
     from evalaudit.commands.diff import diff
 
+    cli.add_command(consensus)
     cli.add_command(diff)
 
 

@@ -481,3 +481,42 @@ def drift_findings(drift: pd.DataFrame, policy: Policy, kind: LabelKind) -> list
             )
         )
     return out
+
+
+# ------------------------------------------------------------------ gold
+#: Gold items a labeler needs before a gold_failure can be raised.
+MIN_GOLD = 10
+
+
+def gold_findings(gold: pd.DataFrame | None, policy: Policy) -> list[Finding]:
+    """``gold_failure`` when a labeler's accuracy on gold items is confidently below the floor.
+
+    Confidently: the upper end of the Wilson 95% interval is below
+    ``gold_accuracy_floor``, with at least :data:`MIN_GOLD` gold labels.
+    """
+    out: list[Finding] = []
+    if gold is None:
+        return out
+    for r in gold.itertuples(index=False):
+        if r.n_gold < MIN_GOLD or not np.isfinite(r.gold_ci_high):
+            continue
+        if r.gold_ci_high >= policy.gold_accuracy_floor:
+            continue
+        out.append(
+            Finding(
+                id=f"gold_failure:{r.labeler_id}",
+                kind="gold_failure",
+                severity=policy.severity["gold_failure"],
+                subject={"labeler_id": r.labeler_id},
+                message=(
+                    f"{r.labeler_id} answered {r.gold_accuracy * 100:.0f}% of {r.n_gold} gold "
+                    f"items correctly (95% CI {r.gold_ci_low * 100:.0f}%-"
+                    f"{r.gold_ci_high * 100:.0f}%), below the policy floor of "
+                    f"{policy.gold_accuracy_floor * 100:.0f}%."
+                ),
+                effect=float(r.gold_accuracy),
+                ci=(float(r.gold_ci_low), float(r.gold_ci_high)),
+                n=int(r.n_gold),
+            )
+        )
+    return out

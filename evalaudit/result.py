@@ -49,6 +49,12 @@ LABELER_FIELDS = (
     "n_kappa",
     "alpha_without",
     "alpha_delta",
+    "ds_quality",
+    "ds_converged",
+    "n_gold",
+    "gold_accuracy",
+    "gold_ci_low",
+    "gold_ci_high",
 )
 
 

@@ -233,3 +233,24 @@ def test_labels_per_item_design_of_the_sample():
     assert 0.12 <= (per_item == 3).mean() <= 0.18
     assert np.isin(per_item.unique(), [1, 3]).all()
     assert labels["vendor"].nunique() in (2, 3) and labels["model"].nunique() == 3
+
+
+def test_rte_with_gold_file_gives_gold_accuracy_and_ds_quality(run_cli, tmp_path):
+    labels_path = shared_dataset("rte")
+    gold_path = shared_dataset("rte", "gold.csv")
+    out = tmp_path / "rte.json"
+    r = run_cli("audit", labels_path, "--gold", gold_path, "--json", out, "-q")
+    assert r.code == 0, r.err
+    d = json.loads(out.read_text())
+    labels = pd.read_csv(labels_path, dtype=str).merge(pd.read_csv(gold_path, dtype=str))
+    direct = (labels["label"] == labels["gold_label"]).groupby(labels["labeler_id"]).mean()
+    got = {r["labeler_id"]: r["gold_accuracy"] for r in d["labelers"]}
+    assert got == pytest.approx(direct.to_dict(), abs=1e-12)
+    assert all(0 <= r["ds_quality"] <= 1 for r in d["labelers"])
+    failures = {f["subject"]["labeler_id"] for f in d["findings"] if f["kind"] == "gold_failure"}
+    # every gold_failure is confidently below the floor on >= 10 gold items
+    by_id = {r["labeler_id"]: r for r in d["labelers"]}
+    assert failures and all(
+        by_id[i]["gold_ci_high"] < 0.7 and by_id[i]["n_gold"] >= 10 for i in failures
+    )
+    assert "A18941IO2ZZWW6" in failures  # 800 labels, about coin-flip accuracy
