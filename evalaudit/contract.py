@@ -133,7 +133,7 @@ class InputError(Exception):
 
 def format_problem(p: Problem, row_label: str = "row") -> list[str]:
     """Lines describing one problem: check, where, what, how many, which rows, the fix."""
-    noun = "key" if p.check == "rules" else "column"
+    noun = "key" if p.check in ("rules", "reviews") else "column"
     where = f"{noun} '{p.column}'" if p.column else "file"
     detail = []
     if p.count > 1:

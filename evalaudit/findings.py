@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from evalaudit.contract import LabelKind, Problem
-from evalaudit.rules import Policy
+from evalaudit.rules import RULE_BY_KIND, Policy
 
 __all__ = [
     "Finding",
@@ -51,6 +51,8 @@ class Finding:
         return {
             "id": self.id,
             "kind": self.kind,
+            "rule": RULE_BY_KIND[self.kind].code,
+            "rule_name": RULE_BY_KIND[self.kind].name,
             "severity": self.severity,
             "subject": self.subject,
             "effect": _num(self.effect),
@@ -278,14 +280,29 @@ def data_quality_findings(problems: tuple[Problem, ...], policy: Policy) -> list
 
 # ------------------------------------------------------------------ cells
 def flag_cells(cells: pd.DataFrame, policy: Policy, kind: LabelKind, score_sd: float) -> np.ndarray:
-    """Flag = tested, q < fdr and |leniency| >= the policy's minimum effect."""
+    """Flag = tested, q < fdr and |leniency| >= the minimum effect for that slice.
+
+    The minimum effect of a cell is the policy's, or that of an override
+    matching the cell's slice (e.g. stricter on ``category=safety``).
+    """
     if cells.empty:
         return np.zeros(0, dtype=bool)
-    thr = min_effect_for(policy, kind, score_sd)
+    thr = np.array(
+        [
+            _threshold(policy.for_slice(c, v)[0], kind, score_sd)
+            for c, v in zip(cells["slice_column"], cells["slice_value"], strict=True)
+        ]
+    )
     q = cells["q_value"].to_numpy(dtype=float)
     eff = cells["leniency"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         return cells["tested"].to_numpy(dtype=bool) & (q < policy.fdr) & (np.abs(eff) >= thr)
+
+
+def _threshold(settings: dict[str, float], kind: LabelKind, score_sd: float) -> float:
+    if kind is LabelKind.INTERVAL:
+        return settings["min_effect_interval_sd"] * score_sd
+    return settings["min_effect"]
 
 
 def cell_subject(column: str, value: str) -> str:
@@ -351,7 +368,7 @@ def cell_findings(
             Finding(
                 id=f"tilted_slice:{r.labeler_id}:{subject}",
                 kind="tilted_slice",
-                severity=policy.severity["tilted_slice"],
+                severity=policy.for_slice(r.slice_column, r.slice_value)[1]["tilted_slice"],
                 subject={
                     "labeler_id": r.labeler_id,
                     "slice_column": r.slice_column,
@@ -382,7 +399,12 @@ def concentration_findings(conc: pd.DataFrame, policy: Policy) -> list[Finding]:
     if conc.empty:
         return out
     for r in conc.itertuples(index=False):
-        limit = policy.max_labeler_share if r.who == "labeler" else policy.max_vendor_share
+        settings, severity = (
+            policy.for_slice(r.scope, r.slice_value)
+            if r.scope != "overall"
+            else policy.for_slice("", "")
+        )
+        limit = settings["max_labeler_share" if r.who == "labeler" else "max_vendor_share"]
         if r.n_items < policy.min_support or r.top_share <= limit:
             continue
         where = "all items" if r.scope == "overall" else f"{r.scope}={r.slice_value}"
@@ -390,7 +412,7 @@ def concentration_findings(conc: pd.DataFrame, policy: Policy) -> list[Finding]:
             Finding(
                 id=f"concentration:{r.who}:{r.top}:{'overall' if r.scope == 'overall' else where}",
                 kind="concentration",
-                severity=policy.severity["concentration"],
+                severity=severity["concentration"],
                 subject={"who": r.who, "id": r.top, "scope": r.scope, "slice_value": r.slice_value},
                 message=(
                     f"{r.who} {r.top} labeled {r.top_share * 100:.0f}% of {where} "
