@@ -18,6 +18,7 @@ from evalaudit.findings import (
     Finding,
     agreement_findings,
     cell_findings,
+    cell_subject,
     concentration_findings,
     data_quality_findings,
     drift_findings,
@@ -88,11 +89,15 @@ def audit_ingested(
     policy: Policy,
     profiler: Profiler | None = None,
     gold: pd.Series | None = None,
+    dismissed: frozenset[str] = frozenset(),
 ) -> AuditResult:
     """Every statistic, finding and counterfactual of one validated table.
 
     ``gold`` (item_id -> gold label, e.g. from ``read_gold``) adds per-labeler
     gold accuracy; a ``gold`` column in the table does the same.
+    ``dismissed`` holds finding ids a reviewer dismissed: their labels are not
+    suspect in the counterfactual headline (the findings themselves are still
+    reported; the gate marks them dismissed).
     """
     prof = profiler or Profiler()
     table = ing.table
@@ -123,7 +128,8 @@ def audit_ingested(
     with prof.step("concentration"):
         conc = concentration(table)
     with prof.step("headline"):
-        suspects = suspect_groups(table, len_df, flagged, cells, cell_flags, policy, score_sd)
+        keep_lab, keep_cell = _not_dismissed(len_df, flagged, cells, cell_flags, dismissed)
+        suspects = suspect_groups(table, len_df, keep_lab, cells, keep_cell, policy, score_sd)
         headline = headline_impact(table, suspects["all"].group >= 0)
         if headline is not None:
             headline["suspects"] = "labels of flagged labelers and flagged cells"
@@ -370,3 +376,29 @@ def _add_by_labeler(labelers: pd.DataFrame, *extra: pd.DataFrame | None) -> pd.D
         for col in e.columns.drop("labeler_id", errors="ignore"):
             labelers[col] = e[col].reindex(labelers["labeler"]).to_numpy()
     return labelers
+
+
+def _not_dismissed(len_df: pd.DataFrame, flagged: np.ndarray, cells: pd.DataFrame,
+                   cell_flags: np.ndarray, dismissed: frozenset[str]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Flags with the dismissed findings removed (their labels are not suspect).
+
+    A pair cell folded into a one-column cell's finding goes with that finding.
+    """
+    if not dismissed:
+        return flagged, cell_flags
+    lab = flagged.copy()
+    for i, (lid, eff) in enumerate(zip(len_df["labeler_id"], len_df["effect"], strict=True)):
+        kind = "lenient_labeler" if eff > 0 else "severe_labeler"
+        if lab[i] and f"{kind}:{lid}" in dismissed:
+            lab[i] = False
+    cf = cell_flags.copy()
+    for i, r in enumerate(cells.itertuples(index=False)):
+        if not cf[i]:
+            continue
+        ids = {f"tilted_slice:{r.labeler_id}:{cell_subject(r.slice_column, r.slice_value)}"}
+        ids |= {f"tilted_slice:{r.labeler_id}:{c}={v}" for c, v in zip(
+            r.slice_column.split("+"), r.slice_value.split("+"), strict=False)}
+        if ids & dismissed:
+            cf[i] = False
+    return lab, cf

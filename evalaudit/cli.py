@@ -207,9 +207,11 @@ def sample(outdir: str, seed: int) -> None:
 def _register_subcommands() -> None:
     from evalaudit.commands.consensus import consensus
     from evalaudit.commands.diff import diff
+    from evalaudit.commands.gate import gate, verify
+    from evalaudit.commands.review import review
 
-    cli.add_command(consensus)
-    cli.add_command(diff)
+    for command in (consensus, diff, gate, review, verify):
+        cli.add_command(command)
 
 
 _register_subcommands()

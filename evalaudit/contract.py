@@ -123,7 +123,7 @@ class InputError(Exception):
 
     def __str__(self) -> str:
         errors = [p for p in self.problems if p.severity == Severity.ERROR]
-        lines = [f"{self.path}: {len(errors)} problem(s) stop the audit"]
+        lines = [f"{self.path}: {len(errors)} problem(s)"]
         for p in errors[:MAX_PROBLEMS_SHOWN]:
             lines.extend(format_problem(p, self.row_label))
         if len(errors) > MAX_PROBLEMS_SHOWN:

@@ -1,0 +1,157 @@
+"""``evalaudit gate`` and ``evalaudit verify``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from evalaudit.commands.common import ExamplesCommand, ingest_options_from, input_options
+
+__all__ = ["gate", "verify"]
+
+
+@click.command(
+    cls=ExamplesCommand,
+    epilog="""Examples:
+  evalaudit gate sample_data/labels.csv
+  evalaudit gate labels.csv --rules rules/strict.yaml --reviews reviews.yaml \\
+      --json gate.json --markdown "$GITHUB_STEP_SUMMARY" --junit gate.xml --attest gate.intoto.json
+  evalaudit gate new/labels.csv --baseline old/labels.csv
+
+Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or input error.""",
+)
+@click.argument("data", type=click.Path(dir_okay=False))
+@input_options
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(dir_okay=False),
+    help="Policy file (default: rules/default.yaml).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    help="The previous version of the eval set: adds the version diff.",
+)
+@click.option(
+    "--reviews",
+    type=click.Path(dir_okay=False),
+    help="Review decisions exported with `evalaudit review export` (default: the "
+    "local store in $EVALAUDIT_HOME, if any).",
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    help="Directory of the local review store (default: $EVALAUDIT_HOME or ./.evalaudit).",
+)
+@click.option(
+    "--gold",
+    "gold_path",
+    type=click.Path(dir_okay=False),
+    help="Gold answers (item_id,gold_label).",
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the verdict JSON.")
+@click.option(
+    "--markdown",
+    "md_out",
+    type=click.Path(dir_okay=False),
+    help="Write a Markdown summary (e.g. to $GITHUB_STEP_SUMMARY).",
+)
+@click.option(
+    "--junit",
+    "junit_out",
+    type=click.Path(dir_okay=False),
+    help="Write JUnit XML, one test case per rule.",
+)
+@click.option(
+    "--attest",
+    "attest_out",
+    type=click.Path(dir_okay=False),
+    help="Write an in-toto Statement v1 of what was gated.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Judge review expiry as of this date (default: today, UTC).",
+)
+@click.option(
+    "--nofail",
+    is_flag=True,
+    help="Exit 0 even when blocked (roll-out mode); input errors still exit 2.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+def gate(
+    data: str,
+    rules_path: str | None,
+    baseline: str | None,
+    reviews: str | None,
+    home: str | None,
+    gold_path: str | None,
+    json_out: str | None,
+    md_out: str | None,
+    junit_out: str | None,
+    attest_out: str | None,
+    as_of: Any,
+    nofail: bool,
+    quiet: bool,
+    **kw: Any,
+) -> int:
+    """Decide whether eval-set DATA can be promoted under the policy and review decisions."""
+    from evalaudit.audit import Profiler
+    from evalaudit.gate import (
+        attestation,
+        render_gate_markdown,
+        render_gate_text,
+        render_junit,
+        run_gate,
+    )
+    from evalaudit.io import atomic_write
+    from evalaudit.rules import load_policy
+
+    options = ingest_options_from(kw)
+    policy = load_policy(rules_path)
+    today: date | None = as_of.date() if as_of else None
+    g = run_gate(
+        data,
+        policy,
+        options,
+        baseline=baseline,
+        reviews=reviews,
+        home=home,
+        gold_path=gold_path,
+        today=today,
+        profiler=Profiler(progress=not quiet),
+    )
+    outputs = [
+        (json_out, g.to_json),
+        (md_out, lambda: render_gate_markdown(g)),
+        (junit_out, lambda: render_junit(g)),
+        (attest_out, lambda: attestation(g)),
+    ]
+    for path, render in outputs:
+        if path:
+            with atomic_write(path) as fh:
+                fh.write(render())
+    click.echo(render_gate_text(g), nl=False)
+    return 0 if nofail else g.exit_code
+
+
+@click.command(
+    cls=ExamplesCommand,
+    epilog="""Example:
+  evalaudit verify gate.intoto.json labels.csv
+
+Exit codes: 0 the file is the one that was gated, 1 it is not, 2 bad attestation or path.""",
+)
+@click.argument("attestation_file", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False))
+def verify(attestation_file: str, data: str) -> int:
+    """Check that DATA is the data file an attestation from `gate --attest` was made for."""
+    from evalaudit.gate import verify_attestation
+
+    v = verify_attestation(attestation_file, data)
+    click.echo(("OK: " if v.ok else "MISMATCH: ") + v.message)
+    return 0 if v.ok else 1

@@ -1,0 +1,454 @@
+"""The promotion gate: an audit, a policy and review decisions -> a verdict and an exit code.
+
+Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or
+input error (raised as :class:`~evalaudit.contract.InputError`). The gate's
+JSON is deterministic: the same inputs give byte-identical output (sorted
+findings, no timestamps; review decisions appear without their recording
+time).
+
+Reviews: a dismissed finding does not block and its labels are not suspect
+in the counterfactual; a confirmed one stays suspect; an expired decision no
+longer applies; a decision matching no finding is reported as stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from evalaudit import __version__
+from evalaudit.audit import Profiler, audit_ingested
+from evalaudit.result import AuditResult, clean_json
+from evalaudit.reviews import ReviewOutcome, apply_decisions, decisions_for_gate
+from evalaudit.rules import RULES, Policy
+from evalaudit.validate import IngestOptions, ingest
+
+__all__ = [
+    "EXIT_BLOCKED",
+    "EXIT_PASS",
+    "GateResult",
+    "attestation",
+    "render_gate_markdown",
+    "render_gate_text",
+    "render_junit",
+    "run_gate",
+    "verify_attestation",
+]
+
+EXIT_PASS = 0
+EXIT_BLOCKED = 1
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "urn:evalaudit:predicate:gate:v1"
+#: Rows per table in the Markdown summary (keeps it far below GitHub's 1 MiB job-summary cap).
+MARKDOWN_ROWS = 50
+
+
+@dataclass(frozen=True)
+class FileRef:
+    role: str
+    path: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "path": self.path, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The gate's verdict with everything that led to it."""
+
+    audit: AuditResult
+    outcome: ReviewOutcome
+    policy: Policy
+    files: tuple[FileRef, ...]
+    baseline: dict[str, Any] | None = None
+    verdict: str = "pass"
+    blocking: tuple[dict[str, Any], ...] = ()
+    warnings: tuple[dict[str, Any], ...] = ()
+    rules: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_BLOCKED if self.verdict == "block" else EXIT_PASS
+
+    def to_dict(self) -> dict[str, Any]:
+        return clean_json(
+            {
+                "schema_version": 1,
+                "evalaudit_version": __version__,
+                "verdict": self.verdict,
+                "exit_code": self.exit_code,
+                "inputs": [f.to_dict() for f in self.files],
+                "policy": {"path": self.policy.path, "sha256": self.policy.sha256},
+                "blocking": list(self.blocking),
+                "warnings": list(self.warnings),
+                "reviews": self.outcome.to_dict(),
+                "rules": list(self.rules),
+                "baseline": self.baseline,
+                "audit": self.audit.to_dict(),
+            }
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _sha(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def run_gate(
+    data: str,
+    policy: Policy,
+    options: IngestOptions | None = None,
+    baseline: str | None = None,
+    reviews: str | None = None,
+    home: str | None = None,
+    gold_path: str | None = None,
+    today: date | None = None,
+    profiler: Profiler | None = None,
+) -> GateResult:
+    """Audit ``data``, apply ``policy`` and the review decisions, and decide."""
+    from evalaudit.reviews import utc_today
+
+    prof = profiler or Profiler()
+    gold = None
+    if gold_path:
+        from evalaudit.stats.consensus import read_gold
+
+        gold = read_gold(gold_path)
+    decisions = decisions_for_gate(reviews, home)
+    with prof.step("read and validate"):
+        ing = ingest(data, options)
+    old = None
+    if baseline:
+        with prof.step("read baseline"):
+            old = ingest(baseline, options)
+    day = today or utc_today()
+    result = audit_ingested(ing, policy, prof, gold=gold)
+    outcome = apply_decisions([f.id for f in result.findings], decisions, day)
+    if outcome.dismissed:
+        # dismissed findings' labels are not suspect: the counterfactual changes
+        result = audit_ingested(
+            ing, policy, prof, gold=gold, dismissed=frozenset(outcome.dismissed)
+        )
+        outcome = apply_decisions([f.id for f in result.findings], decisions, day)
+    diff_dict = None
+    if old is not None:
+        from evalaudit.diff import diff_versions
+
+        with prof.step("diff"):
+            diff_dict = diff_versions(old, ing).to_dict()
+    files = [FileRef("data", data, ing.sha256)]
+    if baseline and old is not None:
+        files.append(FileRef("baseline", baseline, old.sha256))
+    for role, path in (
+        ("items", options.items if options else None),
+        ("labelers", options.labelers if options else None),
+        ("gold", gold_path),
+        ("reviews", reviews),
+    ):
+        if path:
+            files.append(FileRef(role, path, _sha(path)))
+    return decide(result, outcome, policy, tuple(files), diff_dict)
+
+
+def decide(
+    result: AuditResult,
+    outcome: ReviewOutcome,
+    policy: Policy,
+    files: tuple[FileRef, ...],
+    baseline: dict[str, Any] | None,
+) -> GateResult:
+    """The verdict: block if a finding blocks and is not dismissed; warn likewise; else pass."""
+    dismissed = set(outcome.dismissed)
+    confirmed = set(outcome.confirmed)
+    findings = [f.to_dict() for f in result.findings]
+    for f in findings:
+        f["review"] = (
+            "dismissed" if f["id"] in dismissed else "confirmed" if f["id"] in confirmed else None
+        )
+    live = [f for f in findings if f["review"] != "dismissed"]
+    blocking = sorted((f for f in live if f["severity"] == "block"), key=lambda f: f["id"])
+    warnings = sorted((f for f in live if f["severity"] == "warn"), key=lambda f: f["id"])
+    verdict = "block" if blocking else "warn" if warnings else "pass"
+    rules = []
+    for rule in RULES:
+        mine = [f for f in findings if f["kind"] == rule.kind]
+        live_mine = [f for f in mine if f["review"] != "dismissed"]
+        worst = max((("info", "warn", "block").index(f["severity"]) for f in live_mine), default=-1)
+        rules.append(
+            {
+                "code": rule.code,
+                "name": rule.name,
+                "kind": rule.kind,
+                "status": {-1: "pass", 0: "pass", 1: "warn", 2: "fail"}[worst],
+                "findings": sorted(f["id"] for f in live_mine),
+                "dismissed": sorted(f["id"] for f in mine if f["review"] == "dismissed"),
+            }
+        )
+    return GateResult(
+        audit=result,
+        outcome=outcome,
+        policy=policy,
+        files=files,
+        baseline=baseline,
+        verdict=verdict,
+        blocking=tuple(blocking),
+        warnings=tuple(warnings),
+        rules=tuple(rules),
+    )
+
+
+# ------------------------------------------------------------------ renderers
+def _esc_md(x: object) -> str:
+    s = str(x)
+    for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
+        s = s.replace(ch, "\\" + ch)
+    return s.replace("\n", " ")
+
+
+def _code(x: object) -> str:
+    return str(x).replace("`", "'").replace("\n", " ")
+
+
+def render_gate_text(g: GateResult) -> str:
+    """Verdict and blocking findings first, then what reviews did."""
+    lines = [
+        f"evalaudit gate: {g.verdict.upper()} (exit {g.exit_code}); policy "
+        f"{g.policy.path or 'built-in'}"
+    ]
+    if g.blocking:
+        lines.append(f"Blocking findings ({len(g.blocking)}):")
+        for f in g.blocking:
+            lines.append(f"  {f['rule']} {f['id']}: {f['message']}")
+    o = g.outcome
+    if o.dismissed:
+        lines.append(f"Dismissed ({len(o.dismissed)}):")
+        for fid, d in o.dismissed.items():
+            until = f", until {d.until}" if d.until else ""
+            lines.append(f"  {fid}: by {d.by}{until}: {d.reason}")
+    if o.confirmed:
+        lines.append(f"Confirmed ({len(o.confirmed)}): " + ", ".join(o.confirmed))
+    if o.expired:
+        lines.append(
+            "Expired decisions (no longer applied): " + ", ".join(d.finding_id for d in o.expired)
+        )
+    if o.stale:
+        lines.append(
+            "Stale decisions (match no finding any more): "
+            + ", ".join(d.finding_id for d in o.stale)
+        )
+    if g.warnings:
+        lines.append(f"Warnings ({len(g.warnings)}):")
+        for f in g.warnings[:20]:
+            lines.append(f"  {f['rule']} {f['id']}: {f['message']}")
+        if len(g.warnings) > 20:
+            lines.append(f"  ... {len(g.warnings) - 20} more in --json")
+    h = g.audit.headline
+    if h and h.get("corrected"):
+        c = h["corrected"]
+        lines.append(
+            f"Headline {c['score'] * 100:.1f}%; corrected for suspect labels "
+            f"{c['score_corrected'] * 100:.1f}% (delta {c['delta'] * 100:+.2f} pts)."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_gate_markdown(g: GateResult) -> str:
+    """A CI job summary / pull-request comment; tables capped at :data:`MARKDOWN_ROWS` rows."""
+    icon = {"pass": "PASS", "warn": "PASS with warnings", "block": "BLOCKED"}[g.verdict]
+    out = [f"## evalaudit gate: {icon}", ""]
+    data = next(f for f in g.files if f.role == "data")
+    out.append(
+        f"Data `{_code(data.path)}` (sha256 `{data.sha256[:12]}`), policy "
+        f"`{_code(g.policy.path or 'built-in')}`, evalaudit {__version__}."
+    )
+    out.append("")
+    h = g.audit.headline
+    if h and h.get("corrected"):
+        c = h["corrected"]
+        out.append(
+            f"Headline **{c['score'] * 100:.1f}%**; corrected for suspect labels "
+            f"**{c['score_corrected'] * 100:.1f}%** (delta {c['delta'] * 100:+.2f} pts, "
+            f"95% CI {c['delta_ci'][0] * 100:+.2f} to {c['delta_ci'][1] * 100:+.2f})."
+        )
+        out.append("")
+
+    def table(title: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        out.extend(
+            [f"### {title} ({len(rows)})", "", "| rule | finding | message |", "|---|---|---|"]
+        )
+        for f in rows[:MARKDOWN_ROWS]:
+            out.append(f"| {f['rule']} | `{_code(f['id'])}` | {_esc_md(f['message'])} |")
+        if len(rows) > MARKDOWN_ROWS:
+            out.append(f"\n{len(rows) - MARKDOWN_ROWS} more in the JSON output.")
+        out.append("")
+
+    table("Blocking", list(g.blocking))
+    o = g.outcome
+    if o.dismissed:
+        out.extend(
+            [
+                f"### Dismissed ({len(o.dismissed)})",
+                "",
+                "| finding | by | until | reason |",
+                "|---|---|---|---|",
+            ]
+        )
+        for fid, d in list(o.dismissed.items())[:MARKDOWN_ROWS]:
+            out.append(
+                f"| `{_code(fid)}` | {_esc_md(d.by)} | {d.until or ''} | {_esc_md(d.reason)} |"
+            )
+        out.append("")
+    if o.stale:
+        out.append(
+            "Stale decisions (match no finding): "
+            + ", ".join(f"`{_code(d.finding_id)}`" for d in o.stale[:MARKDOWN_ROWS])
+        )
+        out.append("")
+    table("Warnings", list(g.warnings))
+    out.append("| rule | name | status |")
+    out.append("|---|---|---|")
+    for r in g.rules:
+        out.append(f"| {r['code']} | {r['name']} | {r['status']} |")
+    out.append("")
+    return "\n".join(out)
+
+
+def render_junit(g: GateResult) -> str:
+    """JUnit XML: one test case per rule; a rule with live blocking findings fails."""
+    suite = ET.Element(
+        "testsuite",
+        name="evalaudit gate",
+        tests=str(len(g.rules)),
+        failures=str(sum(r["status"] == "fail" for r in g.rules)),
+        errors="0",
+        skipped="0",
+    )
+    by_id = {f["id"]: f for f in (*g.blocking, *g.warnings)}
+    for r in g.rules:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"evalaudit.{r['code']}", name=f"{r['code']} {r['name']}"
+        )
+        msgs = [f"{fid}: {by_id[fid]['message']}" for fid in r["findings"] if fid in by_id]
+        if r["status"] == "fail":
+            fail = ET.SubElement(
+                case, "failure", message=f"{len(msgs)} blocking finding(s)", type=r["kind"]
+            )
+            fail.text = "\n".join(msgs)
+        out_lines = []
+        if r["status"] == "warn":
+            out_lines += msgs
+        out_lines += [f"dismissed: {fid}" for fid in r["dismissed"]]
+        if out_lines:
+            ET.SubElement(case, "system-out").text = "\n".join(out_lines)
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# ------------------------------------------------------------------ attestation
+def attestation(g: GateResult) -> str:
+    """What was gated, as an in-toto Statement v1 (JSON, no timestamps: byte-identical).
+
+    Subjects are the input files (data, baseline, side tables, gold, reviews)
+    with their sha256; the predicate holds the evalaudit version, the policy
+    and reviews files with digests, the verdict, the finding ids and the
+    review decisions applied.
+    """
+    subjects = [
+        {"name": Path(f.path).name, "digest": {"sha256": f.sha256}, "annotations": {"role": f.role}}
+        for f in g.files
+    ]
+    reviews = next((f for f in g.files if f.role == "reviews"), None)
+    o = g.outcome
+    predicate = {
+        "evalaudit_version": __version__,
+        "policy": {"path": g.policy.path, "digest": {"sha256": g.policy.sha256}},
+        "reviews": (
+            {"path": reviews.path, "digest": {"sha256": reviews.sha256}} if reviews else None
+        ),
+        "verdict": g.verdict,
+        "exit_code": g.exit_code,
+        "findings": sorted(f.id for f in g.audit.findings),
+        "blocking": [f["id"] for f in g.blocking],
+        "decisions_applied": [
+            d.verdict_dict() for d in (*o.dismissed.values(), *o.confirmed.values())
+        ],
+    }
+    statement = {
+        "_type": STATEMENT_TYPE,
+        "subject": subjects,
+        "predicateType": PREDICATE_TYPE,
+        "predicate": predicate,
+    }
+    return json.dumps(statement, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    message: str
+
+
+def verify_attestation(attestation_path: str, data_path: str) -> Verification:
+    """Is ``data_path`` the data file that was gated? (Raises InputError on a bad attestation.)"""
+    from evalaudit.contract import InputError, Problem
+
+    def bad(msg: str) -> InputError:
+        return InputError(
+            attestation_path,
+            [Problem("attestation", None, 0, (), msg, "pass the file written by gate --attest")],
+        )
+
+    try:
+        st = json.loads(Path(attestation_path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise bad("the attestation file does not exist") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise bad(f"not a JSON attestation ({exc})") from None
+    if (
+        not isinstance(st, dict)
+        or st.get("_type") != STATEMENT_TYPE
+        or not isinstance(st.get("subject"), list)
+    ):
+        raise bad("not an in-toto Statement v1 (missing _type or subject)")
+    if st.get("predicateType") != PREDICATE_TYPE:
+        raise bad(f"predicateType is not {PREDICATE_TYPE}")
+    if not Path(data_path).is_file():
+        raise InputError(
+            data_path,
+            [Problem("exists", None, 0, (), "the data file does not exist", "check the path")],
+        )
+    digest = _sha(data_path)
+    data_subjects = [
+        s
+        for s in st["subject"]
+        if isinstance(s, dict) and (s.get("annotations") or {}).get("role") == "data"
+    ]
+    for s in data_subjects:
+        if (s.get("digest") or {}).get("sha256") == digest:
+            return Verification(
+                True,
+                f"{data_path} is the data file that was gated "
+                f"(sha256 {digest}; verdict {st['predicate'].get('verdict')})",
+            )
+    expected = ", ".join((s.get("digest") or {}).get("sha256", "?") for s in data_subjects)
+    return Verification(
+        False,
+        f"{data_path} is NOT the data file that was gated: sha256 "
+        f"{digest}, attested {expected or 'none'}",
+    )

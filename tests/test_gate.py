@@ -1,0 +1,265 @@
+"""The promotion gate: exit codes, reviews, policy errors, determinism, JUnit, attestation."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from evalaudit.rules import RULES
+from tests.conftest import SAMPLE, write
+
+DATA = SAMPLE / "labels.csv"
+TRUTH = json.loads((SAMPLE / "truth.json").read_text())["poisoned"][0]
+CELL_ID = f"tilted_slice:{TRUTH['labeler_id']}:{TRUTH['slice_column']}={TRUTH['slice_value']}"
+LABELER_ID = f"lenient_labeler:{TRUTH['labeler_id']}"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    h = tmp_path / "home"
+    monkeypatch.setenv("EVALAUDIT_HOME", str(h))
+    return h
+
+
+@pytest.fixture(scope="module")
+def blocked(tmp_path_factory):
+    """One gate run of the sample with no reviews (shared: the audit takes a few seconds)."""
+    from evalaudit.cli import main
+
+    d = tmp_path_factory.mktemp("gate")
+    args = [
+        "gate",
+        str(DATA),
+        "-q",
+        "--home",
+        str(d / "empty"),
+        "--json",
+        str(d / "g.json"),
+        "--markdown",
+        str(d / "g.md"),
+        "--junit",
+        str(d / "g.xml"),
+        "--attest",
+        str(d / "a.json"),
+    ]
+    code = main(args)
+    return code, d
+
+
+def test_sample_blocks_and_names_the_planted_cell(blocked, run_cli):
+    code, d = blocked
+    assert code == 1
+    g = json.loads((d / "g.json").read_text())
+    assert g["verdict"] == "block" and g["exit_code"] == 1
+    assert {f["id"] for f in g["blocking"]} == {LABELER_ID, CELL_ID}
+    md = (d / "g.md").read_text()
+    assert "BLOCKED" in md and CELL_ID in md and len(md.encode()) < 1 << 20
+
+
+def test_dismissing_the_blocking_findings_passes_and_lists_who_and_why(run_cli, home, tmp_path):
+    for fid in (LABELER_ID, CELL_ID):
+        r = run_cli("review", "dismiss", fid, "--by", "Dana", "--reason", f"checked {fid}")
+        assert r.code == 0, r.err
+    out = tmp_path / "g.json"
+    r = run_cli("gate", DATA, "-q", "--json", out)
+    assert r.code == 0, r.out + r.err
+    g = json.loads(out.read_text())
+    assert g["verdict"] in ("pass", "warn")
+    dismissed = {d["finding_id"]: d for d in g["reviews"]["dismissed"]}
+    assert set(dismissed) == {LABELER_ID, CELL_ID}
+    assert all(d["by"] == "Dana" and d["reason"].startswith("checked") for d in dismissed.values())
+    assert "Dismissed (2)" in r.out
+    # dismissed labels are no longer suspect: the corrected headline equals the headline
+    c = g["audit"]["headline"]["corrected"]
+    assert c["suspect_labels"] == 0 and c["delta"] == 0
+
+    # the same through an exported reviews file, on a fresh $EVALAUDIT_HOME
+    reviews = tmp_path / "reviews.yaml"
+    assert run_cli("review", "export", reviews).code == 0
+    fresh = tmp_path / "fresh"
+    out2 = tmp_path / "g2.json"
+    r = run_cli("gate", DATA, "-q", "--home", fresh, "--reviews", reviews, "--json", out2)
+    assert r.code == 0, r.out
+    assert {d["finding_id"] for d in json.loads(out2.read_text())["reviews"]["dismissed"]} == {
+        LABELER_ID,
+        CELL_ID,
+    }
+    assert not fresh.exists()  # the gate never creates a store
+
+
+def test_expired_and_stale_decisions(run_cli, home, tmp_path):
+    reviews = write(
+        tmp_path / "r.yaml",
+        f"""version: 1
+decisions:
+- finding_id: {CELL_ID}
+  action: dismiss
+  by: Dana
+  reason: temporary
+  until: '2026-01-31'
+  recorded_at: '2026-01-01T00:00:00Z'
+- finding_id: {LABELER_ID}
+  action: confirm
+  by: Dana
+  reason: real
+  until: null
+  recorded_at: '2026-01-01T00:00:00Z'
+- finding_id: tilted_slice:lab999:category=math
+  action: dismiss
+  by: Lee
+  reason: fixed long ago
+  until: null
+  recorded_at: '2026-01-01T00:00:00Z'
+""",
+    )
+    out = tmp_path / "g.json"
+    r = run_cli("gate", DATA, "-q", "--reviews", reviews, "--as-of", "2026-02-15", "--json", out)
+    assert r.code == 1
+    rv = json.loads(out.read_text())["reviews"]
+    assert [d["finding_id"] for d in rv["expired"]] == [CELL_ID]
+    assert [d["finding_id"] for d in rv["confirmed"]] == [LABELER_ID]
+    assert [d["finding_id"] for d in rv["stale"]] == ["tilted_slice:lab999:category=math"]
+    assert "Stale decisions" in r.out and "Expired decisions" in r.out
+    # before the expiry date the dismissal applies
+    r = run_cli("gate", DATA, "-q", "--reviews", reviews, "--as-of", "2026-01-15")
+    assert r.code == 1 and CELL_ID not in r.out.split("Dismissed")[0]
+
+
+def test_gate_json_is_byte_identical_across_runs(blocked, run_cli, tmp_path):
+    _, d = blocked
+    out = tmp_path / "again.json"
+    att = tmp_path / "a.json"
+    run_cli("gate", DATA, "-q", "--home", tmp_path / "empty", "--json", out, "--attest", att)
+    assert out.read_bytes() == (d / "g.json").read_bytes()
+    assert att.read_bytes() == (d / "a.json").read_bytes()
+
+
+def test_junit_has_one_case_per_rule(blocked):
+    _, d = blocked
+    root = ET.parse(d / "g.xml").getroot()
+    cases = root.findall(".//testcase")
+    assert [c.get("name") for c in cases] == [f"{r.code} {r.name}" for r in RULES]
+    failed = {c.get("name") for c in cases if c.find("failure") is not None}
+    assert failed == {"EA101 labeler.lenient", "EA201 slice.tilted"}
+
+
+def test_verify_detects_a_one_byte_change(blocked, run_cli, tmp_path):
+    _, d = blocked
+    att = d / "a.json"
+    st = json.loads(att.read_text())
+    assert st["_type"] == "https://in-toto.io/Statement/v1"
+    assert (
+        st["subject"][0]["digest"]["sha256"]
+        == json.loads((d / "g.json").read_text())["inputs"][0]["sha256"]
+    )
+    assert st["predicate"]["verdict"] == "block" and CELL_ID in st["predicate"]["blocking"]
+    assert run_cli("verify", att, DATA).code == 0
+    data = bytearray(DATA.read_bytes())
+    data[1234] = data[1234] ^ 0x01
+    changed = write(tmp_path / "labels.csv", bytes(data))
+    r = run_cli("verify", att, changed)
+    assert r.code == 1 and "NOT the data file" in r.out
+    assert run_cli("verify", DATA, DATA).code == 2  # not an attestation
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ("fdr: 0.9\n", "key 'fdr': 'fdr' = 0.9 is out of range (line 1)"),
+        (
+            "min_support: ten\n",
+            "key 'min_support': 'min_support' must be an integer, not 'ten' (line 1)",
+        ),
+        ("fdr: 0.01\ncolour: red\n", "key 'colour': unknown key 'colour' (line 2)"),
+        (
+            "severity:\n  tilted_slice: loud\n",
+            "key 'severity.tilted_slice': severity must be info, warn or block, not 'loud' (line 2)",
+        ),
+        (
+            "severity:\n  tilted: block\n",
+            "key 'severity.tilted': unknown finding kind 'tilted' (line 2)",
+        ),
+        (
+            "overrides:\n  - slice: category=safety\n    min_effect: -1\n",
+            "key 'overrides[0].min_effect': 'overrides[0].min_effect' = -1 is out of range (line 3)",
+        ),
+        (
+            "overrides:\n  - slice: safety\n",
+            "key 'overrides[0].slice': each override needs 'slice: column=value' (line 2)",
+        ),
+        ("fdr: [0.01\n", "not valid YAML"),
+        ("- fdr\n", "the rules file must be a mapping"),
+    ],
+)
+def test_policy_errors_name_file_line_and_key(run_cli, tmp_path, rules, message):
+    path = write(tmp_path / "policy.yaml", rules)
+    out = tmp_path / "g.json"
+    r = run_cli("gate", DATA, "-q", "--rules", path, "--json", out)
+    assert r.code == 2
+    assert str(path) in r.err and message in r.err
+    assert not out.exists()
+
+
+def test_override_makes_safety_stricter(run_cli, tmp_path):
+    """An override lowers the minimum effect only for cells in category=safety (one-column
+    cells and pairs that contain it): every newly flagged cell is a safety cell."""
+    from evalaudit.findings import flag_cells
+    from evalaudit.rules import load_policy
+    from evalaudit.stats.slices import cell_leniency
+    from evalaudit.validate import ingest
+
+    t = ingest(str(DATA)).table
+    cells = cell_leniency(t, 30)
+    base = load_policy(write(tmp_path / "a.yaml", "fdr: 0.5\nmin_effect: 0.3\n"))
+    strict = load_policy(
+        write(
+            tmp_path / "b.yaml",
+            "fdr: 0.5\nmin_effect: 0.3\noverrides:\n"
+            "  - slice: category=safety\n    min_effect: 0.0\n",
+        )
+    )
+    from evalaudit.rules import Override
+
+    rule = Override("category", "safety")
+    safety = cells.apply(lambda c: rule.matches(c["slice_column"], c["slice_value"]), axis=1)
+    a, b = flag_cells(cells, base, t.kind, 0.5), flag_cells(cells, strict, t.kind, 0.5)
+    assert (b & ~a).any() and not (b & ~a & ~safety.to_numpy()).any()
+
+
+def test_exit_code_matrix(run_cli, tmp_path):
+    clean = tmp_path / "clean.csv"
+    from evalaudit.simulate import simulate
+
+    simulate(n_items=1500, n_labelers=10, seed=11).labels.to_csv(clean, index=False)
+    assert run_cli("gate", clean, "-q", "--home", tmp_path / "h").code == 0  # pass
+    assert run_cli("gate", DATA, "-q", "--home", tmp_path / "h").code == 1  # blocked
+    assert run_cli("gate", DATA, "-q", "--nofail", "--home", tmp_path / "h").code == 0
+    assert run_cli("gate", tmp_path / "missing.csv", "-q").code == 2  # input error
+    assert run_cli("gate", DATA, "--no-such-option").code == 2  # usage error
+    bad = write(tmp_path / "bad.csv", "item_id,labeler_id\n1,a\n")
+    r = run_cli("gate", bad, "-q")
+    assert r.code == 2 and "required column 'label'" in r.err
+
+
+def test_gate_with_baseline_includes_the_version_diff(run_cli, tmp_path):
+    import pandas as pd
+
+    old = pd.read_csv(DATA, dtype=str)
+    new = old.copy()
+    flip = new.index[(new["labeler_id"] == "lab003")][:12]
+    new.loc[flip, "label"] = new.loc[flip, "label"].map({"pass": "fail", "fail": "pass"})
+    new_path = tmp_path / "new.csv"
+    new.to_csv(new_path, index=False)
+    out = tmp_path / "g.json"
+    r = run_cli("gate", new_path, "--baseline", DATA, "-q", "--home", tmp_path / "h", "--json", out)
+    assert r.code in (0, 1)
+    g = json.loads(out.read_text())
+    assert g["baseline"]["labels"]["changed"] == 12
+    assert [x["role"] for x in g["inputs"]] == ["data", "baseline"]
+
+
+def test_gate_help_has_examples(run_cli):
+    r = run_cli("gate", "--help")
+    assert r.code == 0 and "Examples:" in r.out and "--attest" in r.out
