@@ -106,20 +106,9 @@ def audit_ingested(
         per_slice = [alpha_by_group(table, c) for c in table.slice_columns]
         per_vendor = alpha_by_group(table, VENDOR) if table.has(VENDOR) else pd.DataFrame()
         lab_agree = labeler_agreement(table)
-    with prof.step("leniency"):
-        len_df = labeler_leniency(table)
-    scores = table.frame[SCORE].to_numpy()
-    score_sd = float(np.nanstd(scores)) if np.isfinite(scores).any() else 0.0
-    flagged = flag_labelers(len_df, policy, table.kind, score_sd)
-    with prof.step("cells"):
-        cells = cell_leniency(table, policy.min_support)
-        n_estimated = len(cells)
-        # keep every one-column cell (a heat map needs them) and the tested pairs
-        if len(cells):
-            cells = cells[cells["tested"] | ~cells["slice_column"].str.contains("+", regex=False)]
-            cells = cells.reset_index(drop=True)
-        cell_flags = flag_cells(cells, policy, table.kind, score_sd)
-        cells["flagged"] = cell_flags
+    det = detect(table, policy, dismissed, prof)
+    len_df, flagged, cells, cell_flags = det.leniency, det.flagged, det.cells, det.cell_flags
+    score_sd, headline = det.score_sd, det.headline
     with prof.step("consensus"):
         quality = _consensus_quality(table)
         gold_df = _gold_table(table, gold)
@@ -127,23 +116,6 @@ def audit_ingested(
         drift = _drift_table(table, policy, score_sd)
     with prof.step("concentration"):
         conc = concentration(table)
-    with prof.step("headline"):
-        keep_lab, keep_cell = _not_dismissed(len_df, flagged, cells, cell_flags, dismissed)
-        suspects = suspect_groups(table, len_df, keep_lab, cells, keep_cell, policy, score_sd)
-        headline = headline_impact(table, suspects["all"].group >= 0)
-        if headline is not None:
-            headline["suspects"] = "labels of flagged labelers and flagged cells"
-            headline["suspect_labels"] = int((suspects["all"].group >= 0).sum())
-            headline["corrected"] = suspects["all"].corrected(table)
-            headline["variants"] = {
-                name: {
-                    "suspect_labels": int((sg.group >= 0).sum()),
-                    "exclusion": _strip(headline_impact(table, sg.group >= 0)),
-                    "corrected": _strip(sg.corrected(table)),
-                }
-                for name, sg in suspects.items()
-                if name != "all"
-            }
     with prof.step("findings"):
         findings: list[Finding] = []
         findings += labeler_findings(len_df, flagged, policy, table.kind)
@@ -197,7 +169,7 @@ def audit_ingested(
         drift=drift,
         concentration=conc,
         scan={
-            "cells_estimated": n_estimated,
+            "cells_estimated": det.n_cells_estimated,
             "cells_tested": int(cells["tested"].sum()) if not cells.empty else 0,
             "cells_flagged": int(cell_flags.sum()),
         },
@@ -220,6 +192,67 @@ def _labelers_table(
         ["shrunk", "leniency", "labeler_id"], ascending=[False, False, True], na_position="last"
     )
     return df.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What the detectors found and what it does to the headline (one pass over a table)."""
+
+    leniency: pd.DataFrame
+    flagged: np.ndarray
+    cells: pd.DataFrame
+    cell_flags: np.ndarray
+    n_cells_estimated: int
+    score_sd: float
+    suspects: dict[str, SuspectGroups]
+    headline: dict[str, Any] | None
+
+
+def detect(
+    table: LabelTable,
+    policy: Policy,
+    dismissed: frozenset[str] = frozenset(),
+    profiler: Profiler | None = None,
+) -> Detection:
+    """Labeler leniency, the slice scan, their flags, the suspects and the headline impact.
+
+    The core of :func:`audit_ingested` (and of ``benchmarks/detection.py``): a
+    labeler or cell is flagged by the policy; findings in ``dismissed`` are not
+    suspect in the counterfactual.
+    """
+    prof = profiler or Profiler()
+    with prof.step("leniency"):
+        len_df = labeler_leniency(table)
+    scores = table.frame[SCORE].to_numpy()
+    score_sd = float(np.nanstd(scores)) if np.isfinite(scores).any() else 0.0
+    flagged = flag_labelers(len_df, policy, table.kind, score_sd)
+    with prof.step("cells"):
+        cells = cell_leniency(table, policy.min_support)
+        n_estimated = len(cells)
+        # keep every one-column cell (a heat map needs them) and the tested pairs
+        if len(cells):
+            cells = cells[cells["tested"] | ~cells["slice_column"].str.contains("+", regex=False)]
+            cells = cells.reset_index(drop=True)
+        cell_flags = flag_cells(cells, policy, table.kind, score_sd)
+        cells["flagged"] = cell_flags
+    with prof.step("headline"):
+        keep_lab, keep_cell = _not_dismissed(len_df, flagged, cells, cell_flags, dismissed)
+        suspects = suspect_groups(table, len_df, keep_lab, cells, keep_cell, policy, score_sd)
+        headline = headline_impact(table, suspects["all"].group >= 0)
+        if headline is not None:
+            headline["suspects"] = "labels of flagged labelers and flagged cells"
+            headline["suspect_labels"] = int((suspects["all"].group >= 0).sum())
+            headline["corrected"] = suspects["all"].corrected(table)
+            headline["variants"] = {
+                name: {
+                    "suspect_labels": int((sg.group >= 0).sum()),
+                    "exclusion": _strip(headline_impact(table, sg.group >= 0)),
+                    "corrected": _strip(sg.corrected(table)),
+                }
+                for name, sg in suspects.items()
+                if name != "all"
+            }
+    return Detection(len_df, flagged, cells, cell_flags, n_estimated, score_sd, suspects, headline)
 
 
 @dataclass(frozen=True)
@@ -378,9 +411,13 @@ def _add_by_labeler(labelers: pd.DataFrame, *extra: pd.DataFrame | None) -> pd.D
     return labelers
 
 
-def _not_dismissed(len_df: pd.DataFrame, flagged: np.ndarray, cells: pd.DataFrame,
-                   cell_flags: np.ndarray, dismissed: frozenset[str]
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def _not_dismissed(
+    len_df: pd.DataFrame,
+    flagged: np.ndarray,
+    cells: pd.DataFrame,
+    cell_flags: np.ndarray,
+    dismissed: frozenset[str],
+) -> tuple[np.ndarray, np.ndarray]:
     """Flags with the dismissed findings removed (their labels are not suspect).
 
     A pair cell folded into a one-column cell's finding goes with that finding.
@@ -397,8 +434,10 @@ def _not_dismissed(len_df: pd.DataFrame, flagged: np.ndarray, cells: pd.DataFram
         if not cf[i]:
             continue
         ids = {f"tilted_slice:{r.labeler_id}:{cell_subject(r.slice_column, r.slice_value)}"}
-        ids |= {f"tilted_slice:{r.labeler_id}:{c}={v}" for c, v in zip(
-            r.slice_column.split("+"), r.slice_value.split("+"), strict=False)}
+        ids |= {
+            f"tilted_slice:{r.labeler_id}:{c}={v}"
+            for c, v in zip(r.slice_column.split("+"), r.slice_value.split("+"), strict=False)
+        }
         if ids & dismissed:
             cf[i] = False
     return lab, cf
