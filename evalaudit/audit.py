@@ -381,13 +381,22 @@ def _drift_table(table: LabelTable, policy: Policy, score_sd: float) -> pd.DataF
 def _consensus_quality(table: LabelTable) -> pd.DataFrame | None:
     """Dawid-Skene labeler quality (P(correct), prior-weighted) for categorical labels.
 
-    Run to convergence (tol 1e-6) with at most 200 EM iterations; whether it
-    converged is kept in the column ``ds_converged``.
+    Fitted on the items with two or more labels: a single label's posterior is
+    mostly its own labeler's confusion matrix, so single-labeled items would
+    pull each labeler's quality toward self-agreement (and cost most of the
+    time). Labelers with no such label get NaN. Run to convergence (tol 1e-6)
+    with at most 200 EM iterations; ``ds_converged`` says whether it did.
     """
     if table.kind is LabelKind.INTERVAL or len(table.categories) < 2:
         return None
-    res = dawid_skene(table, tol=1e-6, max_iter=200)
-    out = res.labeler_table(table)[[LABELER, "quality"]].rename(columns={"quality": "ds_quality"})
+    multi = table.labels_per_item()[table.frame[ITEM].to_numpy()] >= 2
+    if not multi.any():
+        return None
+    sub = table.subset(multi)
+    res = dawid_skene(sub, tol=1e-6, max_iter=200)
+    out = res.labeler_table(sub)[[LABELER, "quality"]].rename(columns={"quality": "ds_quality"})
+    has = np.bincount(sub.frame[LABELER].to_numpy(), minlength=table.n_labelers) > 0
+    out.loc[~has, "ds_quality"] = np.nan
     out["ds_converged"] = bool(res.converged)
     return out
 

@@ -195,6 +195,27 @@ class LabelTable:
         )
 
     # --------------------------------------------------------------- helpers
+    def subset(self, mask: np.ndarray) -> LabelTable:
+        """The labels in ``mask``; items are re-coded, labeler codes and ids are kept.
+
+        Keeping every labeler (even one with no label left) means per-labeler
+        results of the subset line up with the full table's.
+        """
+        frame = self.frame[mask].reset_index(drop=True)
+        codes, uniq = pd.factorize(frame[ITEM].to_numpy())
+        frame[ITEM] = codes.astype(np.int32)
+        return LabelTable(
+            frame=frame,
+            item_ids=pd.Index(self.item_ids.to_numpy()[uniq], dtype="string", name=ITEM_ID),
+            labeler_ids=self.labeler_ids,
+            kind=self.kind,
+            categories=self.categories,
+            positive=self.positive,
+            slice_columns=self.slice_columns,
+            label_column_source=self.label_column_source,
+            extra=dict(self.extra),
+        )
+
     def labels_per_item(self) -> np.ndarray:
         """Number of labels of each item, indexed by item code."""
         return np.bincount(self.frame[ITEM].to_numpy(), minlength=self.n_items)

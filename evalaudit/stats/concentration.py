@@ -6,7 +6,7 @@ overlaps them. For every scope (overall, and each value of each slice
 column) and for labelers and vendors, the share of the scope's items that the
 top entity labeled, and the effective number of entities ``1 / sum_j s_j^2``
 (inverse Herfindahl index over label shares; equal to k when k entities
-carry equal shares).
+carry equal shares). Computed with bincounts over (scope value, entity).
 """
 
 from __future__ import annotations
@@ -20,41 +20,54 @@ from evalaudit.table import ITEM, LABELER, LabelTable
 __all__ = ["concentration"]
 
 
-def _scope_rows(
-    f: pd.DataFrame, who: str, key: np.ndarray, names: np.ndarray, scope: str, value_col: str | None
+def _rows(
+    who: str,
+    entity: np.ndarray,
+    names: np.ndarray,
+    item: np.ndarray,
+    n_items: int,
+    value: np.ndarray,
+    value_names: list[str],
+    scope: str,
 ) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
-    groups = (
-        [("(all)", np.ones(len(f), dtype=bool))]
-        if value_col is None
-        else [(str(v), (f[value_col] == v).to_numpy()) for v in f[value_col].cat.categories]
+    """One row per scope value: the top entity's item share and the effective number."""
+    n_val, n_ent = len(value_names), len(names)
+    # items per scope value (a slice is an item attribute: count each item once)
+    first = ~pd.Series(item).duplicated().to_numpy()
+    items_in = np.bincount(value[first], minlength=n_val).astype(float)
+    # items per (value, entity): an entity labels an item at most once per labeler, but a
+    # vendor's several labelers may share an item, so dedupe (entity, item) first
+    pair = entity.astype(np.int64) * n_items + item
+    uniq = ~pd.Series(pair).duplicated().to_numpy()
+    per = (
+        np.bincount(value[uniq] * n_ent + entity[uniq], minlength=n_val * n_ent)
+        .reshape(n_val, n_ent)
+        .astype(float)
     )
-    for value, mask in groups:
-        if not mask.any():
+    labels = (
+        np.bincount(value * n_ent + entity, minlength=n_val * n_ent)
+        .reshape(n_val, n_ent)
+        .astype(float)
+    )
+    out: list[dict[str, object]] = []
+    for v in range(n_val):
+        if items_in[v] == 0:
             continue
-        items = f[ITEM].to_numpy()[mask]
-        k = key[mask]
-        n_items = len(np.unique(items))
-        # items per entity (an entity labels an item once per labeler; dedupe for vendors)
-        pairs = np.unique(np.stack([k, items]), axis=1) if who == "vendor" else np.stack([k, items])
-        per = np.bincount(pairs[0], minlength=len(names))
-        labels_per = np.bincount(k, minlength=len(names)).astype(float)
-        share_items = per / n_items
-        top = int(np.argmax(share_items))
-        label_share = labels_per / labels_per.sum()
-        rows.append(
+        top = int(np.argmax(per[v]))
+        share = labels[v] / labels[v].sum()
+        out.append(
             {
                 "scope": scope,
-                "slice_value": value,
+                "slice_value": value_names[v],
                 "who": who,
-                "n_items": int(n_items),
+                "n_items": int(items_in[v]),
                 "top": str(names[top]),
-                "top_share": float(share_items[top]),
-                "effective_n": float(1.0 / np.sum(label_share**2)),
-                "n_entities": int((per > 0).sum()),
+                "top_share": float(per[v, top] / items_in[v]),
+                "effective_n": float(1.0 / np.sum(share**2)),
+                "n_entities": int((per[v] > 0).sum()),
             }
         )
-    return rows
+    return out
 
 
 def concentration(table: LabelTable) -> pd.DataFrame:
@@ -69,16 +82,31 @@ def concentration(table: LabelTable) -> pd.DataFrame:
     Herfindahl index of label shares) and ``n_entities``.
     """
     f = table.frame
-    lab = f[LABELER].to_numpy().astype(np.int64)
+    item = f[ITEM].to_numpy().astype(np.int64)
     whos: list[tuple[str, np.ndarray, np.ndarray]] = [
-        ("labeler", lab, table.labeler_ids.to_numpy())
+        ("labeler", f[LABELER].to_numpy().astype(np.int64), table.labeler_ids.to_numpy())
     ]
     if table.has(VENDOR):
-        vc = f[VENDOR].cat.codes.to_numpy().astype(np.int64)
-        whos.append(("vendor", vc, np.asarray(f[VENDOR].cat.categories)))
+        whos.append(
+            (
+                "vendor",
+                f[VENDOR].cat.codes.to_numpy().astype(np.int64),
+                np.asarray(f[VENDOR].cat.categories),
+            )
+        )
+    scopes: list[tuple[str, np.ndarray, list[str]]] = [
+        ("overall", np.zeros(len(f), dtype=np.int64), ["(all)"])
+    ]
+    for col in table.slice_columns:
+        scopes.append(
+            (
+                col,
+                f[col].cat.codes.to_numpy().astype(np.int64),
+                [str(c) for c in f[col].cat.categories],
+            )
+        )
     rows: list[dict[str, object]] = []
-    for who, key, names in whos:
-        rows += _scope_rows(f, who, key, names, "overall", None)
-        for col in table.slice_columns:
-            rows += _scope_rows(f, who, key, names, col, col)
+    for who, entity, names in whos:
+        for scope, value, value_names in scopes:
+            rows += _rows(who, entity, names, item, table.n_items, value, value_names, scope)
     return pd.DataFrame(rows)
