@@ -13,7 +13,6 @@ longer applies; a decision matching no finding is reported as stale.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,6 +22,8 @@ from xml.etree import ElementTree as ET
 
 from evalaudit import __version__
 from evalaudit.audit import Profiler, audit_ingested
+from evalaudit.io import sha256_of
+from evalaudit.render.markdown import md_cell, md_code
 from evalaudit.result import AuditResult, clean_json
 from evalaudit.reviews import ReviewOutcome, apply_decisions, decisions_for_gate
 from evalaudit.rules import RULES, Policy
@@ -98,14 +99,6 @@ class GateResult:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _sha(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def run_gate(
     data: str,
     policy: Policy,
@@ -158,7 +151,7 @@ def run_gate(
         ("reviews", reviews),
     ):
         if path:
-            files.append(FileRef(role, path, _sha(path)))
+            files.append(FileRef(role, path, sha256_of(path)))
     return decide(result, outcome, policy, tuple(files), diff_dict)
 
 
@@ -210,17 +203,6 @@ def decide(
 
 
 # ------------------------------------------------------------------ renderers
-def _esc_md(x: object) -> str:
-    s = str(x)
-    for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
-        s = s.replace(ch, "\\" + ch)
-    return s.replace("\n", " ")
-
-
-def _code(x: object) -> str:
-    return str(x).replace("`", "'").replace("\n", " ")
-
-
 def render_gate_text(g: GateResult) -> str:
     """Verdict and blocking findings first, then what reviews did."""
     lines = [
@@ -270,8 +252,8 @@ def render_gate_markdown(g: GateResult) -> str:
     out = [f"## evalaudit gate: {icon}", ""]
     data = next(f for f in g.files if f.role == "data")
     out.append(
-        f"Data `{_code(data.path)}` (sha256 `{data.sha256[:12]}`), policy "
-        f"`{_code(g.policy.path or 'built-in')}`, evalaudit {__version__}."
+        f"Data `{md_code(data.path)}` (sha256 `{data.sha256[:12]}`), policy "
+        f"`{md_code(g.policy.path or 'built-in')}`, evalaudit {__version__}."
     )
     out.append("")
     h = g.audit.headline
@@ -291,7 +273,7 @@ def render_gate_markdown(g: GateResult) -> str:
             [f"### {title} ({len(rows)})", "", "| rule | finding | message |", "|---|---|---|"]
         )
         for f in rows[:MARKDOWN_ROWS]:
-            out.append(f"| {f['rule']} | `{_code(f['id'])}` | {_esc_md(f['message'])} |")
+            out.append(f"| {f['rule']} | `{md_code(f['id'])}` | {md_cell(f['message'])} |")
         if len(rows) > MARKDOWN_ROWS:
             out.append(f"\n{len(rows) - MARKDOWN_ROWS} more in the JSON output.")
         out.append("")
@@ -309,13 +291,13 @@ def render_gate_markdown(g: GateResult) -> str:
         )
         for fid, d in list(o.dismissed.items())[:MARKDOWN_ROWS]:
             out.append(
-                f"| `{_code(fid)}` | {_esc_md(d.by)} | {d.until or ''} | {_esc_md(d.reason)} |"
+                f"| `{md_code(fid)}` | {md_cell(d.by)} | {d.until or ''} | {md_cell(d.reason)} |"
             )
         out.append("")
     if o.stale:
         out.append(
             "Stale decisions (match no finding): "
-            + ", ".join(f"`{_code(d.finding_id)}`" for d in o.stale[:MARKDOWN_ROWS])
+            + ", ".join(f"`{md_code(d.finding_id)}`" for d in o.stale[:MARKDOWN_ROWS])
         )
         out.append("")
     table("Warnings", list(g.warnings))
@@ -433,7 +415,7 @@ def verify_attestation(attestation_path: str, data_path: str) -> Verification:
             data_path,
             [Problem("exists", None, 0, (), "the data file does not exist", "check the path")],
         )
-    digest = _sha(data_path)
+    digest = sha256_of(data_path)
     data_subjects = [
         s
         for s in st["subject"]

@@ -15,6 +15,8 @@ import click
 
 from evalaudit.commands.common import ExamplesCommand, ingest_options_from, input_options
 from evalaudit.diff import VersionDiff
+from evalaudit.render.markdown import md_cell
+from evalaudit.render.text import fmt_q
 
 __all__ = ["diff", "render_diff_markdown", "render_diff_text"]
 
@@ -102,12 +104,6 @@ def _delta(x: Any, kind: str) -> str:
     return f"{x:+.4g}"
 
 
-def _q(q: Any) -> str:
-    if _nan(q):
-        return "n/a"
-    return "<0.001" if q < 0.001 else f"{q:.3f}"
-
-
 def _name(info: dict[str, Any], side: str) -> str:
     if info["path"] is None:
         return "(label table in memory)"
@@ -129,7 +125,7 @@ def _slice_line(r: dict[str, Any], kind: str) -> str:
             f"{_mean_label(kind)} {_score(r['old_mean'], kind)} -> "
             f"{_score(r['new_mean'], kind)} ({_delta(r['delta'], kind)})"
         )
-    return f"{where}: {shift} (n {r['n_old']:,} -> {r['n_new']:,}), q {_q(r['q_value'])}"
+    return f"{where}: {shift} (n {r['n_old']:,} -> {r['n_new']:,}), q {fmt_q(r['q_value'])}"
 
 
 def render_diff_text(result: VersionDiff) -> str:
@@ -229,21 +225,18 @@ def render_diff_text(result: VersionDiff) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cell(x: object) -> str:
-    s = str(x)
-    for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
-        s = s.replace(ch, "\\" + ch)
-    return s.replace("\n", " ")
-
-
 def render_diff_markdown(result: VersionDiff) -> str:
     """A Markdown summary (pull-request comments, CI job summaries)."""
     d = result.to_dict()
     kind = d["label_kind"]
     o, n = d["old"], d["new"]
     out = ["# evalaudit diff", ""]
-    out.append(f"- OLD: {_cell(o['path'] or 'OLD')} ({o['items']:,} items, {o['labels']:,} labels)")
-    out.append(f"- NEW: {_cell(n['path'] or 'NEW')} ({n['items']:,} items, {n['labels']:,} labels)")
+    out.append(
+        f"- OLD: {md_cell(o['path'] or 'OLD')} ({o['items']:,} items, {o['labels']:,} labels)"
+    )
+    out.append(
+        f"- NEW: {md_cell(n['path'] or 'NEW')} ({n['items']:,} items, {n['labels']:,} labels)"
+    )
     out.append("")
     h = d["headline"]
     if h is not None:
@@ -255,7 +248,7 @@ def render_diff_markdown(result: VersionDiff) -> str:
         ]
         for r in [{"model": "all items", **h}, *h["per_model"]]:
             out.append(
-                f"| {_cell(r['model'])} | {_score(r['old'], kind)} | {_score(r['new'], kind)} | "
+                f"| {md_cell(r['model'])} | {_score(r['old'], kind)} | {_score(r['new'], kind)} | "
                 f"{_delta(r['change'], kind)} | {_delta(r['from_changed_items'], kind)} | "
                 f"{_delta(r['from_changed_labels'], kind)} |"
             )
@@ -273,7 +266,7 @@ def render_diff_markdown(result: VersionDiff) -> str:
         out += ["| labeler | changed | of old | added | removed |", "|---|---:|---:|---:|---:|"]
         for r in lb["by_labeler"][:30]:
             out.append(
-                f"| {_cell(r['labeler_id'])} | {r['changed']:,} | {r['n_old']:,} | "
+                f"| {md_cell(r['labeler_id'])} | {r['changed']:,} | {r['n_old']:,} | "
                 f"{r['added']:,} | {r['removed']:,} |"
             )
         out.append("")
@@ -283,10 +276,10 @@ def render_diff_markdown(result: VersionDiff) -> str:
         out += ["| slice | old | new | change | labels | q |", "|---|---:|---:|---:|---:|---:|"]
         for r in sig[:30]:
             out.append(
-                f"| {_cell(r['slice_column'])}={_cell(r['slice_value'])} | "
+                f"| {md_cell(r['slice_column'])}={md_cell(r['slice_value'])} | "
                 f"{_score(r['old_mean'], kind)} | {_score(r['new_mean'], kind)} | "
                 f"{_delta(r['delta'], kind)} | {r['n_old']:,} -> {r['n_new']:,} | "
-                f"{_cell(_q(r['q_value']))} |"
+                f"{md_cell(fmt_q(r['q_value']))} |"
             )
     else:
         out.append("None.")

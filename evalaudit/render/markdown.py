@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from evalaudit.render.text import _pct, _q, fmt_effect, fmt_num
+from evalaudit.render.text import _pct, fmt_effect, fmt_num, fmt_q
 from evalaudit.result import AuditResult
 
-__all__ = ["render_markdown"]
+__all__ = ["md_cell", "md_code", "render_markdown"]
 
 MAX_ROWS = 30
 
 
-def _cell(x: object) -> str:
+def md_cell(x: object) -> str:
     """Escape a value for a Markdown table cell."""
     s = str(x)
     for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
@@ -18,7 +18,7 @@ def _cell(x: object) -> str:
     return s.replace("\n", " ")
 
 
-def _code(x: object) -> str:
+def md_code(x: object) -> str:
     """A value inside a code span: backslash escapes do not apply there, backticks must go."""
     return str(x).replace("`", "'").replace("\n", " ")
 
@@ -29,7 +29,7 @@ def render_markdown(result: AuditResult) -> str:
     kind = lab["kind"]
     out = [f"# evalaudit: {d['verdict'].upper()}", ""]
     out.append(
-        f"Audit of `{_code(inp['path'])}` (sha256 `{inp['sha256'][:12]}`), evalaudit "
+        f"Audit of `{md_code(inp['path'])}` (sha256 `{inp['sha256'][:12]}`), evalaudit "
         f"{d['evalaudit_version']}."
     )
     out.append("")
@@ -37,7 +37,7 @@ def render_markdown(result: AuditResult) -> str:
     out.append(f"- Rows read {inp['rows_read']:,}, used {inp['rows_used']:,}; not used: {rej}")
     out.append(
         f"- Items {inp['items']:,}, labelers {inp['labelers']:,}; "
-        f"labels: {_cell(lab['description'])}"
+        f"labels: {md_cell(lab['description'])}"
     )
     out.append(
         f"- Krippendorff's alpha ({agr['level']}): **{fmt_num(agr['alpha'])}** on "
@@ -74,7 +74,7 @@ def render_markdown(result: AuditResult) -> str:
         out.append("| severity | id | message |")
         out.append("|---|---|---|")
         for f in d["findings"][:MAX_ROWS]:
-            out.append(f"| {f['severity']} | `{_code(f['id'])}` | {_cell(f['message'])} |")
+            out.append(f"| {f['severity']} | `{md_code(f['id'])}` | {md_cell(f['message'])} |")
         if len(d["findings"]) > MAX_ROWS:
             out.append(f"\n... {len(d['findings']) - MAX_ROWS} more in the JSON output.")
     flagged_cells = [c for c in d.get("cells", []) if c.get("flagged")]
@@ -86,10 +86,10 @@ def render_markdown(result: AuditResult) -> str:
         out.append("|---|---|---:|---:|---|---:|---:|")
         for c in sorted(flagged_cells, key=lambda c: c["p_value"])[:MAX_ROWS]:
             out.append(
-                f"| {_cell(c['labeler_id'])} | {_cell(c['slice_column'])}="
-                f"{_cell(c['slice_value'])} | {c['n']:,} | {fmt_effect(c['leniency'], kind)} | "
+                f"| {md_cell(c['labeler_id'])} | {md_cell(c['slice_column'])}="
+                f"{md_cell(c['slice_value'])} | {c['n']:,} | {fmt_effect(c['leniency'], kind)} | "
                 f"{fmt_effect(c['ci'][0], kind)} to {fmt_effect(c['ci'][1], kind)} | "
-                f"{_q(c['q_value'])} | {fmt_effect(c['tilt'], kind)} |"
+                f"{fmt_q(c['q_value'])} | {fmt_effect(c['tilt'], kind)} |"
             )
     drifting = [r for r in d.get("drift", []) if r.get("flagged")]
     if drifting:
@@ -100,9 +100,9 @@ def render_markdown(result: AuditResult) -> str:
         out.append("|---|---|---|---:|---:|---:|")
         for r in drifting[:MAX_ROWS]:
             out.append(
-                f"| {_cell(r['labeler_id'])} | {r['order']} | {_cell(r['change_at'])} | "
+                f"| {md_cell(r['labeler_id'])} | {r['order']} | {md_cell(r['change_at'])} | "
                 f"{fmt_effect(r['before'], kind)} | {fmt_effect(r['after'], kind)} | "
-                f"{_q(r['q_value'])} |"
+                f"{fmt_q(r['q_value'])} |"
             )
     out.append("")
     out.append("## Labelers by leniency")
@@ -111,9 +111,9 @@ def render_markdown(result: AuditResult) -> str:
     out.append("|---|---:|---:|---|---:|---|---:|---|")
     for r in d["labelers"][:MAX_ROWS]:
         out.append(
-            f"| {_cell(r['labeler_id'])} | {r['n_labels']:,} | {fmt_effect(r['leniency'], kind)}"
+            f"| {md_cell(r['labeler_id'])} | {r['n_labels']:,} | {fmt_effect(r['leniency'], kind)}"
             f" | {fmt_effect(r['ci'][0], kind)} to {fmt_effect(r['ci'][1], kind)} "
-            f"| {_q(r['q_value'])} | {r['evidence']} | {fmt_num(r['kappa'], 2)} "
+            f"| {fmt_q(r['q_value'])} | {r['evidence']} | {fmt_num(r['kappa'], 2)} "
             f"| {'**yes**' if r['flagged'] else ''} |"
         )
     if len(d["labelers"]) > MAX_ROWS:

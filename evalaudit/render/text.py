@@ -7,7 +7,7 @@ from typing import Any
 
 from evalaudit.result import AuditResult
 
-__all__ = ["fmt_effect", "fmt_num", "render_text"]
+__all__ = ["fmt_effect", "fmt_num", "fmt_q", "render_text"]
 
 MAX_LABELER_ROWS = 15
 
@@ -29,7 +29,8 @@ def fmt_effect(x: Any, kind: str) -> str:
     return f"{x:+.3g}"
 
 
-def _q(q: Any) -> str:
+def fmt_q(q: Any) -> str:
+    """A q-value for people: '<0.001' below 0.001, else three decimals."""
     if q is None or (isinstance(q, float) and math.isnan(q)):
         return "n/a"
     return "<0.001" if q < 0.001 else f"{q:.3f}"
@@ -127,7 +128,7 @@ def render_text(result: AuditResult) -> str:
         lines.append(
             f"  {i:>3}  {str(r['labeler_id'])[:16]:<16} {r['n_labels']:>7,} "
             f"{r['share'] * 100:>5.1f}%  {fmt_effect(r['leniency'], kind):>10}  {ci:<22} "
-            f"{_q(r['q_value']):>7}  {r['evidence']:<19} {fmt_num(r['kappa'], 2):>6}  "
+            f"{fmt_q(r['q_value']):>7}  {r['evidence']:<19} {fmt_num(r['kappa'], 2):>6}  "
             f"{'FLAG' if r['flagged'] else ''}"
         )
     if len(labs) > len(shown):
@@ -147,7 +148,7 @@ def render_text(result: AuditResult) -> str:
             lines.append(
                 f"  {c['labeler_id']} x {c['slice_column']}={c['slice_value']}: "
                 f"{fmt_effect(c['leniency'], kind)} [{fmt_effect(c['ci'][0], kind)}, "
-                f"{fmt_effect(c['ci'][1], kind)}], n={c['n']}, q={_q(c['q_value'])}; "
+                f"{fmt_effect(c['ci'][1], kind)}], n={c['n']}, q={fmt_q(c['q_value'])}; "
                 f"tilt {fmt_effect(c['tilt'], kind)} vs its labels elsewhere"
             )
     lines.append("")
