@@ -254,3 +254,35 @@ def test_rte_with_gold_file_gives_gold_accuracy_and_ds_quality(run_cli, tmp_path
         by_id[i]["gold_ci_high"] < 0.7 and by_id[i]["n_gold"] >= 10 for i in failures
     )
     assert "A18941IO2ZZWW6" in failures  # 800 labels, about coin-flip accuracy
+
+
+def test_shuffled_rows_give_the_same_findings_and_figures(sample_audit, run_cli, tmp_path):
+    """Row order carries no information: findings are identical and every figure agrees to
+    1e-9 (floating-point sums may differ in the last bits; ties in time order are broken by
+    row, so drift statistics are compared with a looser 1e-6)."""
+    shuffled = pd.read_csv(SAMPLE / "labels.csv", dtype=str).sample(frac=1.0, random_state=3)
+    path = tmp_path / "shuffled.csv"
+    shuffled.to_csv(path, index=False)
+    out = tmp_path / "s.json"
+    assert run_cli("audit", path, "--json", out, "-q").code == 0
+    a, b = sample_audit[0], json.loads(out.read_text())
+    assert [f["id"] for f in a["findings"]] == [f["id"] for f in b["findings"]]
+
+    def close(x, y, path="", tol=1e-9):
+        if path.startswith(("input.path", "input.sha256")):
+            return
+        tol = 1e-6 if path.startswith("drift") else tol
+        if isinstance(x, dict):
+            assert x.keys() == y.keys(), path
+            for k in x:
+                close(x[k], y[k], f"{path}.{k}" if path else k, tol)
+        elif isinstance(x, list):
+            assert len(x) == len(y), path
+            for i, (u, v) in enumerate(zip(x, y, strict=True)):
+                close(u, v, f"{path}[{i}]", tol)
+        elif isinstance(x, float) and isinstance(y, float):
+            assert y == pytest.approx(x, rel=tol, abs=tol), path
+        else:
+            assert x == y, path
+
+    close(a, b)
