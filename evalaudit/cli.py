@@ -208,9 +208,10 @@ def _register_subcommands() -> None:
     from evalaudit.commands.consensus import consensus
     from evalaudit.commands.diff import diff
     from evalaudit.commands.gate import gate, verify
+    from evalaudit.commands.report import report
     from evalaudit.commands.review import review
 
-    for command in (consensus, diff, gate, review, verify):
+    for command in (consensus, diff, gate, report, review, verify):
         cli.add_command(command)
 
 

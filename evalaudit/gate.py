@@ -126,15 +126,7 @@ def run_gate(
     if baseline:
         with prof.step("read baseline"):
             old = ingest(baseline, options)
-    day = today or utc_today()
-    result = audit_ingested(ing, policy, prof, gold=gold)
-    outcome = apply_decisions([f.id for f in result.findings], decisions, day)
-    if outcome.dismissed:
-        # dismissed findings' labels are not suspect: the counterfactual changes
-        result = audit_ingested(
-            ing, policy, prof, gold=gold, dismissed=frozenset(outcome.dismissed)
-        )
-        outcome = apply_decisions([f.id for f in result.findings], decisions, day)
+    result, outcome = audit_with_reviews(ing, policy, decisions, today or utc_today(), gold, prof)
     diff_dict = None
     if old is not None:
         from evalaudit.diff import diff_versions
@@ -153,6 +145,63 @@ def run_gate(
         if path:
             files.append(FileRef(role, path, sha256_of(path)))
     return decide(result, outcome, policy, tuple(files), diff_dict)
+
+
+def audit_with_reviews(
+    ing: Any,
+    policy: Policy,
+    decisions: Any,
+    day: date,
+    gold: Any = None,
+    profiler: Profiler | None = None,
+) -> tuple[AuditResult, ReviewOutcome]:
+    """Audit, then apply the review decisions that are in force on ``day``.
+
+    When a finding is dismissed its labels stop being suspect, so the audit is
+    run again without them (the counterfactual headline changes, and with it
+    possibly ``headline_shift``); the decisions are then matched again.
+    """
+    result = audit_ingested(ing, policy, profiler, gold=gold)
+    outcome = apply_decisions([f.id for f in result.findings], decisions, day)
+    if outcome.dismissed:
+        result = audit_ingested(
+            ing, policy, profiler, gold=gold, dismissed=frozenset(outcome.dismissed)
+        )
+        outcome = apply_decisions([f.id for f in result.findings], decisions, day)
+    return result, outcome
+
+
+def reviewed_result(result: AuditResult, outcome: ReviewOutcome) -> AuditResult:
+    """The audit as a reviewer left it: dismissed findings become ``info`` and say by whom.
+
+    The verdict is recomputed from the remaining severities. Used by the
+    scheduled report, so a dismissed finding does not alert every week.
+    """
+    from dataclasses import replace
+
+    from evalaudit.findings import verdict_of
+
+    findings = []
+    for f in result.findings:
+        d = outcome.dismissed.get(f.id)
+        if d is not None:
+            until = f" until {d.until}" if d.until else ""
+            f = replace(
+                f,
+                severity="info",
+                message=f"Dismissed by {d.by}{until} ({d.reason}): {f.message}",
+                evidence={
+                    **f.evidence,
+                    "review": d.verdict_dict(),
+                    "severity_before_review": f.severity,
+                },
+            )
+        elif f.id in outcome.confirmed:
+            f = replace(
+                f, evidence={**f.evidence, "review": outcome.confirmed[f.id].verdict_dict()}
+            )
+        findings.append(f)
+    return replace(result, findings=tuple(findings), verdict=verdict_of(findings))
 
 
 def decide(

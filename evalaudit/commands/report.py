@@ -1,0 +1,244 @@
+"""``evalaudit report``: the scheduled report (HTML + Markdown + JSON) with a run history."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from evalaudit.commands.common import ExamplesCommand, ingest_options_from, input_options
+
+__all__ = ["MAX_DRIFT_CHARTS", "drift_labelers", "report"]
+
+#: Most labelers with a drift timeline in the report.
+MAX_DRIFT_CHARTS = 8
+
+
+def drift_labelers(result: Any, max_n: int = MAX_DRIFT_CHARTS) -> tuple[list[str], str | None]:
+    """Which labelers get a drift timeline, and in which order ("time" or "batch").
+
+    Labelers whose drift is flagged first, then flagged labelers, then labelers
+    with a flagged cell (at most ``max_n``). The order is the one the drift
+    test used: time when it ran in time order, else batch; ``None`` when
+    drift was not tested.
+    """
+    drift = result.drift
+    if drift is None or drift.empty or "order" not in drift.columns:
+        return [], None
+    order = "time" if (drift["order"] == "time").any() else "batch"
+    d = drift[drift["order"] == order]
+    ids: list[str] = [str(i) for i in d.loc[d["flagged"].astype(bool), "labeler_id"]]
+    ids += [str(i) for i in result.flagged_labelers()]
+    cells = result.cells
+    if cells is not None and not cells.empty and "flagged" in cells.columns:
+        ids += [str(i) for i in cells.loc[cells["flagged"].astype(bool), "labeler_id"]]
+    return list(dict.fromkeys(ids))[:max_n], order
+
+
+def _readable(path: Path) -> None:
+    """Give a written report the permissions of a normal new file (0666 minus the umask).
+
+    ``atomic_write`` creates its temporary file 0600; a report is meant to be
+    published (CI artifact, web directory), so it gets the usual mode.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
+@click.command(
+    cls=ExamplesCommand,
+    epilog="""Examples:
+  evalaudit report sample_data/labels.csv --out report/
+  evalaudit report labels.parquet --out public/eval-report --title "Eval set v3, weekly" \\
+      --history /var/lib/evalaudit/history.db
+  evalaudit report labels.csv --out out/ --nofail      # never fail the scheduler on a block
+
+Writes OUT/report.html (one self-contained file: inline SVG charts, no script, no
+network), OUT/report.md and OUT/audit.json, and appends this run to the history
+($EVALAUDIT_HOME/history.db, default ./.evalaudit/history.db) so the report can show
+the trend and what is new since the previous run. Scheduling: docs/scheduling.md.
+
+Exit codes: 0 pass or warn, 1 the verdict is block (so a scheduler can alert; --nofail
+makes it 0), 2 usage or input error (nothing is written).""",
+)
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory for report.html, report.md and audit.json (created if missing).",
+)
+@input_options
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(dir_okay=False),
+    help="Policy file (default: rules/default.yaml).",
+)
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(dir_okay=False),
+    help="History store (default: $EVALAUDIT_HOME/history.db, or ./.evalaudit/history.db).",
+)
+@click.option("--no-history", is_flag=True, help="Neither read nor append to the history.")
+@click.option("--title", help="Report title (default: from the data file name).")
+@click.option(
+    "--series",
+    help="Name of this report's run series in the history (default: the --title, else the "
+    "data path): runs of one series make one trend.",
+)
+@click.option(
+    "--gold",
+    "gold_path",
+    type=click.Path(dir_okay=False),
+    help="Gold answers (item_id,gold_label) for per-labeler gold accuracy.",
+)
+@click.option(
+    "--nofail",
+    is_flag=True,
+    help="Exit 0 even when the verdict is block; input errors still exit 2.",
+)
+@click.option(
+    "--reviews",
+    type=click.Path(dir_okay=False),
+    help="Review decisions exported with `evalaudit review export` (default: the local store "
+    "in $EVALAUDIT_HOME, if any): dismissed findings are shown as such and do not alert.",
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    help="Directory of the local review store (default: $EVALAUDIT_HOME or ./.evalaudit).",
+)
+@click.option("--profile", is_flag=True, help="Print per-step timings on stderr.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+def report(
+    data: str,
+    out_dir: str,
+    rules_path: str | None,
+    history_path: str | None,
+    no_history: bool,
+    title: str | None,
+    series: str | None,
+    gold_path: str | None,
+    nofail: bool,
+    reviews: str | None,
+    home: str | None,
+    profile: bool,
+    quiet: bool,
+    **kw: Any,
+) -> int:
+    """Write a self-contained HTML report (plus Markdown and JSON) of the audit of DATA."""
+    import pandas as pd
+
+    from evalaudit.audit import Profiler
+    from evalaudit.history import (
+        HistoryError,
+        HistoryStore,
+        compare_runs,
+        default_history_path,
+        default_series,
+        summarize,
+    )
+    from evalaudit.io import atomic_write
+    from evalaudit.render.html import (
+        MAX_TREND_RUNS,
+        ReportData,
+        render_html,
+        render_report_markdown,
+    )
+    from evalaudit.rules import load_policy
+    from evalaudit.stats.timeline import drift_timeline
+    from evalaudit.validate import ingest
+
+    if no_history and history_path:
+        raise click.UsageError("--history and --no-history exclude each other")
+    options = ingest_options_from(kw)
+    prof = Profiler(progress=not quiet)
+    with prof.step("load policy"):
+        policy = load_policy(rules_path)
+    gold = None
+    if gold_path:
+        from evalaudit.stats.consensus import read_gold
+
+        gold = read_gold(gold_path)
+    with prof.step("read and validate"):
+        ing = ingest(data, options)
+    from evalaudit.gate import audit_with_reviews, reviewed_result
+    from evalaudit.reviews import decisions_for_gate, utc_today
+
+    decisions = decisions_for_gate(reviews, home)
+    result, outcome = audit_with_reviews(ing, policy, decisions, utc_today(), gold, prof)
+    result = reviewed_result(result, outcome)
+    with prof.step("drift timelines"):
+        ids, order = drift_labelers(result)
+        timeline = drift_timeline(ing.table, ids, order=order) if ids and order else None
+
+    now = datetime.now(UTC)
+    run_series = series.strip() if series and series.strip() else default_series(data, title)
+    summary = summarize(result, run_series, title=title, recorded_at=now)
+    store = None
+    past: list[Any] = []
+    hist_file = None
+    if not no_history:
+        hist_file = Path(history_path) if history_path else default_history_path()
+        try:
+            store = HistoryStore(hist_file)
+            past = store.runs(run_series, limit=MAX_TREND_RUNS - 1)
+        except HistoryError as exc:
+            if store is not None:
+                store.close()
+            raise click.ClickException(str(exc)) from None
+    try:
+        changes = compare_runs(past[-1] if past else None, summary) if store is not None else None
+        report_data = ReportData(
+            result=result,
+            title=title,
+            generated_at=summary.recorded_at[:19] + "Z",
+            timeline=timeline if timeline is not None else pd.DataFrame(),
+            history=(*past, summary) if store is not None else (),
+            changes=changes,
+            history_path=str(hist_file) if hist_file else None,
+        )
+        with prof.step("render"):
+            html = render_html(report_data)
+            md = render_report_markdown(report_data)
+            js = result.to_json()
+        out = Path(out_dir)
+        with prof.step("write outputs"):
+            for name, text in (("audit.json", js), ("report.md", md), ("report.html", html)):
+                with atomic_write(out / name) as fh:
+                    fh.write(text)
+                _readable(out / name)
+        if store is not None:
+            try:
+                store.append(summary)
+            except HistoryError as exc:
+                raise click.ClickException(
+                    f"{exc} (the report was written to {out}; this run is missing from the history)"
+                ) from None
+    finally:
+        if store is not None:
+            store.close()
+
+    line = f"{out / 'report.html'}: verdict {result.verdict.upper()}"
+    if changes is not None and not changes.first_run:
+        line += (
+            f"; since the previous run: {len(changes.new_findings)} new, "
+            f"{len(changes.resolved_findings)} resolved finding(s)"
+        )
+    elif changes is not None:
+        line += "; first run in the history"
+    click.echo(line + ".")
+    click.echo(f"{out / 'report.md'}\n{out / 'audit.json'}")
+    if profile:
+        click.echo("step timings (s):", err=True)
+        for k, v in prof.timings.items():
+            click.echo(f"  {k:<20} {v:8.3f}", err=True)
+        click.echo(f"  {'total':<20} {sum(prof.timings.values()):8.3f}", err=True)
+    return 0 if nofail or result.verdict != "block" else 1
