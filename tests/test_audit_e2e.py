@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -149,7 +150,8 @@ def test_parquet_and_csv_give_the_same_audit(sample_audit, tmp_path):
 
     out = tmp_path / "p.json"
     assert main(["audit", str(SAMPLE / "labels.parquet"), "--json", str(out), "-q"]) == 0
-    a, b = sample_audit[0], json.loads(out.read_text())
+    # copies: the fixture's dict is shared by other tests of this module
+    a, b = copy.deepcopy(sample_audit[0]), json.loads(out.read_text())
     for d in (a, b):
         d["input"].pop("path"), d["input"].pop("sha256"), d["input"].pop("format")
     assert a == b
