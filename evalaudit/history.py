@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import sqlite3
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -31,6 +29,7 @@ from types import TracebackType
 from typing import Any
 
 from evalaudit.result import AuditResult
+from evalaudit.sqlite_wal import retry_busy, setup_store
 
 __all__ = [
     "HISTORY_DB",
@@ -303,11 +302,6 @@ CREATE INDEX IF NOT EXISTS runs_by_series ON runs (series, id)
 _COLUMNS = ", ".join(_FIELDS)
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    msg = str(exc).lower()
-    return "locked" in msg or "busy" in msg
-
-
 class HistoryStore:
     """The run history: an append-only SQLite table ``runs``, one row per report run.
 
@@ -329,7 +323,7 @@ class HistoryStore:
         except (OSError, sqlite3.Error) as exc:
             raise HistoryError(f"{self.path}: cannot open the history store ({exc})") from None
         try:
-            self._retry(self._setup)
+            retry_busy(self._setup)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise HistoryError(f"{self.path}: cannot open the history store ({exc})") from None
@@ -343,47 +337,16 @@ class HistoryStore:
         return cls(default_history_path(home))
 
     def _setup(self) -> None:
-        c = self._conn
-        c.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise HistoryError(
-                f"{self.path}: the file system does not support SQLite WAL mode "
-                f"(journal mode is {mode!r}); put the history on a local disk"
-            )
-        c.execute("PRAGMA synchronous = FULL")
-        version = c.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise HistoryError(
-                f"{self.path}: the history store has schema version {version}, newer than this "
-                f"evalaudit understands ({SCHEMA_VERSION}); upgrade evalaudit"
-            )
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            if c.execute("PRAGMA user_version").fetchone()[0] == 0:
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        c.execute(stmt)
-                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            c.execute("COMMIT")
-        except BaseException:
-            if c.in_transaction:
-                c.execute("ROLLBACK")
-            raise
-
-    def _retry(self, fn: Any, attempts: int = 8) -> Any:
-        delay = 0.01
-        for attempt in range(attempts):
-            try:
-                return fn()
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or attempt == attempts - 1:
-                    raise
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+        setup_store(
+            self._conn,
+            self.path,
+            busy_timeout=self.busy_timeout,
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            what="history store",
+            error=HistoryError,
+            hint="put the history on a local disk",
+        )
 
     # -- writing
     def append(self, summary: RunSummary) -> RunSummary:
@@ -401,7 +364,7 @@ class HistoryStore:
             return int(cur.lastrowid or 0)
 
         try:
-            rowid: int = self._retry(write)
+            rowid: int = retry_busy(write)
         except sqlite3.DatabaseError as exc:
             raise HistoryError(f"{self.path}: cannot record the run ({exc})") from None
         return RunSummary.from_dict({**summary.to_dict(), "id": rowid})

@@ -28,10 +28,8 @@ runs.
 from __future__ import annotations
 
 import os
-import random
 import re
 import sqlite3
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -43,6 +41,7 @@ import yaml
 
 from evalaudit.contract import InputError, Problem
 from evalaudit.rules import FINDING_KINDS
+from evalaudit.sqlite_wal import retry_busy, setup_store
 
 __all__ = [
     "ACTIONS",
@@ -320,11 +319,6 @@ CREATE INDEX IF NOT EXISTS decisions_finding ON decisions (finding_id, id);
 _COLUMNS = "finding_id, action, decided_by, reason, until, recorded_at"
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    msg = str(exc).lower()
-    return "locked" in msg or "busy" in msg
-
-
 class ReviewStore:
     """The review decisions of one ``$EVALAUDIT_HOME``: an append-only SQLite table.
 
@@ -361,7 +355,7 @@ class ReviewStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the review store ({exc})") from None
         try:
-            self._retry(self._setup)
+            retry_busy(self._setup)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise StoreError(f"{self.path}: cannot open the review store ({exc})") from None
@@ -376,48 +370,16 @@ class ReviewStore:
 
     # -- setup
     def _setup(self) -> None:
-        c = self._conn
-        c.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreError(
-                f"{self.path}: the file system does not support SQLite WAL mode "
-                f"(journal mode is {mode!r}); put $EVALAUDIT_HOME on a local disk"
-            )
-        c.execute("PRAGMA synchronous = FULL")
-        version = c.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: the review store has schema version {version}, newer than this "
-                f"evalaudit understands ({SCHEMA_VERSION}); upgrade evalaudit"
-            )
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            # another process may have created the schema while we waited for the lock
-            if c.execute("PRAGMA user_version").fetchone()[0] == 0:
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        c.execute(stmt)
-                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            c.execute("COMMIT")
-        except BaseException:
-            if c.in_transaction:
-                c.execute("ROLLBACK")
-            raise
-
-    def _retry(self, fn: Any, attempts: int = 8) -> Any:
-        delay = 0.01
-        for attempt in range(attempts):
-            try:
-                return fn()
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or attempt == attempts - 1:
-                    raise
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+        setup_store(
+            self._conn,
+            self.path,
+            busy_timeout=self.busy_timeout,
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            what="review store",
+            error=StoreError,
+            hint="put $EVALAUDIT_HOME on a local disk",
+        )
 
     # -- writing
     def record(self, decision: Decision) -> Decision:
@@ -467,7 +429,7 @@ class ReviewStore:
                 raise
 
         try:
-            result: Decision = self._retry(write)
+            result: Decision = retry_busy(write)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot record the decision ({exc})") from None
         return result
