@@ -228,16 +228,20 @@ def _line_numbers(text: str, sep: str, n_rows: int) -> np.ndarray:
     text so quoted newlines do not shift the numbers.
     """
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-    if lines == n_rows + 1 and "\n\n" not in text:
+    if lines == n_rows + 1 and "\n\n" not in text and "\r" not in text.replace("\r\n", ""):
         return np.arange(2, n_rows + 2, dtype=np.int64)
-    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    # newline="": the csv module sees \r, \n and \r\n line ends as pandas does
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     starts: list[int] = []
-    next(reader, None)
-    line = reader.line_num + 1
-    for record in reader:
-        if record:  # pandas skips blank lines
-            starts.append(line)
+    try:
+        next(reader, None)
         line = reader.line_num + 1
+        for record in reader:
+            if record:  # pandas skips blank lines
+                starts.append(line)
+            line = reader.line_num + 1
+    except csv.Error:  # the csv module is stricter than pandas: fall back to record order
+        return np.arange(2, n_rows + 2, dtype=np.int64)
     if len(starts) != n_rows:  # cannot reconcile: fall back to record order
         return np.arange(2, n_rows + 2, dtype=np.int64)
     return np.asarray(starts, dtype=np.int64)
