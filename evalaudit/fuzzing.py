@@ -329,7 +329,10 @@ def make_case(rng: random.Random, kind: str | None = None) -> Case:
     frame_muts = _frame_mutations(rng)
     for _ in range(rng.randint(0, 2)):
         name, f = rng.choice(list(frame_muts.items()))
-        df = f(df)
+        try:
+            df = f(df)
+        except KeyError:  # an earlier mutation dropped the column this one edits
+            continue
         names.append(name)
     data = _serialise(df, kind, rng)
     if rng.random() < 0.5 and data:
