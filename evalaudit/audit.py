@@ -348,7 +348,7 @@ def _cell_slice_effects(
         in_slice = np.ones(len(f), dtype=bool)
         for col, val in zip(r.slice_column.split("+"), r.slice_value.split("+"), strict=False):
             in_slice &= (f[col] == val).to_numpy()
-        n_items = len(np.unique(item[in_slice]))
+        n_items = int(np.count_nonzero(np.bincount(item[in_slice], minlength=table.n_items)))
         base = float((score[in_slice] * w[in_slice]).sum() / n_items)
         cell = in_slice & (f[LABELER].to_numpy() == r.labeler)
         after = base - r.leniency * float(w[cell].sum()) / n_items

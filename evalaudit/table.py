@@ -14,7 +14,7 @@ score on the label's scale:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,6 +106,7 @@ class LabelTable:
         categories: Sequence[str] | None = None,
         positive: str | None = None,
         slice_columns: Sequence[str] = (),
+        codes: Mapping[str, tuple[np.ndarray, pd.Index]] | None = None,
     ) -> LabelTable:
         """Build from a frame with canonical columns (``item_id``, ``labeler_id``, ``label``, ...).
 
@@ -115,7 +116,9 @@ class LabelTable:
         ``categories`` fixes the code order (required order for ordinal
         scales; for binary it is ``(negative, positive)``); when omitted, the
         observed values are sorted (numerically when they all parse as
-        numbers).
+        numbers). ``codes`` optionally holds ``pd.factorize(df[col])`` of some
+        columns (row-aligned with ``df``, missing as -1), computed by the
+        caller already: they are reused instead of hashing the strings again.
 
         >>> t = LabelTable.build(
         ...     pd.DataFrame({"item_id": ["a", "a", "b"], "labeler_id": ["x", "y", "x"],
@@ -125,7 +128,13 @@ class LabelTable:
         (('fail', 'pass'), [1.0, 0.0, 1.0])
         """
         kind = LabelKind(kind)
-        item_codes, item_ids = pd.factorize(df[ITEM_ID].astype("string"), sort=False)
+        known = {
+            col: c for col, c in (codes or {}).items() if col in df.columns and len(c[0]) == len(df)
+        }
+        if ITEM_ID in known and not (known[ITEM_ID][0] < 0).any():
+            item_codes, item_ids = known[ITEM_ID]
+        else:
+            item_codes, item_ids = pd.factorize(df[ITEM_ID].astype("string"), sort=False)
         labeler_codes, labeler_ids = pd.factorize(df[LABELER_ID].astype("string"), sort=True)
         out = pd.DataFrame(
             {
@@ -148,7 +157,7 @@ class LabelTable:
                     cats = tuple([c for c in cats if c != positive] + [positive])
             else:
                 cats = tuple(str(c) for c in categories)
-            codes = pd.Categorical(text, categories=list(cats)).codes
+            codes = _codes_in(text, cats)
             if (codes < 0).any():
                 raise ValueError("labels outside the declared categories; validate first")
             out[VALUE] = codes.astype(np.int16)
@@ -179,11 +188,11 @@ class LabelTable:
             out[TIMESTAMP] = ts.reset_index(drop=True)
         for col in (VENDOR, BATCH, MODEL, VERSION):
             if col in df.columns:
-                out[col] = _as_category(df[col])
+                out[col] = _as_category(df[col], known.get(col))
         if GOLD in df.columns:
             out[GOLD] = df[GOLD].astype("string").to_numpy()
         for col in slice_columns:
-            out[col] = _as_category(df[col])
+            out[col] = _as_category(df[col], known.get(col))
         return cls(
             frame=out,
             item_ids=pd.Index(item_ids, dtype="string", name=ITEM_ID),
@@ -230,10 +239,33 @@ class LabelTable:
 MISSING_SLICE = "(missing)"
 
 
-def _as_category(s: pd.Series) -> pd.Series:
-    s = s.astype("string").fillna(MISSING_SLICE)
-    cats = sorted(pd.unique(s).tolist())
-    return pd.Series(pd.Categorical(s, categories=cats), index=None).reset_index(drop=True)
+def _as_category(s: pd.Series, factorized: tuple[np.ndarray, pd.Index] | None = None) -> pd.Series:
+    """Categorical with the sorted values as categories, missing as :data:`MISSING_SLICE`.
+
+    Factorizes once (or reuses ``factorized``, ``pd.factorize(s)``) and re-maps
+    the codes: ``pd.Categorical(s, categories=...)`` would hash every string again.
+    """
+    if factorized is None:
+        codes, uniques = pd.factorize(s.astype("string").fillna(MISSING_SLICE))
+    else:
+        codes, uniques = factorized
+    values = [str(v) for v in uniques.tolist()]
+    if len(codes) and (codes < 0).any():
+        values.append(MISSING_SLICE)
+        codes = np.where(codes < 0, len(values) - 1, codes)
+    cats = sorted(set(values))  # a literal "(missing)" and missing values are one category
+    pos = {v: i for i, v in enumerate(cats)}
+    rank = np.array([pos[v] for v in values] or [0], dtype=np.int64)
+    cat = pd.Categorical.from_codes(rank[codes] if len(codes) else codes, categories=cats)
+    return pd.Series(cat, index=None).reset_index(drop=True)
+
+
+def _codes_in(text: pd.Series, cats: Sequence[str]) -> np.ndarray:
+    """``pd.Categorical(text, categories=cats).codes`` hashing each distinct value once."""
+    codes, uniques = pd.factorize(text)
+    pos = {c: i for i, c in enumerate(cats)}
+    lookup = np.array([pos.get(str(u), -1) for u in uniques.tolist()] + [-1], dtype=np.int64)
+    return lookup[codes].astype(np.int8 if len(cats) < 127 else np.int32)
 
 
 def _sort_values(values: list[str]) -> list[str]:

@@ -29,16 +29,17 @@ def _rows(
     value: np.ndarray,
     value_names: list[str],
     scope: str,
+    first: np.ndarray,
+    uniq: np.ndarray,
 ) -> list[dict[str, object]]:
-    """One row per scope value: the top entity's item share and the effective number."""
+    """One row per scope value: the top entity's item share and the effective number.
+
+    ``first`` marks each item's first label row, ``uniq`` each (entity, item)
+    pair's first row (computed once per entity kind by :func:`concentration`).
+    """
     n_val, n_ent = len(value_names), len(names)
     # items per scope value (a slice is an item attribute: count each item once)
-    first = ~pd.Series(item).duplicated().to_numpy()
     items_in = np.bincount(value[first], minlength=n_val).astype(float)
-    # items per (value, entity): an entity labels an item at most once per labeler, but a
-    # vendor's several labelers may share an item, so dedupe (entity, item) first
-    pair = entity.astype(np.int64) * n_items + item
-    uniq = ~pd.Series(pair).duplicated().to_numpy()
     per = (
         np.bincount(value[uniq] * n_ent + entity[uniq], minlength=n_val * n_ent)
         .reshape(n_val, n_ent)
@@ -106,7 +107,17 @@ def concentration(table: LabelTable) -> pd.DataFrame:
             )
         )
     rows: list[dict[str, object]] = []
+    # each item's first label row
+    first_row = np.full(table.n_items, len(f), dtype=np.int64)
+    np.minimum.at(first_row, item, np.arange(len(f), dtype=np.int64))
+    first = np.zeros(len(f), dtype=bool)
+    first[first_row[first_row < len(f)]] = True
     for who, entity, names in whos:
+        # items per (value, entity): an entity labels an item at most once per labeler, but a
+        # vendor's several labelers may share an item, so dedupe (entity, item) first
+        uniq = ~pd.Series(entity * table.n_items + item).duplicated().to_numpy()
         for scope, value, value_names in scopes:
-            rows += _rows(who, entity, names, item, table.n_items, value, value_names, scope)
+            rows += _rows(
+                who, entity, names, item, table.n_items, value, value_names, scope, first, uniq
+            )
     return pd.DataFrame(rows)

@@ -58,9 +58,9 @@ import pandas as pd
 from scipy import stats
 
 from evalaudit.contract import BATCH, TIMESTAMP
-from evalaudit.stats.leniency import overlap_residuals, strata_codes
+from evalaudit.stats.leniency import _score_parts, strata_codes
 from evalaudit.stats.multitest import bh_qvalues
-from evalaudit.table import ITEM, LABELER, MISSING_SLICE, ROW_COL, SCORE, LabelTable
+from evalaudit.table import LABELER, MISSING_SLICE, ROW_COL, SCORE, LabelTable
 
 __all__ = [
     "DRIFT_COLUMNS",
@@ -144,16 +144,13 @@ def leniency_residuals(table: LabelTable, strata: tuple[str, ...] | None = None)
     """
     f = table.frame
     score = f[SCORE].to_numpy(dtype=np.float64)
-    item = f[ITEM].to_numpy()
     labeler = f[LABELER].to_numpy().astype(np.int64)
     ok = np.isfinite(score)
-    res = np.full(len(f), np.nan)
     if not ok.any():
-        return res
-    res[ok] = overlap_residuals(item[ok], score[ok], table.n_items)
-
-    m = np.bincount(item[ok], minlength=table.n_items)
-    single = ok & (m[item] == 1)
+        return np.full(len(f), np.nan)
+    # the overlap residuals and single-labeled rows the leniency pass computed (same table)
+    _, overlap, single, _ = _score_parts(table, score)
+    res = overlap.copy()
     if single.any():
         stratum = strata_codes(table, strata)[single]
         lab_s, y = labeler[single], score[single]
@@ -325,8 +322,12 @@ def labeler_drift(
     f = table.frame
     n_lab = table.n_labelers
     labeler = f[LABELER].to_numpy().astype(np.int64)
-    res = leniency_residuals(table, strata)
-    ts = _timestamps_ns(table)
+    cached = table.extra.get("_drift_residuals")
+    if cached is not None and cached[0] is f and cached[1] == strata:
+        res, ts = cached[2], cached[3]
+    else:
+        res, ts = leniency_residuals(table, strata), _timestamps_ns(table)
+        table.extra["_drift_residuals"] = (f, strata, res, ts)
     row = f[ROW_COL].to_numpy() if ROW_COL in f.columns else np.arange(len(f))
 
     batch_names: np.ndarray | None = None
@@ -344,7 +345,13 @@ def labeler_drift(
             usable = np.zeros(len(f), bool)
             keys = (row,)
     idx = np.flatnonzero(usable)
-    srt = idx[np.lexsort((*(k[idx] for k in keys), labeler[idx]))]
+    sort_keys = [k[idx] for k in keys]
+    if len(idx) > 1 and bool(np.all(sort_keys[0][1:] > sort_keys[0][:-1])):
+        # rows already ascending: lexsort is stable, so the row key is implied
+        sort_keys = sort_keys[1:]
+    # keys with a small range (labeler, batch rank) sort by radix as int16: same order
+    sort_keys = [_small(k) for k in (*sort_keys, labeler[idx])]
+    srt = idx[np.lexsort(tuple(sort_keys))]
     sizes = np.bincount(labeler[srt], minlength=n_lab).astype(np.int64)
     cus = cusum_test(res[srt], sizes)
     tested = sizes >= max(int(min_support), 2)
@@ -409,6 +416,18 @@ def flag_drift(drift_df: pd.DataFrame, fdr: float, min_effect: float) -> np.ndar
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _small(key: np.ndarray) -> np.ndarray:
+    """``key`` as int16 when its values fit (numpy sorts 16-bit keys by radix)."""
+    if (
+        key.dtype.kind == "i"
+        and len(key)
+        and key.min() >= np.iinfo(np.int16).min
+        and key.max() <= np.iinfo(np.int16).max
+    ):
+        return key.astype(np.int16)
+    return key
 
 
 def _timestamps_ns(table: LabelTable) -> np.ndarray | None:

@@ -61,6 +61,33 @@ def _impact(orig: np.ndarray, cf: np.ndarray) -> dict[str, Any]:
     }
 
 
+def item_groups(table: LabelTable, column: str) -> list[tuple[Any, np.ndarray]]:
+    """Items by their (first label's) value of ``column``: ``[(value, item codes), ...]``.
+
+    The values in groupby order (observed only), the codes ascending. Computed
+    once per table frame (the headline and its variants ask several times).
+    """
+    cache = table.extra.get("_item_groups")
+    if cache is None or cache[0] is not table.frame:
+        cache = (table.frame, {})
+        table.extra["_item_groups"] = cache
+    groups: dict[str, Any] = cache[1]
+    if column not in groups:
+        f = table.frame
+        if "__firsts__" not in groups:
+            item = f[ITEM].to_numpy()
+            rows = pd.Series(item).drop_duplicates().index.to_numpy()  # first label of each item
+            rows = rows[np.argsort(item[rows], kind="stable")]
+            groups["__firsts__"] = (rows, pd.Index(item[rows], name=ITEM))
+        rows, codes = groups["__firsts__"]
+        values = pd.Series(f[column].iloc[rows].array, index=codes)
+        groups[column] = [
+            (value, np.asarray(idx))
+            for value, idx in values.groupby(values, observed=True).groups.items()
+        ]
+    return groups[column]
+
+
 def headline_impact(table: LabelTable, suspect: np.ndarray) -> dict[str, Any] | None:
     """Headline with and without the labels in ``suspect`` (boolean per label row).
 
@@ -77,8 +104,13 @@ def headline_impact(table: LabelTable, suspect: np.ndarray) -> dict[str, Any] | 
         return None
     item = f[ITEM].to_numpy()
     n = table.n_items
-    cnt = np.bincount(item, minlength=n).astype(float)
-    tot = np.bincount(item, weights=score, minlength=n)
+    cached = table.extra.get("_headline_totals")
+    if cached is not None and cached[0] is f and np.array_equal(cached[1], score):
+        cnt, tot = cached[2], cached[3]
+    else:  # the same for every suspect set (the headline and its variants)
+        cnt = np.bincount(item, minlength=n).astype(float)
+        tot = np.bincount(item, weights=score, minlength=n)
+        table.extra["_headline_totals"] = (f, score.copy(), cnt, tot)
     keep = ~suspect
     cnt2 = np.bincount(item[keep], minlength=n).astype(float)
     tot2 = np.bincount(item[keep], weights=score[keep], minlength=n)
@@ -87,11 +119,9 @@ def headline_impact(table: LabelTable, suspect: np.ndarray) -> dict[str, Any] | 
         cf = np.where(cnt2 > 0, tot2 / cnt2, np.nan)
     out = _impact(orig, cf)
     out["method"] = "item-level (clustered) normal CI; paired over items that keep a label"
-    firsts = f.drop_duplicates(ITEM).set_index(ITEM).sort_index()
     out["per_model"] = []
     if table.has(MODEL):
-        for value, idx in firsts.groupby(MODEL, observed=True).groups.items():
-            codes = np.asarray(idx)
+        for value, codes in item_groups(table, MODEL):
             out["per_model"].append({"model": str(value), **_impact(orig[codes], cf[codes])})
         base = sorted(out["per_model"], key=lambda r: -r["score"])
         after = sorted(
@@ -102,8 +132,7 @@ def headline_impact(table: LabelTable, suspect: np.ndarray) -> dict[str, Any] | 
         out["ranking_changed"] = False
     out["per_slice"] = []
     for col in table.slice_columns:
-        for value, idx in firsts.groupby(col, observed=True).groups.items():
-            codes = np.asarray(idx)
+        for value, codes in item_groups(table, col):
             out["per_slice"].append(
                 {"slice_column": col, "slice_value": str(value), **_impact(orig[codes], cf[codes])}
             )
@@ -146,26 +175,19 @@ def headline_corrected(
     w = 1.0 / m[item]
     sus = group >= 0
     n_groups = len(effect)
-    first = f.drop_duplicates(ITEM).set_index(ITEM).sort_index()
+
+    # per-item weighted totals once; a subset of items sums the same bins in the same order
+    item_tot = np.bincount(item, weights=score * w, minlength=table.n_items)
+    sus_rows = np.flatnonzero(sus)
+    sus_item, sus_group, sus_w = item[sus_rows], group[sus_rows], w[sus_rows]
 
     def one(item_mask: np.ndarray) -> dict[str, Any]:
         n = int(item_mask.sum())
-        rows = sus & item_mask[item]
-        c = np.bincount(group[rows], weights=w[rows], minlength=n_groups)
+        rows = item_mask[sus_item]
+        c = np.bincount(sus_group[rows], weights=sus_w[rows], minlength=n_groups)
         delta = float(-(effect * c).sum() / n) if n else float("nan")
         se_d = float(np.sqrt(((se * c) ** 2).sum()) / n) if n else float("nan")
-        base = (
-            float(
-                np.bincount(
-                    item[item_mask[item]],
-                    weights=score[item_mask[item]] * w[item_mask[item]],
-                    minlength=table.n_items,
-                ).sum()
-                / n
-            )
-            if n
-            else float("nan")
-        )
+        base = float(np.where(item_mask, item_tot, 0.0).sum() / n) if n else float("nan")
         return {
             "score": base,
             "score_corrected": base + delta,
@@ -182,9 +204,9 @@ def headline_corrected(
     )
     out["per_model"] = []
     if table.has(MODEL):
-        for value, idx in first.groupby(MODEL, observed=True).groups.items():
+        for value, codes in item_groups(table, MODEL):
             mask = np.zeros(table.n_items, dtype=bool)
-            mask[np.asarray(idx)] = True
+            mask[codes] = True
             out["per_model"].append({"model": str(value), **one(mask)})
         before = [r["model"] for r in sorted(out["per_model"], key=lambda r: -r["score"])]
         after = [r["model"] for r in sorted(out["per_model"], key=lambda r: -r["score_corrected"])]
@@ -193,8 +215,8 @@ def headline_corrected(
         out["ranking_changed"] = False
     out["per_slice"] = []
     for col in table.slice_columns:
-        for value, idx in first.groupby(col, observed=True).groups.items():
+        for value, codes in item_groups(table, col):
             mask = np.zeros(table.n_items, dtype=bool)
-            mask[np.asarray(idx)] = True
+            mask[codes] = True
             out["per_slice"].append({"slice_column": col, "slice_value": str(value), **one(mask)})
     return out

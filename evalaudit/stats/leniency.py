@@ -25,6 +25,7 @@ classes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,11 +97,21 @@ def strata_codes(table: LabelTable, columns: tuple[str, ...] | None = None) -> n
     f = table.frame
     if columns is None:
         columns = tuple(table.slice_columns) + ((MODEL,) if table.has(MODEL) else ())
+    cache = table.extra.get("_strata")
+    if cache is None or cache[0] is not f:
+        cache = (f, {})
+        table.extra["_strata"] = cache
+    key = tuple(columns)
+    if key in cache[1]:
+        return cache[1][key]
     code = np.zeros(len(f), dtype=np.int64)
     for col in columns:
         c = f[col].cat.codes.to_numpy().astype(np.int64)
         code = code * (int(c.max()) + 1 if len(c) else 1) + c
-    return pd.factorize(code)[0].astype(np.int64)
+    out = pd.factorize(code)[0].astype(np.int64)
+    out.flags.writeable = False  # shared by every caller on this table
+    cache[1][key] = out
+    return out
 
 
 def overlap_residuals(item: np.ndarray, score: np.ndarray, n_items: int) -> np.ndarray:
@@ -146,19 +157,25 @@ def _stratified_from_sums(
     return _Evidence(n, np.where(bad, np.nan, effect), np.where(bad, np.nan, var))
 
 
-def _evidence_stratified(
-    group: np.ndarray,
-    labeler: np.ndarray,
-    stratum: np.ndarray,
-    score: np.ndarray,
-    n_groups: int,
-    group_labeler: np.ndarray,
-) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
-    """MH-weighted difference vs other labelers' single labels in the same stratum (its sums).
+_STRATUM_MEMO: list[Any] = []
 
-    ``group`` and ``labeler`` index the rows (single-labeled items only); peers
-    of a group are every label in the stratum not given by the group's labeler.
+
+def _stratum_parts(labeler: np.ndarray, stratum: np.ndarray, score: np.ndarray) -> tuple[Any, ...]:
+    """The per-stratum and per-(labeler, stratum) sums of :func:`_evidence_stratified`.
+
+    They do not depend on the groups, and one audit asks for them with the same
+    single-labeled rows for the labeler pass and every slice scan, so the last
+    result is kept (and reused only for equal inputs).
     """
+    if _STRATUM_MEMO:
+        lab0, st0, sc0, parts = _STRATUM_MEMO
+        if (
+            lab0.shape == labeler.shape
+            and np.array_equal(lab0, labeler)
+            and np.array_equal(st0, stratum)
+            and np.array_equal(sc0, score, equal_nan=True)
+        ):
+            return parts
     n_strata = int(stratum.max()) + 1 if len(stratum) else 1
     n_s = np.bincount(stratum, minlength=n_strata).astype(np.float64)
     t_s = np.bincount(stratum, weights=score, minlength=n_strata)
@@ -176,6 +193,26 @@ def _evidence_stratified(
     lcode, luniq = pd.factorize(key_l)
     ln = np.bincount(lcode).astype(np.float64)
     lt = np.bincount(lcode, weights=score)
+    parts = (n_strata, n_s, t_s, v_s, n_all, ln, lt, pd.Index(luniq))
+    _STRATUM_MEMO[:] = [labeler, stratum, score, parts]  # callers pass fresh arrays
+    return parts
+
+
+def _evidence_stratified(
+    group: np.ndarray,
+    labeler: np.ndarray,
+    stratum: np.ndarray,
+    score: np.ndarray,
+    n_groups: int,
+    group_labeler: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """MH-weighted difference vs other labelers' single labels in the same stratum (its sums).
+
+    ``group`` and ``labeler`` index the rows (single-labeled items only); peers
+    of a group are every label in the stratum not given by the group's labeler.
+    """
+    n_strata, n_s, t_s, v_s, n_all, ln, lt, luniq_index = _stratum_parts(labeler, stratum, score)
+
     # the group's rows per stratum
     key_g = group.astype(np.int64) * n_strata + stratum
     gcode, guniq = pd.factorize(key_g)
@@ -184,7 +221,7 @@ def _evidence_stratified(
     g_of = guniq // n_strata
     s_of = guniq % n_strata
     l_key = group_labeler[g_of].astype(np.int64) * n_strata + s_of
-    lidx = pd.Index(luniq).get_indexer(l_key)
+    lidx = luniq_index.get_indexer(l_key)
     n_o = n_s[s_of] - ln[lidx]
     t_o = t_s[s_of] - lt[lidx]
     matched = n_o > 0
@@ -272,6 +309,40 @@ def effects_from_sums(sums: dict[str, np.ndarray], a_pooled: float) -> pd.DataFr
     )
 
 
+def _score_parts(
+    table: LabelTable, score: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """What :func:`estimate_groups` needs of the table whatever the groups.
+
+    Rows with a score, their overlap residuals, the rows of single-labeled
+    items, and the pooled residual variance. Computed once per (table frame,
+    score) and kept in ``table.extra``: the labeler pass, every slice scan and
+    the suspects re-estimate group the same rows.
+    """
+    cached = table.extra.get("_score_parts")
+    if (
+        cached is not None
+        and cached[0] is table.frame
+        and cached[1].shape == score.shape
+        and np.array_equal(cached[1], score, equal_nan=True)
+    ):
+        return cached[2]
+    f = table.frame
+    item = f[ITEM].to_numpy()
+    ok = np.isfinite(score)
+    res = np.full(len(f), np.nan)
+    res[ok] = overlap_residuals(item[ok], score[ok], table.n_items)
+    m = np.bincount(item[ok], minlength=table.n_items)
+    single = ok & (m[item] == 1)
+    # the shrinkage target is a property of the table, not of how rows are grouped, so a
+    # labeler's estimate is the same whether computed alone or as cells minus a cell
+    finite = np.isfinite(res)
+    a_pooled = float(np.var(res[finite], ddof=1)) if finite.sum() > 1 else 0.0
+    parts = (ok, res, single, a_pooled)
+    table.extra["_score_parts"] = (table.frame, score.copy(), parts)
+    return parts
+
+
 def estimate_groups(
     table: LabelTable,
     score: np.ndarray,
@@ -287,16 +358,11 @@ def estimate_groups(
     evidence columns of :data:`LENIENCY_COLUMNS` (no q-values, no ids).
     """
     f = table.frame
-    item = f[ITEM].to_numpy()
     labeler = f[LABELER].to_numpy()
-    ok = np.isfinite(score)
-    res = np.full(len(f), np.nan)
-    res[ok] = overlap_residuals(item[ok], score[ok], table.n_items)
+    ok, res, single, a_pooled = _score_parts(table, score)
     in_group = group >= 0
     sums = _overlap_sums(group[in_group & ok], res[in_group & ok], n_groups)
 
-    m = np.bincount(item[ok], minlength=table.n_items)
-    single = ok & (m[item] == 1)
     # peers for (B) are every single label; the group's own rows are those with group >= 0
     g_single = group[single]
     b_rows = g_single >= 0
@@ -311,10 +377,6 @@ def estimate_groups(
         np.append(group_labeler, -1),
     )
     sums.update({k: v[:n_groups] for k, v in b_sums.items()})
-    # the shrinkage target is a property of the table, not of how rows are grouped, so a
-    # labeler's estimate is the same whether computed alone or as cells minus a cell
-    finite = np.isfinite(res)
-    a_pooled = float(np.var(res[finite], ddof=1)) if finite.sum() > 1 else 0.0
     out = effects_from_sums(sums, a_pooled)
     out["n_unmatched"] = n_unmatched[:n_groups].astype(np.int64)
     for k in SUM_COLUMNS:

@@ -94,15 +94,19 @@ def _cells_of(
     keep = n_labels > 0
     idx = np.flatnonzero(keep)
     # the value labels of each combination, column by column
-    first_row = pd.Series(np.arange(len(f))).groupby(combo).first().to_numpy()
+    first_row = np.full(n_combo, len(f), dtype=np.int64)
+    np.minimum.at(first_row, combo, np.arange(len(f), dtype=np.int64))
     values = [f[c].to_numpy()[first_row] for c in columns]
+    combo_names = np.array(
+        [JOIN.join(str(v[c]) for v in values) for c in range(n_combo)] or [""], dtype=object
+    )
     combo_of = idx % n_combo
     res = pd.DataFrame(
         {
             "labeler": cell_lab[idx],
             "labeler_id": table.labeler_ids.to_numpy()[cell_lab[idx]],
             "slice_column": JOIN.join(columns),
-            "slice_value": [JOIN.join(str(v[c]) for v in values) for c in combo_of],
+            "slice_value": combo_names[combo_of].tolist() if len(combo_of) else [],
             "n": n_labels[idx],
             "leniency": est["effect"].to_numpy()[idx],
             "se": est["se"].to_numpy()[idx],
