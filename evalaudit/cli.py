@@ -17,7 +17,14 @@ from typing import Any
 import click
 
 from evalaudit import __version__
-from evalaudit.commands.common import ExamplesGroup, ingest_options_from, input_options
+from evalaudit.commands.common import (
+    ExamplesGroup,
+    gold_option,
+    ingest_options_from,
+    input_options,
+    quiet_option,
+    rules_option,
+)
 from evalaudit.contract import InputError, Problem, format_problem
 
 __all__ = ["EXIT_BLOCKED", "EXIT_INPUT", "EXIT_OK", "cli", "main"]
@@ -54,12 +61,7 @@ def cli() -> None:
 )
 @click.argument("file", type=click.Path(dir_okay=False))
 @input_options
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(dir_okay=False),
-    help="Policy file (default: rules/default.yaml).",
-)
+@rules_option
 @click.option(
     "--json",
     "json_out",
@@ -69,14 +71,9 @@ def cli() -> None:
 @click.option(
     "--markdown", "md_out", type=click.Path(dir_okay=False), help="Write a Markdown summary."
 )
-@click.option(
-    "--gold",
-    "gold_path",
-    type=click.Path(dir_okay=False),
-    help="Gold answers (item_id,gold_label) for per-labeler gold accuracy.",
-)
+@gold_option
 @click.option("--profile", is_flag=True, help="Print per-step timings on stderr.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+@quiet_option
 def audit(
     file: str,
     gold_path: str | None,

@@ -9,7 +9,16 @@ import click
 
 from evalaudit.contract import LabelKind
 
-__all__ = ["ExamplesCommand", "ExamplesGroup", "ingest_options_from", "input_options"]
+__all__ = [
+    "ExamplesCommand",
+    "ExamplesGroup",
+    "gold_option",
+    "ingest_options_from",
+    "input_options",
+    "quiet_option",
+    "review_source_options",
+    "rules_option",
+]
 
 
 class ExamplesCommand(click.Command):
@@ -127,3 +136,34 @@ def ingest_options_from(kw: dict[str, Any]) -> Any:
         duplicates=kw.pop("duplicates"),
         version=kw.pop("version_"),
     )
+
+
+# ---------------------------------------------------------------- options shared by commands
+rules_option = click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(dir_okay=False),
+    help="Policy file (default: rules/default.yaml).",
+)
+gold_option = click.option(
+    "--gold",
+    "gold_path",
+    type=click.Path(dir_okay=False),
+    help="Gold answers (item_id,gold_label) for per-labeler gold accuracy.",
+)
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+
+
+def review_source_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--reviews FILE`` (an exported decisions file) and ``--home DIR`` (the local store)."""
+    f = click.option(
+        "--home",
+        type=click.Path(file_okay=False),
+        help="Directory of the local review store (default: $EVALAUDIT_HOME or ./.evalaudit).",
+    )(f)
+    return click.option(
+        "--reviews",
+        type=click.Path(dir_okay=False),
+        help="Review decisions exported with `evalaudit review export` (default: the local "
+        "store in $EVALAUDIT_HOME, if any).",
+    )(f)

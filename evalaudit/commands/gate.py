@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from evalaudit.commands.common import ExamplesCommand, ingest_options_from, input_options
+from evalaudit.commands.common import (
+    ExamplesCommand,
+    gold_option,
+    ingest_options_from,
+    input_options,
+    quiet_option,
+    review_source_options,
+    rules_option,
+)
 
 __all__ = ["gate", "verify"]
 
@@ -24,34 +32,14 @@ Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or input 
 )
 @click.argument("data", type=click.Path(dir_okay=False))
 @input_options
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(dir_okay=False),
-    help="Policy file (default: rules/default.yaml).",
-)
+@rules_option
 @click.option(
     "--baseline",
     type=click.Path(dir_okay=False),
     help="The previous version of the eval set: adds the version diff.",
 )
-@click.option(
-    "--reviews",
-    type=click.Path(dir_okay=False),
-    help="Review decisions exported with `evalaudit review export` (default: the "
-    "local store in $EVALAUDIT_HOME, if any).",
-)
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False),
-    help="Directory of the local review store (default: $EVALAUDIT_HOME or ./.evalaudit).",
-)
-@click.option(
-    "--gold",
-    "gold_path",
-    type=click.Path(dir_okay=False),
-    help="Gold answers (item_id,gold_label).",
-)
+@review_source_options
+@gold_option
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the verdict JSON.")
 @click.option(
     "--markdown",
@@ -82,7 +70,7 @@ Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or input 
     is_flag=True,
     help="Exit 0 even when blocked (roll-out mode); input errors still exit 2.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+@quiet_option
 def gate(
     data: str,
     rules_path: str | None,

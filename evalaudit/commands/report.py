@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from evalaudit.commands.common import ExamplesCommand, ingest_options_from, input_options
+from evalaudit.commands.common import (
+    ExamplesCommand,
+    gold_option,
+    ingest_options_from,
+    input_options,
+    quiet_option,
+    review_source_options,
+    rules_option,
+)
 
 __all__ = ["MAX_DRIFT_CHARTS", "drift_labelers", "report"]
 
@@ -74,12 +82,7 @@ makes it 0), 2 usage or input error (nothing is written).""",
     help="Directory for report.html, report.md and audit.json (created if missing).",
 )
 @input_options
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(dir_okay=False),
-    help="Policy file (default: rules/default.yaml).",
-)
+@rules_option
 @click.option(
     "--history",
     "history_path",
@@ -93,30 +96,15 @@ makes it 0), 2 usage or input error (nothing is written).""",
     help="Name of this report's run series in the history (default: the --title, else the "
     "data path): runs of one series make one trend.",
 )
-@click.option(
-    "--gold",
-    "gold_path",
-    type=click.Path(dir_okay=False),
-    help="Gold answers (item_id,gold_label) for per-labeler gold accuracy.",
-)
+@gold_option
 @click.option(
     "--nofail",
     is_flag=True,
     help="Exit 0 even when the verdict is block; input errors still exit 2.",
 )
-@click.option(
-    "--reviews",
-    type=click.Path(dir_okay=False),
-    help="Review decisions exported with `evalaudit review export` (default: the local store "
-    "in $EVALAUDIT_HOME, if any): dismissed findings are shown as such and do not alert.",
-)
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False),
-    help="Directory of the local review store (default: $EVALAUDIT_HOME or ./.evalaudit).",
-)
+@review_source_options
 @click.option("--profile", is_flag=True, help="Print per-step timings on stderr.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+@quiet_option
 def report(
     data: str,
     out_dir: str,
