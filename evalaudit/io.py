@@ -438,6 +438,10 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[io.TextIOBase]:
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as fh:
             yield fh  # type: ignore[misc]
+        # mkstemp creates 0600; an output gets the mode of a normal new file (0666 - umask)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,17 +43,6 @@ def drift_labelers(result: Any, max_n: int = MAX_DRIFT_CHARTS) -> tuple[list[str
     if cells is not None and not cells.empty and "flagged" in cells.columns:
         ids += [str(i) for i in cells.loc[cells["flagged"].astype(bool), "labeler_id"]]
     return list(dict.fromkeys(ids))[:max_n], order
-
-
-def _readable(path: Path) -> None:
-    """Give a written report the permissions of a normal new file (0666 minus the umask).
-
-    ``atomic_write`` creates its temporary file 0600; a report is meant to be
-    published (CI artifact, web directory), so it gets the usual mode.
-    """
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
 
 
 @click.command(
@@ -202,7 +190,6 @@ def report(
             for name, text in (("audit.json", js), ("report.md", md), ("report.html", html)):
                 with atomic_write(out / name) as fh:
                     fh.write(text)
-                _readable(out / name)
         if store is not None:
             try:
                 store.append(summary)
