@@ -69,6 +69,28 @@ class Profiler:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t
 
 
+def load_inputs(
+    path: str | Path,
+    options: IngestOptions | None = None,
+    rules_path: str | Path | None = None,
+    gold_path: str | Path | None = None,
+    profiler: Profiler | None = None,
+) -> tuple[Policy, pd.Series | None, Ingested]:
+    """The policy, the gold answers (if any) and the validated table, each checked before any
+    statistic; every problem raises InputError naming its file."""
+    prof = profiler or Profiler()
+    with prof.step("load policy"):
+        policy = load_policy(rules_path)
+    gold = None
+    if gold_path:
+        from evalaudit.stats.consensus import read_gold
+
+        gold = read_gold(gold_path)
+    with prof.step("read and validate"):
+        ing = ingest(str(path), options)
+    return policy, gold, ing
+
+
 def run_audit(
     path: str | Path,
     options: IngestOptions | None = None,
@@ -77,11 +99,12 @@ def run_audit(
 ) -> AuditResult:
     """Audit one label file end to end. Raises InputError on bad input."""
     prof = profiler or Profiler()
-    with prof.step("load policy"):
-        pol = policy or load_policy(None)
-    with prof.step("read and validate"):
-        ing = ingest(str(path), options)
-    return audit_ingested(ing, pol, prof)
+    if policy is None:
+        policy, _, ing = load_inputs(path, options, profiler=prof)
+    else:
+        with prof.step("read and validate"):
+            ing = ingest(str(path), options)
+    return audit_ingested(ing, policy, prof)
 
 
 def audit_ingested(

@@ -90,24 +90,13 @@ def audit(
     `evalaudit gate` to block), 2 on usage or input error. Output files are
     written only when the audit succeeds.
     """
-    from evalaudit.audit import Profiler, audit_ingested
+    from evalaudit.audit import Profiler, audit_ingested, load_inputs
     from evalaudit.io import atomic_write
     from evalaudit.render.markdown import render_markdown
     from evalaudit.render.text import render_text
-    from evalaudit.rules import load_policy
-    from evalaudit.validate import ingest
 
-    options = ingest_options_from(kw)
     prof = Profiler(progress=not quiet)
-    with prof.step("load policy"):
-        policy = load_policy(rules_path)
-    gold = None
-    if gold_path:
-        from evalaudit.stats.consensus import read_gold
-
-        gold = read_gold(gold_path)
-    with prof.step("read and validate"):
-        ing = ingest(file, options)
+    policy, gold, ing = load_inputs(file, ingest_options_from(kw), rules_path, gold_path, prof)
     result = audit_ingested(ing, policy, prof, gold=gold)
     with prof.step("write outputs"):
         if json_out:

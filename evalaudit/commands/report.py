@@ -112,7 +112,7 @@ def report(
     """Write a self-contained HTML report (plus Markdown and JSON) of the audit of DATA."""
     import pandas as pd
 
-    from evalaudit.audit import Profiler
+    from evalaudit.audit import Profiler, load_inputs
     from evalaudit.history import (
         HistoryError,
         HistoryStore,
@@ -128,23 +128,12 @@ def report(
         render_html,
         render_report_markdown,
     )
-    from evalaudit.rules import load_policy
     from evalaudit.stats.timeline import drift_timeline
-    from evalaudit.validate import ingest
 
     if no_history and history_path:
         raise click.UsageError("--history and --no-history exclude each other")
-    options = ingest_options_from(kw)
     prof = Profiler(progress=not quiet)
-    with prof.step("load policy"):
-        policy = load_policy(rules_path)
-    gold = None
-    if gold_path:
-        from evalaudit.stats.consensus import read_gold
-
-        gold = read_gold(gold_path)
-    with prof.step("read and validate"):
-        ing = ingest(data, options)
+    policy, gold, ing = load_inputs(data, ingest_options_from(kw), rules_path, gold_path, prof)
     from evalaudit.gate import audit_with_reviews, reviewed_result
     from evalaudit.reviews import decisions_for_gate, utc_today
 
