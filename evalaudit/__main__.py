@@ -1,5 +1,6 @@
 import sys
 
-from evalaudit.cli import main
+from evalaudit.cli import main, tune_allocator
 
+tune_allocator()
 sys.exit(main())

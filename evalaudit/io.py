@@ -365,7 +365,7 @@ def _read_parquet(p: Path, name: str) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(p)
+        table = pq.read_table(p, read_dictionary=_dictionary_columns(p))
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise InputError(
             name,
@@ -385,8 +385,60 @@ def _read_parquet(p: Path, name: str) -> pd.DataFrame:
     return frame
 
 
+#: Parquet files with at least this many rows read their low-cardinality text columns as
+#: dictionaries (pandas categoricals): the ids of a few hundred labelers, the labels and the
+#: slices are then hashed once per distinct value instead of once per row (DESIGN section 8).
+DICTIONARY_MIN_ROWS = 200_000
+#: A text column is read as a dictionary when its first row group (up to this many rows) has
+#: at most half as many distinct values as rows.
+_DICTIONARY_PROBE_ROWS = 65_536
+
+
+def _dictionary_columns(p: Path) -> list[str] | None:
+    """Text columns of ``p`` worth reading as dictionaries (see :data:`DICTIONARY_MIN_ROWS`).
+
+    Only a speed and memory choice: :func:`_to_string` renders a dictionary column to
+    the same values as a plain one, so every check and statistic sees the same data.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(p)
+        if pf.metadata.num_rows < DICTIONARY_MIN_ROWS:
+            return None
+        text = [
+            f.name
+            for f in pf.schema_arrow
+            if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        ]
+        if not text:
+            return None
+        batch = next(pf.iter_batches(batch_size=_DICTIONARY_PROBE_ROWS, columns=text), None)
+    except Exception:  # a corrupt file: let the full read report it
+        return None
+    if batch is None or batch.num_rows == 0:
+        return None
+    return [
+        name for name in text if pc.count_distinct(batch.column(name)).as_py() * 2 <= batch.num_rows
+    ]
+
+
 def _to_string(s: pd.Series) -> pd.Series:
-    """Render typed values as they would read in a CSV (integral floats without .0)."""
+    """Render typed values as they would read in a CSV (integral floats without .0).
+
+    A categorical stays categorical (its categories rendered, and merged where two
+    render alike): the values are the same strings, hashed once per category.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        rendered = _to_string(pd.Series(np.asarray(s.cat.categories, dtype=object)))
+        codes, uniques = pd.factorize(rendered)  # rendered NA -> -1
+        remap = np.append(codes, -1).astype(np.int64)
+        cat = pd.Categorical.from_codes(
+            remap[s.cat.codes.to_numpy()], categories=pd.Index(np.asarray(uniques, dtype=object))
+        )
+        return pd.Series(cat, index=s.index)
     if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(s):
         ts = pd.to_datetime(s, utc=True)
         return ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").astype("string")

@@ -134,8 +134,8 @@ class LabelTable:
         if ITEM_ID in known and not (known[ITEM_ID][0] < 0).any():
             item_codes, item_ids = known[ITEM_ID]
         else:
-            item_codes, item_ids = pd.factorize(df[ITEM_ID].astype("string"), sort=False)
-        labeler_codes, labeler_ids = pd.factorize(df[LABELER_ID].astype("string"), sort=True)
+            item_codes, item_ids = pd.factorize(_as_text(df[ITEM_ID]), sort=False)
+        labeler_codes, labeler_ids = _factorize_sorted(df[LABELER_ID])
         out = pd.DataFrame(
             {
                 ITEM: item_codes.astype(np.int32),
@@ -148,7 +148,7 @@ class LabelTable:
             out[SCORE] = pd.to_numeric(labels, errors="raise").astype(np.float64).to_numpy()
             cats: tuple[str, ...] = ()
         else:
-            text = labels.astype("string")
+            text = _as_text(labels)
             if categories is None:
                 observed = pd.unique(text.dropna())
                 cats = tuple(_sort_values([str(v) for v in observed]))
@@ -258,6 +258,29 @@ def _as_category(s: pd.Series, factorized: tuple[np.ndarray, pd.Index] | None = 
     rank = np.array([pos[v] for v in values] or [0], dtype=np.int64)
     cat = pd.Categorical.from_codes(rank[codes] if len(codes) else codes, categories=cats)
     return pd.Series(cat, index=None).reset_index(drop=True)
+
+
+def _as_text(s: pd.Series) -> pd.Series:
+    """``s`` as strings; a categorical of strings is kept (the same values, hashed per category)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s
+    return s.astype("string")
+
+
+def _factorize_sorted(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(s.astype("string"), sort=True)``, hashing each distinct string once.
+
+    Codes follow the sorted order of the distinct values (as Python sorts strings).
+    """
+    codes, uniques = pd.factorize(_as_text(s))
+    names = np.asarray(uniques, dtype=object)
+    if not len(names):
+        return codes, pd.Index(names, dtype="string")
+    order = np.argsort(names.astype(str), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    out = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+    return out, pd.Index(names[order], dtype="string")
 
 
 def _codes_in(text: pd.Series, cats: Sequence[str]) -> np.ndarray:

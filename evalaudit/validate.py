@@ -171,6 +171,28 @@ def _key_codes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return combined
 
 
+def _item_repeats(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose ``item_id`` (missing counts as one value) is on more than one row.
+
+    Only these rows can repeat a key that contains the item, or disagree on an item
+    attribute: most items of a large eval set carry one label, so checks look at these
+    rows alone.
+    """
+    codes, uniques = _codes(frame[ITEM_ID])
+    shifted = codes.astype(np.int64) + 1
+    return np.bincount(shifted, minlength=len(uniques) + 1)[shifted] >= 2
+
+
+def _duplicated(
+    codes: np.ndarray, candidates: np.ndarray, keep: Literal["first", "last", False]
+) -> np.ndarray:
+    """``pd.Series(codes).duplicated(keep)`` where every repeated code lies in ``candidates``."""
+    out = np.zeros(len(codes), dtype=bool)
+    idx = np.flatnonzero(candidates)
+    out[idx] = pd.Series(codes[idx]).duplicated(keep=keep).to_numpy()
+    return out
+
+
 def _per_group_varies(group: np.ndarray, n_groups: int, value: np.ndarray) -> np.ndarray:
     """Per group (code >= 0): whether it holds two different ``value`` codes."""
     ok = group >= 0
@@ -215,11 +237,10 @@ def _ingest(path: str, options: IngestOptions | None = None) -> Ingested:
 
     # identical duplicates: same item, labeler and label; keep one, count the rest
     keys = [ITEM_ID, LABELER_ID]
-    dup_identical = (
-        pd.Series(_key_codes(frame, [*keys, LABEL]), index=frame.index).duplicated(keep="last")
-        & frame[ITEM_ID].notna()
-        & frame[LABELER_ID].notna()
-    )
+    dup_identical = pd.Series(
+        _duplicated(_key_codes(frame, [*keys, LABEL]), _item_repeats(frame), keep="last"),
+        index=frame.index,
+    ) & (frame[ITEM_ID].notna() & frame[LABELER_ID].notna())
     if dup_identical.any():
         rejected["identical_duplicate"] = int(dup_identical.sum())
         frame = frame[~dup_identical]
@@ -902,10 +923,8 @@ def _validate_fast(
             for k in keys:
                 any_present |= k.notna().to_numpy(dtype=bool)
             codes = _key_codes(frame, c.columns)
-            dup = np.zeros(len(frame), dtype=bool)
-            sub = codes[any_present]
-            dup[any_present] = pd.Series(sub).duplicated(keep=False).to_numpy()
-            bad = dup
+            candidates = any_present & _item_repeats(frame) if ITEM_ID in c.columns else any_present
+            bad = _duplicated(codes, candidates, keep=False)
         count = int(bad.sum())
         if count:
             rows = tuple(int(r) for r in index[np.flatnonzero(bad)[:MAX_ROWS_SHOWN]])
@@ -970,7 +989,7 @@ def _parse_timestamps(raw: pd.Series) -> pd.Series:
 
     Unparseable values become NaT (the suite reports them).
     """
-    s = raw.astype("string")
+    s = raw if isinstance(raw.dtype, pd.CategoricalDtype) else raw.astype("string")
     # parse each distinct value once (timestamps repeat: minutes, batches), then take
     codes, uniques = pd.factorize(s)
     parsed = _parse_timestamp_values(pd.Series(uniques, dtype="string"))
@@ -1087,7 +1106,8 @@ def _varies_within_item(frame: pd.DataFrame, col: str) -> tuple[int, tuple[int, 
     """Rows of items (with an id) whose ``col`` takes several values (missing counts as one)."""
     item, items = _codes(frame[ITEM_ID])
     value, _ = _codes(frame[col])
-    bad = _per_group_varies(item, len(items), value)
+    multi = _item_repeats(frame)  # an item with one row cannot vary
+    bad = _per_group_varies(np.where(multi, item, -1), len(items), value)
     if not bad.any():
         return None
     rows_mask = (item >= 0) & bad[np.maximum(item, 0)]

@@ -157,6 +157,22 @@ def test_parquet_and_csv_give_the_same_audit(sample_audit, tmp_path):
     assert a == b
 
 
+def test_parquet_read_as_dictionaries_gives_the_same_audit(sample_audit, tmp_path, monkeypatch):
+    """Large Parquet files read their low-cardinality text columns as categoricals (a speed
+    choice only): forced on the sample, the audit must equal the plain-string read's."""
+    import evalaudit.io as eio
+    from evalaudit.cli import main
+
+    monkeypatch.setattr(eio, "DICTIONARY_MIN_ROWS", 0)
+    assert eio._dictionary_columns(SAMPLE / "labels.parquet")  # the path under test is taken
+    out = tmp_path / "dict.json"
+    assert main(["audit", str(SAMPLE / "labels.parquet"), "--json", str(out), "-q"]) == 0
+    a, b = copy.deepcopy(sample_audit[0]), json.loads(out.read_text())
+    for d in (a, b):
+        d["input"].pop("path"), d["input"].pop("sha256"), d["input"].pop("format")
+    assert a == b
+
+
 def test_slices_of_the_sample_have_different_pass_rates(sample_audit):
     per_slice = sample_audit[0]["headline"]["per_slice"]
     cats = [r["score"] for r in per_slice if r["slice_column"] == "category"]

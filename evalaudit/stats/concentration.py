@@ -71,6 +71,28 @@ def _rows(
     return out
 
 
+def _first_rows(item: np.ndarray, n_items: int) -> np.ndarray:
+    """Mask of each item's first row.
+
+    Item codes from ``pd.factorize`` number items in order of first appearance, so a
+    row is its item's first exactly when its code exceeds every earlier code (one
+    pass); other codings take the general route.
+    """
+    if len(item) == 0:
+        return np.zeros(0, dtype=bool)
+    prev = np.maximum.accumulate(item)
+    first = np.empty(len(item), dtype=bool)
+    first[0] = True
+    first[1:] = item[1:] > prev[:-1]
+    if int(first.sum()) == n_items and int(prev[-1]) == n_items - 1:
+        return first
+    first_row = np.full(n_items, len(item), dtype=np.int64)
+    np.minimum.at(first_row, item, np.arange(len(item), dtype=np.int64))
+    first = np.zeros(len(item), dtype=bool)
+    first[first_row[first_row < len(item)]] = True
+    return first
+
+
 def concentration(table: LabelTable) -> pd.DataFrame:
     """Top labeler's and top vendor's share of items, overall and per slice value.
 
@@ -108,14 +130,17 @@ def concentration(table: LabelTable) -> pd.DataFrame:
         )
     rows: list[dict[str, object]] = []
     # each item's first label row
-    first_row = np.full(table.n_items, len(f), dtype=np.int64)
-    np.minimum.at(first_row, item, np.arange(len(f), dtype=np.int64))
-    first = np.zeros(len(f), dtype=bool)
-    first[first_row[first_row < len(f)]] = True
+    first = _first_rows(item, table.n_items)
+    multi = np.bincount(item, minlength=table.n_items)[item] >= 2
     for who, entity, names in whos:
-        # items per (value, entity): an entity labels an item at most once per labeler, but a
-        # vendor's several labelers may share an item, so dedupe (entity, item) first
-        uniq = ~pd.Series(entity * table.n_items + item).duplicated().to_numpy()
+        # items per (value, entity): a labeler labels an item once (the contract), but a
+        # vendor's several labelers may share an item, so dedupe (vendor, item) first; only
+        # items with several labels can repeat a pair
+        uniq = np.ones(len(f), dtype=bool)
+        if who != "labeler":
+            sub = np.flatnonzero(multi)
+            pair = entity[sub] * table.n_items + item[sub]
+            uniq[sub] = ~pd.Series(pair).duplicated().to_numpy()
         for scope, value, value_names in scopes:
             rows += _rows(
                 who, entity, names, item, table.n_items, value, value_names, scope, first, uniq

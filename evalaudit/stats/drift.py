@@ -222,26 +222,32 @@ def cusum_test(values: np.ndarray, sizes: np.ndarray) -> dict[str, np.ndarray]:
     if not len(x):
         return out
     starts = np.cumsum(sizes) - sizes
-    g = np.repeat(np.arange(n_series), sizes)
-    pos = np.arange(len(x)) - starts[g]
+    nonempty = np.flatnonzero(sizes > 0)
+    # per-series values are spread over their rows with np.repeat (a sequential copy), not
+    # gathered through a per-row series index: the series lie one after the other
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(g, weights=x, minlength=n_series) / n
-        d = x - mean[g]
-        var = np.bincount(g, weights=d * d, minlength=n_series) / (n - 1.0)
+        sums = np.zeros(n_series)
+        sums[nonempty] = np.add.reduceat(x, starts[nonempty])
+        mean = sums / n
+        d = x - np.repeat(np.nan_to_num(mean), sizes)
+        ss = np.zeros(n_series)
+        ss[nonempty] = np.add.reduceat(d * d, starts[nonempty])
+        var = ss / (n - 1.0)
     sd = np.sqrt(var)
     c = np.concatenate(([0.0], np.cumsum(d)))
-    s = c[1:] - c[starts][g]  # S_k at k = pos + 1
+    s = c[1:] - np.repeat(c[starts], sizes)  # S_k for k = 1..n within each series
     a = np.abs(s)
-    a[pos == sizes[g] - 1] = -1.0  # k = n is not a split
+    a[starts[nonempty] + sizes[nonempty] - 1] = -1.0  # k = n is not a split
     testable = sizes >= 2
     varies = testable & (sd > 1e-12 * (1.0 + np.abs(np.nan_to_num(mean))))
-    nonempty = np.flatnonzero(sizes > 0)
     amax = np.full(n_series, np.nan)
     amax[nonempty] = np.maximum.reduceat(a, starts[nonempty])
-    hit = np.flatnonzero(varies[g] & (a == amax[g]))
-    first = hit[np.r_[True, g[hit][1:] != g[hit][:-1]]] if len(hit) else hit
-    gs = g[first]
-    k = pos[first] + 1.0
+    hit = np.flatnonzero(np.repeat(varies, sizes) & (a == np.repeat(amax, sizes)))
+    g_hit = np.repeat(np.arange(n_series), sizes)[hit] if len(hit) else hit
+    first_of = np.r_[True, g_hit[1:] != g_hit[:-1]] if len(hit) else np.zeros(0, dtype=bool)
+    first = hit[first_of]
+    gs = g_hit[first_of]
+    k = (first - starts[gs]) + 1.0
     s_k = s[first]
     with np.errstate(invalid="ignore", divide="ignore"):
         stat = amax / (sd * np.sqrt(n))

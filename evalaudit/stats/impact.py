@@ -16,6 +16,7 @@ cancels.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,64 +29,157 @@ from evalaudit.table import ITEM, SCORE, LabelTable
 __all__ = ["headline_impact"]
 
 
-def _mean_ci(x: np.ndarray) -> tuple[float, float, float]:
-    n = len(x)
-    if n == 0:
-        return float("nan"), float("nan"), float("nan")
-    m = float(x.mean())
+def _segment_sum(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sums of ``x`` over consecutive non-empty segments beginning at ``starts``."""
+    if not len(starts):
+        return np.zeros(0)
+    return np.add.reduceat(x, starts)
+
+
+def _mean_sd(
+    x: np.ndarray, kept: np.ndarray, starts: np.ndarray, sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per segment: count, mean and sample SD (ddof 1) of ``x`` over the ``kept`` rows.
+
+    Two passes (the mean, then squared deviations from it), as ``x.mean()`` and
+    ``x.std(ddof=1)`` would compute them; NaN where a segment keeps no row (mean) or
+    fewer than two (SD).
+    """
+    n = _segment_sum(kept.astype(np.float64), starts)
+    xz = np.where(kept, x, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = _segment_sum(xz, starts) / n
+        dev = np.where(kept, x - np.repeat(np.nan_to_num(mean), sizes), 0.0)
+        sd = np.sqrt(_segment_sum(dev * dev, starts) / (n - 1.0))
+    return n, np.where(n > 0, mean, np.nan), np.where(n > 1, sd, np.nan)
+
+
+def _ci(mean: float, sd: float, n: float) -> list[float]:
     if n < 2:
-        return m, float("nan"), float("nan")
-    se = float(x.std(ddof=1) / np.sqrt(n))
-    return m, m - Z95 * se, m + Z95 * se
+        return [float("nan"), float("nan")]
+    se = sd / np.sqrt(n)
+    return [float(mean - Z95 * se), float(mean + Z95 * se)]
 
 
-def _impact(orig: np.ndarray, cf: np.ndarray) -> dict[str, Any]:
-    """orig/cf: per-item scores (cf NaN where the item lost every label)."""
+def _impacts(orig: np.ndarray, cf: np.ndarray, sizes: np.ndarray) -> list[dict[str, Any]]:
+    """The paired comparison of each segment of items (consecutive, ``sizes`` long).
+
+    ``orig``/``cf``: per-item scores (``cf`` NaN where the item lost every label).
+    Item-level normal CIs; the delta is paired over the items that keep a label.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    nonempty = sizes > 0
+    sz = sizes[nonempty]
+    starts = np.cumsum(sz) - sz
     kept = np.isfinite(cf)
-    score, lo, hi = _mean_ci(orig)
-    s2, lo2, hi2 = _mean_ci(cf[kept])
-    d, dlo, dhi = _mean_ci(cf[kept] - orig[kept])
-    s_kept, _, _ = _mean_ci(orig[kept])
-    if kept.all() and np.array_equal(cf, orig):
-        dlo = dhi = 0.0
+    every = np.ones(len(orig), dtype=bool)
+    _, m_orig, sd_orig = _mean_sd(orig, every, starts, sz)
+    n_kept, m_cf, sd_cf = _mean_sd(cf, kept, starts, sz)
+    _, m_d, sd_d = _mean_sd(cf - orig, kept, starts, sz)
+    _, m_ok, _ = _mean_sd(orig, kept, starts, sz)
+    same = _segment_sum((~kept | (cf != orig)).astype(np.float64), starts) == 0
+    out: list[dict[str, Any]] = []
+    j = 0
+    for size in sizes:
+        if size == 0:
+            nan = float("nan")
+            out.append(_impact_record(0, nan, nan, 0, nan, nan, nan, nan, nan, False))
+            continue
+        out.append(
+            _impact_record(
+                int(size),
+                m_orig[j],
+                sd_orig[j],
+                int(n_kept[j]),
+                m_cf[j],
+                sd_cf[j],
+                m_d[j],
+                sd_d[j],
+                m_ok[j],
+                bool(same[j]),
+            )
+        )
+        j += 1
+    return out
+
+
+def _impact_record(
+    n: int,
+    m_orig: float,
+    sd_orig: float,
+    n_kept: int,
+    m_cf: float,
+    sd_cf: float,
+    m_d: float,
+    sd_d: float,
+    m_ok: float,
+    unchanged: bool,
+) -> dict[str, Any]:
+    delta_ci = [0.0, 0.0] if unchanged else _ci(m_d, sd_d, n_kept)
     return {
-        "score": score,
-        "ci": [lo, hi],
-        "score_without_suspects": s2,
-        "ci_without_suspects": [lo2, hi2],
-        "delta": d,
-        "delta_ci": [dlo, dhi],
-        "items": len(orig),
-        "items_dropped": int((~kept).sum()),
-        "score_kept_items": s_kept,
+        "score": float(m_orig),
+        "ci": _ci(m_orig, sd_orig, n),
+        "score_without_suspects": float(m_cf),
+        "ci_without_suspects": _ci(m_cf, sd_cf, n_kept),
+        "delta": float(m_d),
+        "delta_ci": delta_ci,
+        "items": n,
+        "items_dropped": n - n_kept,
+        "score_kept_items": float(m_ok),
     }
 
 
-def item_groups(table: LabelTable, column: str) -> list[tuple[Any, np.ndarray]]:
-    """Items by their (first label's) value of ``column``: ``[(value, item codes), ...]``.
+@dataclass(frozen=True)
+class ItemLayout:
+    """Items grouped by their (first label's) value of one column.
 
-    The values in groupby order (observed only), the codes ascending. Computed
-    once per table frame (the headline and its variants ask several times).
+    ``values`` in groupby order (observed only); ``perm`` the item codes of the
+    first value, then of the second, ... (ascending within a value); ``sizes`` the
+    number of items per value; ``value_of_item`` each item's position in ``values``.
     """
-    cache = table.extra.get("_item_groups")
+
+    values: list[Any]
+    perm: np.ndarray
+    sizes: np.ndarray
+    value_of_item: np.ndarray
+
+
+def item_layout(table: LabelTable, column: str) -> ItemLayout:
+    """The :class:`ItemLayout` of ``column``, computed once per table frame (the
+    headline and its variants ask several times)."""
+    cache = table.extra.get("_item_layout")
     if cache is None or cache[0] is not table.frame:
         cache = (table.frame, {})
-        table.extra["_item_groups"] = cache
-    groups: dict[str, Any] = cache[1]
-    if column not in groups:
+        table.extra["_item_layout"] = cache
+    layouts: dict[str, Any] = cache[1]
+    if column not in layouts:
         f = table.frame
-        if "__firsts__" not in groups:
+        if "__firsts__" not in layouts:
             item = f[ITEM].to_numpy()
             rows = pd.Series(item).drop_duplicates().index.to_numpy()  # first label of each item
             rows = rows[np.argsort(item[rows], kind="stable")]
-            groups["__firsts__"] = (rows, pd.Index(item[rows], name=ITEM))
-        rows, codes = groups["__firsts__"]
-        values = pd.Series(f[column].iloc[rows].array, index=codes)
-        groups[column] = [
-            (value, np.asarray(idx))
-            for value, idx in values.groupby(values, observed=True).groups.items()
-        ]
-    return groups[column]
+            layouts["__firsts__"] = (rows, item[rows])
+        rows, codes = layouts["__firsts__"]
+        values = pd.Series(f[column].iloc[rows].array)
+        vcode, uniques = pd.factorize(values, sort=True)
+        names = list(uniques)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # groupby order of a categorical is its category order, not the sorted values
+            cats = list(values.cat.categories)
+            order = sorted(range(len(names)), key=lambda i: cats.index(names[i]))
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            vcode = np.where(vcode >= 0, rank[np.maximum(vcode, 0)], -1)
+            names = [names[i] for i in order]
+        present = vcode >= 0  # missing values belong to no group (as in groupby)
+        perm = codes[present][np.argsort(vcode[present], kind="stable")]
+        value_of_item = np.full(table.n_items, -1, dtype=np.int64)
+        value_of_item[codes] = vcode
+        layouts[column] = ItemLayout(
+            names, perm, np.bincount(vcode[present], minlength=len(names)), value_of_item
+        )
+    out: ItemLayout = layouts[column]
+    return out
 
 
 def headline_impact(table: LabelTable, suspect: np.ndarray) -> dict[str, Any] | None:
@@ -117,12 +211,13 @@ def headline_impact(table: LabelTable, suspect: np.ndarray) -> dict[str, Any] | 
     orig = tot / cnt
     with np.errstate(invalid="ignore", divide="ignore"):
         cf = np.where(cnt2 > 0, tot2 / cnt2, np.nan)
-    out = _impact(orig, cf)
+    out = _impacts(orig, cf, np.array([len(orig)]))[0]
     out["method"] = "item-level (clustered) normal CI; paired over items that keep a label"
     out["per_model"] = []
     if table.has(MODEL):
-        for value, codes in item_groups(table, MODEL):
-            out["per_model"].append({"model": str(value), **_impact(orig[codes], cf[codes])})
+        lay = item_layout(table, MODEL)
+        res = _impacts(orig[lay.perm], cf[lay.perm], lay.sizes)
+        out["per_model"] = [{"model": str(v), **r} for v, r in zip(lay.values, res, strict=True)]
         base = sorted(out["per_model"], key=lambda r: -r["score"])
         after = sorted(
             out["per_model"], key=lambda r: -np.nan_to_num(r["score_without_suspects"], nan=-1)
@@ -132,10 +227,12 @@ def headline_impact(table: LabelTable, suspect: np.ndarray) -> dict[str, Any] | 
         out["ranking_changed"] = False
     out["per_slice"] = []
     for col in table.slice_columns:
-        for value, codes in item_groups(table, col):
-            out["per_slice"].append(
-                {"slice_column": col, "slice_value": str(value), **_impact(orig[codes], cf[codes])}
-            )
+        lay = item_layout(table, col)
+        res = _impacts(orig[lay.perm], cf[lay.perm], lay.sizes)
+        out["per_slice"] += [
+            {"slice_column": col, "slice_value": str(v), **r}
+            for v, r in zip(lay.values, res, strict=True)
+        ]
     return out
 
 
@@ -181,33 +278,46 @@ def headline_corrected(
     sus_rows = np.flatnonzero(sus)
     sus_item, sus_group, sus_w = item[sus_rows], group[sus_rows], w[sus_rows]
 
-    def one(item_mask: np.ndarray) -> dict[str, Any]:
-        n = int(item_mask.sum())
-        rows = item_mask[sus_item]
-        c = np.bincount(sus_group[rows], weights=sus_w[rows], minlength=n_groups)
-        delta = float(-(effect * c).sum() / n) if n else float("nan")
-        se_d = float(np.sqrt(((se * c) ** 2).sum()) / n) if n else float("nan")
-        base = float(np.where(item_mask, item_tot, 0.0).sum() / n) if n else float("nan")
-        return {
-            "score": base,
-            "score_corrected": base + delta,
-            "delta": delta,
-            "delta_ci": [delta - Z95 * se_d, delta + Z95 * se_d],
-            "items": n,
-            "suspect_labels": int(rows.sum()),
-        }
+    def by_value(value_of_item: np.ndarray, n_values: int) -> list[dict[str, Any]]:
+        """The corrected headline of each group of items (``value_of_item``, -1 = none)."""
+        has = value_of_item >= 0
+        n = np.bincount(value_of_item[has], minlength=n_values)
+        base_tot = np.bincount(value_of_item[has], weights=item_tot[has], minlength=n_values)
+        sv = value_of_item[sus_item]
+        in_v = sv >= 0
+        c = np.bincount(
+            sv[in_v] * n_groups + sus_group[in_v],
+            weights=sus_w[in_v],
+            minlength=n_values * n_groups,
+        ).reshape(n_values, n_groups)
+        n_sus = np.bincount(sv[in_v], minlength=n_values)
+        out = []
+        for v in range(n_values):
+            nv = int(n[v])
+            delta = float(-(effect * c[v]).sum() / nv) if nv else float("nan")
+            se_d = float(np.sqrt(((se * c[v]) ** 2).sum()) / nv) if nv else float("nan")
+            base = float(base_tot[v] / nv) if nv else float("nan")
+            out.append(
+                {
+                    "score": base,
+                    "score_corrected": base + delta,
+                    "delta": delta,
+                    "delta_ci": [delta - Z95 * se_d, delta + Z95 * se_d],
+                    "items": nv,
+                    "suspect_labels": int(n_sus[v]),
+                }
+            )
+        return out
 
-    all_items = np.ones(table.n_items, dtype=bool)
-    out = one(all_items)
+    out = by_value(np.zeros(table.n_items, dtype=np.int64), 1)[0]
     out["method"] = (
         "suspect labels shifted by their estimated leniency; delta-method CI from the leniency SEs"
     )
     out["per_model"] = []
     if table.has(MODEL):
-        for value, codes in item_groups(table, MODEL):
-            mask = np.zeros(table.n_items, dtype=bool)
-            mask[codes] = True
-            out["per_model"].append({"model": str(value), **one(mask)})
+        lay = item_layout(table, MODEL)
+        res = by_value(lay.value_of_item, len(lay.values))
+        out["per_model"] = [{"model": str(v), **r} for v, r in zip(lay.values, res, strict=True)]
         before = [r["model"] for r in sorted(out["per_model"], key=lambda r: -r["score"])]
         after = [r["model"] for r in sorted(out["per_model"], key=lambda r: -r["score_corrected"])]
         out["ranking_changed"] = before != after
@@ -215,8 +325,10 @@ def headline_corrected(
         out["ranking_changed"] = False
     out["per_slice"] = []
     for col in table.slice_columns:
-        for value, codes in item_groups(table, col):
-            mask = np.zeros(table.n_items, dtype=bool)
-            mask[codes] = True
-            out["per_slice"].append({"slice_column": col, "slice_value": str(value), **one(mask)})
+        lay = item_layout(table, col)
+        res = by_value(lay.value_of_item, len(lay.values))
+        out["per_slice"] += [
+            {"slice_column": col, "slice_value": str(v), **r}
+            for v, r in zip(lay.values, res, strict=True)
+        ]
     return out

@@ -324,7 +324,7 @@ def _score_parts(
         cached is not None
         and cached[0] is table.frame
         and cached[1].shape == score.shape
-        and np.array_equal(cached[1], score, equal_nan=True)
+        and (_same_buffer(cached[1], score) or np.array_equal(cached[1], score, equal_nan=True))
     ):
         return cached[2]
     f = table.frame
@@ -339,8 +339,22 @@ def _score_parts(
     finite = np.isfinite(res)
     a_pooled = float(np.var(res[finite], ddof=1)) if finite.sum() > 1 else 0.0
     parts = (ok, res, single, a_pooled)
-    table.extra["_score_parts"] = (table.frame, score.copy(), parts)
+    # keep the caller's array itself (usually a view of the frame's score column, which
+    # nothing writes to): the next view of the same column is recognised by its address
+    # without a 10^7-element compare, and holding the array keeps that memory from being
+    # handed to another array in the meantime
+    table.extra["_score_parts"] = (table.frame, score, parts)
     return parts
+
+
+def _same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are views of the very same memory (same start, shape, strides)."""
+    return (
+        a.dtype == b.dtype
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
 
 
 def estimate_groups(
