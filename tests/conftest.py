@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from evalaudit.cli import main
 
@@ -17,6 +18,12 @@ SAMPLE = REPO / "sample_data"
 
 # the GX suite must not print progress bars into test output either
 os.environ.setdefault("TQDM_DISABLE", "1")
+
+# CI runs the property tests on a fixed sequence of examples, so a red run can be reproduced
+# from its log; locally they keep drawing new examples (and so keep searching).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @dataclass
