@@ -29,29 +29,118 @@ from evalaudit.table import ITEM, SCORE, LabelTable
 __all__ = ["headline_impact"]
 
 
-def _segment_sum(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Sums of ``x`` over consecutive non-empty segments beginning at ``starts``."""
-    if not len(starts):
-        return np.zeros(0)
-    return np.add.reduceat(x, starts)
+@dataclass(frozen=True)
+class _Base:
+    """What every headline of one table shares, whatever the suspect labels.
 
-
-def _mean_sd(
-    x: np.ndarray, kept: np.ndarray, starts: np.ndarray, sizes: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per segment: count, mean and sample SD (ddof 1) of ``x`` over the ``kept`` rows.
-
-    Two passes (the mean, then squared deviations from it), as ``x.mean()`` and
-    ``x.std(ddof=1)`` would compute them; NaN where a segment keeps no row (mean) or
-    fewer than two (SD).
+    ``cnt``/``tot``: labels and score total per item; ``orig``: item scores;
+    ``shift``: the mean item score, subtracted before squaring so that variances
+    from sums do not lose precision (the shifted-data algorithm).
     """
-    n = _segment_sum(kept.astype(np.float64), starts)
-    xz = np.where(kept, x, 0.0)
+
+    item: np.ndarray
+    score: np.ndarray
+    cnt: np.ndarray
+    tot: np.ndarray
+    orig: np.ndarray
+    shift: float
+
+
+@dataclass(frozen=True)
+class ItemGroups:
+    """Items grouped by their (first label's) value of one column.
+
+    ``values`` in groupby order (observed values only); ``value_of_item`` each
+    item's position in ``values`` (-1: none); ``n`` items per value; ``s1`` and
+    ``s2`` the sums of ``orig - shift`` and its square per value.
+    """
+
+    values: list[Any]
+    value_of_item: np.ndarray
+    n: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
+
+
+def _base(table: LabelTable) -> _Base | None:
+    """The :class:`_Base` of ``table`` (None without scores), computed once per frame."""
+    cached = table.extra.get("_headline_base")
+    if cached is not None and cached[0] is table.frame:
+        out: _Base | None = cached[1]
+        return out
+    f = table.frame
+    score = f[SCORE].to_numpy()
+    base = None
+    if np.isfinite(score).all():
+        item = f[ITEM].to_numpy()
+        cnt = np.bincount(item, minlength=table.n_items).astype(float)
+        tot = np.bincount(item, weights=score, minlength=table.n_items)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            orig = tot / cnt
+        shift = float(orig.mean()) if len(orig) else 0.0
+        base = _Base(item, score, cnt, tot, orig, shift)
+    table.extra["_headline_base"] = (table.frame, base)
+    return base
+
+
+def item_groups(table: LabelTable, column: str | None) -> ItemGroups:
+    """The :class:`ItemGroups` of ``column`` (``None``: one group of every item),
+    computed once per table frame (the headline and its variants ask several times)."""
+    cache = table.extra.get("_item_groups")
+    if cache is None or cache[0] is not table.frame:
+        cache = (table.frame, {})
+        table.extra["_item_groups"] = cache
+    groups: dict[Any, Any] = cache[1]
+    if column not in groups:
+        base = _base(table)
+        assert base is not None, "item groups need scores"
+        if column is None:
+            names: list[Any] = ["(all)"]
+            value_of_item = np.zeros(table.n_items, dtype=np.int64)
+        else:
+            names, value_of_item = _values_of_items(table, column)
+        x = base.orig - base.shift
+        has = value_of_item >= 0
+        v, k = value_of_item[has], len(names)
+        groups[column] = ItemGroups(
+            names,
+            value_of_item,
+            np.bincount(v, minlength=k).astype(float),
+            np.bincount(v, weights=x[has], minlength=k),
+            np.bincount(v, weights=(x * x)[has], minlength=k),
+        )
+    out: ItemGroups = groups[column]
+    return out
+
+
+def _values_of_items(table: LabelTable, column: str) -> tuple[list[Any], np.ndarray]:
+    """Each item's (first label's) value of ``column`` as a position in the observed values,
+    in groupby order (category order for a categorical, else sorted)."""
+    f = table.frame
+    item = f[ITEM].to_numpy()
+    rows = pd.Series(item).drop_duplicates().index.to_numpy()  # first label of each item
+    values = pd.Series(f[column].iloc[rows].array)
+    vcode, uniques = pd.factorize(values, sort=True)
+    names = list(uniques)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        pos = {c: i for i, c in enumerate(values.cat.categories)}
+        order = sorted(range(len(names)), key=lambda i: pos[names[i]])
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        vcode = np.where(vcode >= 0, rank[np.maximum(vcode, 0)], -1)
+        names = [names[i] for i in order]
+    value_of_item = np.full(table.n_items, -1, dtype=np.int64)
+    value_of_item[item[rows]] = vcode  # missing values belong to no group (as in groupby)
+    return names, value_of_item
+
+
+def _mean_sd(n: np.ndarray, s1: np.ndarray, s2: np.ndarray, shift: float) -> tuple[Any, Any]:
+    """Mean and sample SD (ddof 1) from the count and the sums of ``x - shift`` and its square."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = _segment_sum(xz, starts) / n
-        dev = np.where(kept, x - np.repeat(np.nan_to_num(mean), sizes), 0.0)
-        sd = np.sqrt(_segment_sum(dev * dev, starts) / (n - 1.0))
-    return n, np.where(n > 0, mean, np.nan), np.where(n > 1, sd, np.nan)
+        mean = np.where(n > 0, shift + s1 / n, np.nan)
+        var = np.maximum(s2 - s1 * s1 / n, 0.0) / (n - 1.0)
+        sd = np.where(n > 1, np.sqrt(var), np.nan)
+    return mean, sd
 
 
 def _ci(mean: float, sd: float, n: float) -> list[float]:
@@ -61,124 +150,77 @@ def _ci(mean: float, sd: float, n: float) -> list[float]:
     return [float(mean - Z95 * se), float(mean + Z95 * se)]
 
 
-def _impacts(orig: np.ndarray, cf: np.ndarray, sizes: np.ndarray) -> list[dict[str, Any]]:
-    """The paired comparison of each segment of items (consecutive, ``sizes`` long).
-
-    ``orig``/``cf``: per-item scores (``cf`` NaN where the item lost every label).
-    Item-level normal CIs; the delta is paired over the items that keep a label.
-    """
-    sizes = np.asarray(sizes, dtype=np.int64)
-    nonempty = sizes > 0
-    sz = sizes[nonempty]
-    starts = np.cumsum(sz) - sz
-    kept = np.isfinite(cf)
-    every = np.ones(len(orig), dtype=bool)
-    _, m_orig, sd_orig = _mean_sd(orig, every, starts, sz)
-    n_kept, m_cf, sd_cf = _mean_sd(cf, kept, starts, sz)
-    _, m_d, sd_d = _mean_sd(cf - orig, kept, starts, sz)
-    _, m_ok, _ = _mean_sd(orig, kept, starts, sz)
-    same = _segment_sum((~kept | (cf != orig)).astype(np.float64), starts) == 0
-    out: list[dict[str, Any]] = []
-    j = 0
-    for size in sizes:
-        if size == 0:
-            nan = float("nan")
-            out.append(_impact_record(0, nan, nan, 0, nan, nan, nan, nan, nan, False))
-            continue
-        out.append(
-            _impact_record(
-                int(size),
-                m_orig[j],
-                sd_orig[j],
-                int(n_kept[j]),
-                m_cf[j],
-                sd_cf[j],
-                m_d[j],
-                sd_d[j],
-                m_ok[j],
-                bool(same[j]),
-            )
-        )
-        j += 1
-    return out
-
-
-def _impact_record(
-    n: int,
-    m_orig: float,
-    sd_orig: float,
-    n_kept: int,
-    m_cf: float,
-    sd_cf: float,
-    m_d: float,
-    sd_d: float,
-    m_ok: float,
-    unchanged: bool,
-) -> dict[str, Any]:
-    delta_ci = [0.0, 0.0] if unchanged else _ci(m_d, sd_d, n_kept)
-    return {
-        "score": float(m_orig),
-        "ci": _ci(m_orig, sd_orig, n),
-        "score_without_suspects": float(m_cf),
-        "ci_without_suspects": _ci(m_cf, sd_cf, n_kept),
-        "delta": float(m_d),
-        "delta_ci": delta_ci,
-        "items": n,
-        "items_dropped": n - n_kept,
-        "score_kept_items": float(m_ok),
-    }
-
-
 @dataclass(frozen=True)
-class ItemLayout:
-    """Items grouped by their (first label's) value of one column.
+class _Touched:
+    """The items that hold a suspect label (the only items whose score can move)."""
 
-    ``values`` in groupby order (observed only); ``perm`` the item codes of the
-    first value, then of the second, ... (ascending within a value); ``sizes`` the
-    number of items per value; ``value_of_item`` each item's position in ``values``.
+    items: np.ndarray  # item codes
+    orig: np.ndarray  # their scores with every label
+    cf: np.ndarray  # without the suspect labels; NaN where none is left
+
+
+def _touched(base: _Base, suspect: np.ndarray, n_items: int) -> _Touched:
+    sus_item = base.item[suspect]
+    sus_cnt = np.bincount(sus_item, minlength=n_items)
+    items = np.flatnonzero(sus_cnt)
+    sus_tot = np.bincount(sus_item, weights=base.score[suspect], minlength=n_items)[items]
+    cnt2 = base.cnt[items] - sus_cnt[items]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cf = np.where(cnt2 > 0, (base.tot[items] - sus_tot) / cnt2, np.nan)
+    return _Touched(items, base.orig[items], cf)
+
+
+def _impacts(base: _Base, groups: ItemGroups, t: _Touched) -> list[dict[str, Any]]:
+    """The paired comparison of each group of items.
+
+    Untouched items keep their score (``cf = orig``, difference 0), so every
+    counterfactual sum is the group's baseline sum corrected on the touched items.
     """
+    k = len(groups.values)
+    v = groups.value_of_item[t.items]
+    has = v >= 0
+    v, orig, cf = v[has], t.orig[has], t.cf[has]
+    kept = np.isfinite(cf)
+    c = base.shift
 
-    values: list[Any]
-    perm: np.ndarray
-    sizes: np.ndarray
-    value_of_item: np.ndarray
+    def per(weights: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
+        w = None if weights is None else weights[mask]
+        return np.bincount(v[mask], weights=w, minlength=k).astype(float)
 
+    dropped = ~kept
+    x_o, x_cf = orig - c, cf - c
+    d = cf - orig
+    # the item score over kept items: the baseline less the dropped items
+    n_kept = groups.n - per(None, dropped)
+    s1_ok = groups.s1 - per(x_o, dropped)
+    s2_ok = groups.s2 - per(x_o * x_o, dropped)
+    # the counterfactual score over kept items: kept-item sums with touched items swapped
+    s1_cf = s1_ok - per(x_o, kept) + per(x_cf, kept)
+    s2_cf = s2_ok - per(x_o * x_o, kept) + per(x_cf * x_cf, kept)
+    # the paired difference: 0 on untouched items
+    s1_d, s2_d = per(d, kept), per(d * d, kept)
+    changed = per(None, dropped | (kept & (cf != orig)))
 
-def item_layout(table: LabelTable, column: str) -> ItemLayout:
-    """The :class:`ItemLayout` of ``column``, computed once per table frame (the
-    headline and its variants ask several times)."""
-    cache = table.extra.get("_item_layout")
-    if cache is None or cache[0] is not table.frame:
-        cache = (table.frame, {})
-        table.extra["_item_layout"] = cache
-    layouts: dict[str, Any] = cache[1]
-    if column not in layouts:
-        f = table.frame
-        if "__firsts__" not in layouts:
-            item = f[ITEM].to_numpy()
-            rows = pd.Series(item).drop_duplicates().index.to_numpy()  # first label of each item
-            rows = rows[np.argsort(item[rows], kind="stable")]
-            layouts["__firsts__"] = (rows, item[rows])
-        rows, codes = layouts["__firsts__"]
-        values = pd.Series(f[column].iloc[rows].array)
-        vcode, uniques = pd.factorize(values, sort=True)
-        names = list(uniques)
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            # groupby order of a categorical is its category order, not the sorted values
-            cats = list(values.cat.categories)
-            order = sorted(range(len(names)), key=lambda i: cats.index(names[i]))
-            rank = np.empty(len(order), dtype=np.int64)
-            rank[order] = np.arange(len(order))
-            vcode = np.where(vcode >= 0, rank[np.maximum(vcode, 0)], -1)
-            names = [names[i] for i in order]
-        present = vcode >= 0  # missing values belong to no group (as in groupby)
-        perm = codes[present][np.argsort(vcode[present], kind="stable")]
-        value_of_item = np.full(table.n_items, -1, dtype=np.int64)
-        value_of_item[codes] = vcode
-        layouts[column] = ItemLayout(
-            names, perm, np.bincount(vcode[present], minlength=len(names)), value_of_item
+    m_o, sd_o = _mean_sd(groups.n, groups.s1, groups.s2, c)
+    m_ok, _ = _mean_sd(n_kept, s1_ok, s2_ok, c)
+    m_cf, sd_cf = _mean_sd(n_kept, s1_cf, s2_cf, c)
+    m_d, sd_d = _mean_sd(n_kept, s1_d, s2_d, 0.0)
+    out = []
+    for j in range(k):
+        n, nk = int(groups.n[j]), int(n_kept[j])
+        out.append(
+            {
+                "score": float(m_o[j]),
+                "ci": _ci(m_o[j], sd_o[j], n),
+                "score_without_suspects": float(m_cf[j]),
+                "ci_without_suspects": _ci(m_cf[j], sd_cf[j], nk),
+                "delta": float(m_d[j]),
+                "delta_ci": [0.0, 0.0] if changed[j] == 0 else _ci(m_d[j], sd_d[j], nk),
+                "items": n,
+                "items_dropped": n - nk,
+                "score_kept_items": float(m_ok[j]),
+            }
         )
-    out: ItemLayout = layouts[column]
     return out
 
 
@@ -192,46 +234,30 @@ def headline_impact(table: LabelTable, suspect: np.ndarray) -> dict[str, Any] | 
     of the same fields with ``model`` or ``slice_column``/``slice_value``),
     and ``ranking_changed`` (whether the order of models by score differs).
     """
-    f = table.frame
-    score = f[SCORE].to_numpy()
-    if not np.isfinite(score).all():
+    base = _base(table)
+    if base is None:
         return None
-    item = f[ITEM].to_numpy()
-    n = table.n_items
-    cached = table.extra.get("_headline_totals")
-    if cached is not None and cached[0] is f and np.array_equal(cached[1], score):
-        cnt, tot = cached[2], cached[3]
-    else:  # the same for every suspect set (the headline and its variants)
-        cnt = np.bincount(item, minlength=n).astype(float)
-        tot = np.bincount(item, weights=score, minlength=n)
-        table.extra["_headline_totals"] = (f, score.copy(), cnt, tot)
-    keep = ~suspect
-    cnt2 = np.bincount(item[keep], minlength=n).astype(float)
-    tot2 = np.bincount(item[keep], weights=score[keep], minlength=n)
-    orig = tot / cnt
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cf = np.where(cnt2 > 0, tot2 / cnt2, np.nan)
-    out = _impacts(orig, cf, np.array([len(orig)]))[0]
+    t = _touched(base, np.asarray(suspect, dtype=bool), table.n_items)
+    out = _impacts(base, item_groups(table, None), t)[0]
     out["method"] = "item-level (clustered) normal CI; paired over items that keep a label"
     out["per_model"] = []
     if table.has(MODEL):
-        lay = item_layout(table, MODEL)
-        res = _impacts(orig[lay.perm], cf[lay.perm], lay.sizes)
-        out["per_model"] = [{"model": str(v), **r} for v, r in zip(lay.values, res, strict=True)]
-        base = sorted(out["per_model"], key=lambda r: -r["score"])
+        g = item_groups(table, MODEL)
+        res = _impacts(base, g, t)
+        out["per_model"] = [{"model": str(v), **r} for v, r in zip(g.values, res, strict=True)]
+        before = sorted(out["per_model"], key=lambda r: -r["score"])
         after = sorted(
             out["per_model"], key=lambda r: -np.nan_to_num(r["score_without_suspects"], nan=-1)
         )
-        out["ranking_changed"] = [r["model"] for r in base] != [r["model"] for r in after]
+        out["ranking_changed"] = [r["model"] for r in before] != [r["model"] for r in after]
     else:
         out["ranking_changed"] = False
     out["per_slice"] = []
     for col in table.slice_columns:
-        lay = item_layout(table, col)
-        res = _impacts(orig[lay.perm], cf[lay.perm], lay.sizes)
+        g = item_groups(table, col)
         out["per_slice"] += [
             {"slice_column": col, "slice_value": str(v), **r}
-            for v, r in zip(lay.values, res, strict=True)
+            for v, r in zip(g.values, _impacts(base, g, t), strict=True)
         ]
     return out
 
@@ -263,44 +289,34 @@ def headline_corrected(
     scores are not clipped to the label scale. Returns ``None`` without
     scores.
     """
-    f = table.frame
-    score = f[SCORE].to_numpy()
-    if not np.isfinite(score).all():
+    base = _base(table)
+    if base is None:
         return None
-    item = f[ITEM].to_numpy()
-    m = np.bincount(item, minlength=table.n_items).astype(float)
-    w = 1.0 / m[item]
-    sus = group >= 0
+    sus_rows = np.flatnonzero(np.asarray(group) >= 0)
+    sus_item = base.item[sus_rows]
+    sus_group = np.asarray(group)[sus_rows]
+    sus_w = 1.0 / base.cnt[sus_item]  # the label's weight in its item's mean
     n_groups = len(effect)
 
-    # per-item weighted totals once; a subset of items sums the same bins in the same order
-    item_tot = np.bincount(item, weights=score * w, minlength=table.n_items)
-    sus_rows = np.flatnonzero(sus)
-    sus_item, sus_group, sus_w = item[sus_rows], group[sus_rows], w[sus_rows]
-
-    def by_value(value_of_item: np.ndarray, n_values: int) -> list[dict[str, Any]]:
-        """The corrected headline of each group of items (``value_of_item``, -1 = none)."""
-        has = value_of_item >= 0
-        n = np.bincount(value_of_item[has], minlength=n_values)
-        base_tot = np.bincount(value_of_item[has], weights=item_tot[has], minlength=n_values)
-        sv = value_of_item[sus_item]
+    def by_value(groups: ItemGroups) -> list[dict[str, Any]]:
+        """The corrected headline of each group of items."""
+        k = len(groups.values)
+        sv = groups.value_of_item[sus_item]
         in_v = sv >= 0
         c = np.bincount(
-            sv[in_v] * n_groups + sus_group[in_v],
-            weights=sus_w[in_v],
-            minlength=n_values * n_groups,
-        ).reshape(n_values, n_groups)
-        n_sus = np.bincount(sv[in_v], minlength=n_values)
+            sv[in_v] * n_groups + sus_group[in_v], weights=sus_w[in_v], minlength=k * n_groups
+        ).reshape(k, n_groups)
+        n_sus = np.bincount(sv[in_v], minlength=k)
         out = []
-        for v in range(n_values):
-            nv = int(n[v])
+        for v in range(k):
+            nv = int(groups.n[v])
             delta = float(-(effect * c[v]).sum() / nv) if nv else float("nan")
             se_d = float(np.sqrt(((se * c[v]) ** 2).sum()) / nv) if nv else float("nan")
-            base = float(base_tot[v] / nv) if nv else float("nan")
+            score = float(base.shift + groups.s1[v] / nv) if nv else float("nan")
             out.append(
                 {
-                    "score": base,
-                    "score_corrected": base + delta,
+                    "score": score,
+                    "score_corrected": score + delta,
                     "delta": delta,
                     "delta_ci": [delta - Z95 * se_d, delta + Z95 * se_d],
                     "items": nv,
@@ -309,15 +325,16 @@ def headline_corrected(
             )
         return out
 
-    out = by_value(np.zeros(table.n_items, dtype=np.int64), 1)[0]
+    out = by_value(item_groups(table, None))[0]
     out["method"] = (
         "suspect labels shifted by their estimated leniency; delta-method CI from the leniency SEs"
     )
     out["per_model"] = []
     if table.has(MODEL):
-        lay = item_layout(table, MODEL)
-        res = by_value(lay.value_of_item, len(lay.values))
-        out["per_model"] = [{"model": str(v), **r} for v, r in zip(lay.values, res, strict=True)]
+        g = item_groups(table, MODEL)
+        out["per_model"] = [
+            {"model": str(v), **r} for v, r in zip(g.values, by_value(g), strict=True)
+        ]
         before = [r["model"] for r in sorted(out["per_model"], key=lambda r: -r["score"])]
         after = [r["model"] for r in sorted(out["per_model"], key=lambda r: -r["score_corrected"])]
         out["ranking_changed"] = before != after
@@ -325,10 +342,9 @@ def headline_corrected(
         out["ranking_changed"] = False
     out["per_slice"] = []
     for col in table.slice_columns:
-        lay = item_layout(table, col)
-        res = by_value(lay.value_of_item, len(lay.values))
+        g = item_groups(table, col)
         out["per_slice"] += [
             {"slice_column": col, "slice_value": str(v), **r}
-            for v, r in zip(lay.values, res, strict=True)
+            for v, r in zip(g.values, by_value(g), strict=True)
         ]
     return out
