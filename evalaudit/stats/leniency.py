@@ -169,6 +169,8 @@ def _stratum_parts(labeler: np.ndarray, stratum: np.ndarray, score: np.ndarray) 
     """
     if _STRATUM_MEMO:
         lab0, st0, sc0, parts = _STRATUM_MEMO
+        if lab0 is labeler and st0 is stratum and sc0 is score:
+            return parts
         if (
             lab0.shape == labeler.shape
             and np.array_equal(lab0, labeler)
@@ -347,6 +349,35 @@ def _score_parts(
     return parts
 
 
+def _single_rows(
+    table: LabelTable,
+    single: np.ndarray,
+    labeler: np.ndarray,
+    stratum: np.ndarray,
+    score: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``labeler``, ``stratum`` and ``score`` on the ``single`` rows, kept per table.
+
+    The labeler pass and every slice scan ask with the same ``single`` mask (from
+    :func:`_score_parts`) and the same cached ``stratum``; returning the same
+    arrays lets :func:`_stratum_parts` recognise them without comparing 10^7 values.
+    """
+    cached = table.extra.get("_single_rows")
+    if (
+        cached is not None
+        and cached[0] is single
+        and cached[1] is stratum
+        and _same_buffer(cached[2], score)
+    ):
+        out: tuple[np.ndarray, np.ndarray, np.ndarray] = cached[3]
+        return out
+    out = (labeler[single], stratum[single], score[single])
+    for a in out:
+        a.flags.writeable = False
+    table.extra["_single_rows"] = (single, stratum, score, out)
+    return out
+
+
 def _same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether ``a`` and ``b`` are views of the very same memory (same start, shape, strides)."""
     return (
@@ -382,13 +413,9 @@ def estimate_groups(
     b_rows = g_single >= 0
     # rows outside any group still count as peers: give them a dummy group n_groups
     g_all = np.where(b_rows, g_single, n_groups)
+    lab_s, stratum_s, score_s = _single_rows(table, single, labeler, stratum, score)
     b_sums, n_unmatched, imb = _evidence_stratified(
-        g_all,
-        labeler[single],
-        stratum[single],
-        score[single],
-        n_groups + 1,
-        np.append(group_labeler, -1),
+        g_all, lab_s, stratum_s, score_s, n_groups + 1, np.append(group_labeler, -1)
     )
     sums.update({k: v[:n_groups] for k, v in b_sums.items()})
     out = effects_from_sums(sums, a_pooled)

@@ -96,7 +96,7 @@ def _cells_of(
     # the value labels of each combination, column by column
     first_row = np.full(n_combo, len(f), dtype=np.int64)
     np.minimum.at(first_row, combo, np.arange(len(f), dtype=np.int64))
-    values = [f[c].to_numpy()[first_row] for c in columns]
+    values = [f[c].iloc[first_row].to_numpy() for c in columns]  # n_combo values, not 10^7
     combo_names = np.array(
         [JOIN.join(str(v[c]) for v in values) for c in range(n_combo)] or [""], dtype=object
     )
