@@ -215,7 +215,7 @@ class LabelTable:
         frame[ITEM] = codes.astype(np.int32)
         return LabelTable(
             frame=frame,
-            item_ids=pd.Index(self.item_ids.to_numpy()[uniq], dtype="string", name=ITEM_ID),
+            item_ids=pd.Index(self.item_ids.take(uniq), dtype="string", name=ITEM_ID),
             labeler_ids=self.labeler_ids,
             kind=self.kind,
             categories=self.categories,

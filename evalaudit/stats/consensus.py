@@ -473,6 +473,10 @@ def dawid_skene(
         post = post / np.maximum(post.sum(axis=1, keepdims=True), np.finfo(float).tiny)
 
     key = labelers * k + values  # (labeler, observed class) cell of each label
+    # flat index of log P(o | t=0, w) in log_conf; class t adds t * k. Posteriors are kept
+    # as one contiguous array per class: the per-label gathers then read one column.
+    cell = labelers * (k * k) + values
+    cols = [np.ascontiguousarray(post[:, t]) for t in range(k)]
     lls: list[float] = []
     lps: list[float] = []
     converged = False
@@ -483,34 +487,37 @@ def dawid_skene(
     while n_iter < max_iter:
         n_iter += 1
         # M-step: expected counts plus pseudo-counts, normalized
-        priors = post.sum(axis=0) + smoothing
+        priors = np.array([c.sum() for c in cols]) + smoothing
         priors /= priors.sum()
         for t in range(k):
             confusion[:, t, :] = np.bincount(
-                key, weights=post[items, t], minlength=n_lab * k
+                key, weights=cols[t][items], minlength=n_lab * k
             ).reshape(n_lab, k)
         confusion += smoothing
         confusion /= confusion.sum(axis=2, keepdims=True)
         log_conf = np.log(confusion)
         log_prior = np.log(priors)
+        flat = log_conf.ravel()
         # E-step: log P(t) + sum over the item's labels of log P(o | t, w)
-        log_joint = np.empty((n_items, k))
-        for t in range(k):
-            log_joint[:, t] = np.bincount(
-                items, weights=log_conf[labelers, t, values], minlength=n_items
-            )
-        log_joint += log_prior
-        top = log_joint.max(axis=1, keepdims=True)
-        log_norm = top + np.log(np.exp(log_joint - top).sum(axis=1, keepdims=True))
-        new = np.exp(log_joint - log_norm)
+        joint = [
+            np.bincount(items, weights=flat.take(cell + t * k), minlength=n_items) + log_prior[t]
+            for t in range(k)
+        ]
+        top = np.maximum.reduce(joint) if k > 1 else joint[0]
+        total = np.exp(joint[0] - top)
+        for j in joint[1:]:
+            total += np.exp(j - top)
+        log_norm = top + np.log(total)
+        new = [np.exp(j - log_norm) for j in joint]
         ll = float(log_norm.sum())
         lls.append(ll)
         lps.append(ll + smoothing * (float(log_conf.sum()) + float(log_prior.sum())))
-        change = float(np.abs(new - post).max())
-        post = new
+        change = max(float(np.abs(a - b).max()) for a, b in zip(new, cols, strict=True))
+        cols = new
         if change < tol:
             converged = True
             break
+    post = np.column_stack(cols) if cols else np.empty((n_items, 0))
 
     value, tied = _argmax_with_ties(post, _tie_priority(table, k))
     labels = _consensus_frame(table, value, post[np.arange(n_items), value], tied)
