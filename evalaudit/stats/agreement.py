@@ -461,22 +461,33 @@ def alpha_by_group(table: LabelTable, column: str) -> pd.DataFrame:
         fcodes, uniques = pd.factorize(col.astype("string").fillna("(missing)"), sort=True)
         codes = fcodes.astype(np.int64)
         names = [str(u) for u in uniques]
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    n_groups = len(names)
+    n_labels = np.bincount(codes, minlength=n_groups)
+    # only an item with two or more labels in the whole table can be pairable within a
+    # group: the groups are computed on those rows alone (items re-coded compactly), and
+    # each single-labeled item counts once towards its group's items
+    m_all = np.bincount(items)
+    multi = m_all[items] >= 2
+    n_single = np.bincount(codes[~multi], minlength=n_groups)
+    sel = np.flatnonzero(multi)
+    compact = (np.cumsum(m_all >= 2) - 1)[items[sel]]
+    codes_m, values_m = codes[sel], values[sel]
+    order = np.argsort(codes_m, kind="stable")
+    bounds = np.searchsorted(codes_m[order], np.arange(n_groups + 1))
     rows: list[dict[str, Any]] = []
     for g, name in enumerate(names):
-        idx = order[bounds[g] : bounds[g + 1]]
-        if idx.size == 0:
+        if n_labels[g] == 0:
             continue
-        gi = items[idx]
-        r = _alpha_arrays(gi, values[idx], level, k)
+        idx = order[bounds[g] : bounds[g + 1]]
+        gi = compact[idx]
+        r = _alpha_arrays(gi, values_m[idx], level, k)
         rows.append(
             {
                 "slice_column": column,
                 "slice_value": name,
                 "alpha": r.alpha,
-                "n_items": int(np.count_nonzero(np.bincount(gi))),
-                "n_labels": int(idx.size),
+                "n_items": int(n_single[g]) + int(np.count_nonzero(np.bincount(gi))),
+                "n_labels": int(n_labels[g]),
                 "n_units": r.n_units,
                 "n_values": r.n_values,
             }
