@@ -75,7 +75,7 @@ from evalaudit.contract import (
     detect_label_spec,
 )
 from evalaudit.io import RawFile, read_table
-from evalaudit.table import INTERNAL_COLUMNS, LabelTable
+from evalaudit.table import INTERNAL_COLUMNS, LabelTable, factorize
 
 __all__ = ["Accounting", "IngestOptions", "Ingested", "build_suite", "ingest"]
 
@@ -149,7 +149,7 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     hit = _CODES.get(id(arr))
     if hit is not None and hit[0] is arr:
         return hit[1], hit[2]
-    codes, uniques = pd.factorize(s)
+    codes, uniques = factorize(s)
     if len(uniques) < np.iinfo(np.int32).max:
         codes = codes.astype(np.int32)  # half the memory of intp codes
     _CODES[id(arr)] = (arr, codes, uniques)
@@ -991,7 +991,7 @@ def _parse_timestamps(raw: pd.Series) -> pd.Series:
     """
     s = raw if isinstance(raw.dtype, pd.CategoricalDtype) else raw.astype("string")
     # parse each distinct value once (timestamps repeat: minutes, batches), then take
-    codes, uniques = pd.factorize(s)
+    codes, uniques = factorize(s)
     parsed = _parse_timestamp_values(pd.Series(uniques, dtype="string"))
     ns = parsed.array.asi8
     nat = np.iinfo(np.int64).min
