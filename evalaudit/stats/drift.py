@@ -340,24 +340,21 @@ def labeler_drift(
     bcode = np.full(len(f), -1, dtype=np.int64)  # natural-order batch rank, -1 = none
     if order == "time":
         usable = np.isfinite(res) & (ts != _NAT) if ts is not None else np.zeros(len(f), bool)
-        keys: tuple[np.ndarray, ...] = (row, ts if ts is not None else row)
+        inner: tuple[np.ndarray, ...] = ()
+    elif table.has(BATCH):
+        bcode, batch_names = _batch_rank(f[BATCH])
+        usable = np.isfinite(res) & (bcode >= 0)
+        inner = (bcode,)
     else:
-        if table.has(BATCH):
-            bcode, batch_names = _batch_rank(f[BATCH])
-            usable = np.isfinite(res) & (bcode >= 0)
-            ts_last = np.where(ts == _NAT, np.iinfo(np.int64).max, ts) if ts is not None else row
-            keys = (row, ts_last, bcode)
-        else:
-            usable = np.zeros(len(f), bool)
-            keys = (row,)
-    idx = np.flatnonzero(usable)
-    sort_keys = [k[idx] for k in keys]
-    if len(idx) > 1 and bool(np.all(sort_keys[0][1:] > sort_keys[0][:-1])):
-        # rows already ascending: lexsort is stable, so the row key is implied
-        sort_keys = sort_keys[1:]
-    # keys with a small range (labeler, batch rank) sort by radix as int16: same order
-    sort_keys = [_small(k) for k in (*sort_keys, labeler[idx])]
-    srt = idx[np.lexsort(tuple(sort_keys))]
+        usable = np.zeros(len(f), bool)
+        inner = ()
+    # every row by (timestamp, labels without one last, source row), once per table; the
+    # series are that order refined by stable radix sorts on the small keys (batch rank,
+    # then labeler): one sort of the 64-bit times serves both orders
+    base = _time_order(table, ts, row)
+    srt = base[usable[base]]
+    for key in (*inner, labeler):
+        srt = srt[np.argsort(_small(key[srt]), kind="stable")]
     sizes = np.bincount(labeler[srt], minlength=n_lab).astype(np.int64)
     cus = cusum_test(res[srt], sizes)
     tested = sizes >= max(int(min_support), 2)
@@ -422,6 +419,24 @@ def flag_drift(drift_df: pd.DataFrame, fdr: float, min_effect: float) -> np.ndar
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _time_order(table: LabelTable, ts: np.ndarray | None, row: np.ndarray) -> np.ndarray:
+    """Row positions sorted by timestamp (NaT last), ties and NaT by source row; cached."""
+    cached = table.extra.get("_drift_time_order")
+    if cached is not None and cached[0] is table.frame:
+        out: np.ndarray = cached[1]
+        return out
+    ascending = len(row) < 2 or bool(np.all(row[1:] > row[:-1]))
+    if ts is None:
+        out = np.arange(len(row)) if ascending else np.argsort(row, kind="stable")
+    else:
+        ts_last = np.where(ts == _NAT, np.iinfo(np.int64).max, ts)
+        # positions ascend with the source row, so a stable sort breaks ties by row
+        out = np.argsort(ts_last, kind="stable") if ascending else np.lexsort((row, ts_last))
+    out.flags.writeable = False
+    table.extra["_drift_time_order"] = (table.frame, out)
+    return out
 
 
 def _small(key: np.ndarray) -> np.ndarray:
