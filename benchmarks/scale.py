@@ -240,7 +240,7 @@ def measure(name: str, argv: list[str], tmpdir: Path) -> Run:
     )
 
 
-_TIMING = re.compile(r"^\s+(\S.*?)\s+(-?\d+(?:\.\d+)?)\s*$")
+_TIMING = re.compile(r"^\s+(\S.*?)\s+(-?\d+(?:\.\d+)?)\s*(?:\(.*\))?\s*$")
 
 
 def parse_timings(stderr: str) -> dict[str, float]:
@@ -349,6 +349,8 @@ def print_report(
         print(f"  {name:<20} {sec:8.3f}  {share}")
     if total is not None:
         print(f"  {'outside steps':<20} {audit.wall_s - total:8.3f}  (start-up, imports, exit)")
+        if sum(v for k, v in timings.items() if k != "total") > total + 0.5:
+            print("  (steps overlap: drift runs on a second thread; total is wall time)")
     print()
     if not outcome["found"]:
         print(f"planted labeler {plant['labeler_id']}: NOT in the audit's labeler table")

@@ -107,11 +107,19 @@ def audit(
                 fh.write(render_markdown(result))
     click.echo(render_text(result), nl=False)
     if profile:
-        total = sum(prof.timings.values())
+        from evalaudit.audit import _parallel
+
         click.echo("step timings (s):", err=True)
         for k, v in prof.timings.items():
             click.echo(f"  {k:<20} {v:8.3f}", err=True)
-        click.echo(f"  {'total':<20} {total:8.3f}", err=True)
+        click.echo(f"  {'total':<20} {prof.elapsed():8.3f}  (wall time of the steps)", err=True)
+        if _parallel():
+            click.echo(
+                "  (drift runs on a second thread beside agreement, consensus and concentration,"
+                " so the steps add up to more than the total; EVALAUDIT_THREADS=1 runs one"
+                " after the other)",
+                err=True,
+            )
 
 
 @cli.command(

@@ -42,6 +42,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -216,6 +217,18 @@ def ingest(path: str, options: IngestOptions | None = None) -> Ingested:
         return _ingest(path, options)
     finally:
         _CODES.clear()
+        _release_arrow_memory()
+
+
+def _release_arrow_memory() -> None:
+    """Hand the Arrow pool's freed pages (the raw file's string columns) back to the OS.
+
+    Arrow's allocator keeps freed memory for reuse by Arrow, but the statistics
+    allocate through numpy: at 10^7 rows this returns about 600 MB to the audit.
+    """
+    pa = sys.modules.get("pyarrow")
+    if pa is not None:
+        pa.default_memory_pool().release_unused()
 
 
 def _ingest(path: str, options: IngestOptions | None = None) -> Ingested:

@@ -96,9 +96,10 @@ def item_groups(table: LabelTable, column: str | None) -> ItemGroups:
         assert base is not None, "item groups need scores"
         if column is None:
             names: list[Any] = ["(all)"]
-            value_of_item = np.zeros(table.n_items, dtype=np.int64)
+            value_of_item = np.zeros(table.n_items, dtype=np.int8)
         else:
             names, value_of_item = _values_of_items(table, column)
+        value_of_item.flags.writeable = False
         x = base.orig - base.shift
         has = value_of_item >= 0
         v, k = value_of_item[has], len(names)
@@ -129,7 +130,9 @@ def _values_of_items(table: LabelTable, column: str) -> tuple[list[Any], np.ndar
         rank[order] = np.arange(len(order))
         vcode = np.where(vcode >= 0, rank[np.maximum(vcode, 0)], -1)
         names = [names[i] for i in order]
-    value_of_item = np.full(table.n_items, -1, dtype=np.int64)
+    # the smallest integer type that holds the positions (one per item, kept per column)
+    dtype = np.int8 if len(names) < 2**7 else np.int16 if len(names) < 2**15 else np.int64
+    value_of_item = np.full(table.n_items, -1, dtype=dtype)
     value_of_item[item[rows]] = vcode  # missing values belong to no group (as in groupby)
     return names, value_of_item
 
@@ -177,7 +180,7 @@ def _impacts(base: _Base, groups: ItemGroups, t: _Touched) -> list[dict[str, Any
     counterfactual sum is the group's baseline sum corrected on the touched items.
     """
     k = len(groups.values)
-    v = groups.value_of_item[t.items]
+    v = groups.value_of_item[t.items].astype(np.int64)
     has = v >= 0
     v, orig, cf = v[has], t.orig[has], t.cf[has]
     kept = np.isfinite(cf)
@@ -301,7 +304,7 @@ def headline_corrected(
     def by_value(groups: ItemGroups) -> list[dict[str, Any]]:
         """The corrected headline of each group of items."""
         k = len(groups.values)
-        sv = groups.value_of_item[sus_item]
+        sv = groups.value_of_item[sus_item].astype(np.int64)
         in_v = sv >= 0
         c = np.bincount(
             sv[in_v] * n_groups + sus_group[in_v], weights=sus_w[in_v], minlength=k * n_groups
