@@ -39,7 +39,7 @@ from evalaudit.stats.agreement import alpha_by_group, alpha_for_table, labeler_a
 from evalaudit.stats.concentration import concentration
 from evalaudit.stats.consensus import dawid_skene, gold_accuracy
 from evalaudit.stats.drift import flag_drift, labeler_drift
-from evalaudit.stats.impact import headline_corrected, headline_impact
+from evalaudit.stats.impact import headline_corrected, headline_impact, item_scores, items_in
 from evalaudit.stats.leniency import (
     estimate_groups,
     labeler_leniency,
@@ -389,21 +389,24 @@ def _cell_slice_effects(
 ) -> dict[tuple[str, str, str], tuple[float, float]]:
     """For each flagged cell: its slice's headline before and after correcting the cell alone."""
     out: dict[tuple[str, str, str], tuple[float, float]] = {}
-    if not len(cells) or not cell_flags.any():
+    scores = item_scores(table) if len(cells) and cell_flags.any() else None
+    if scores is None:
         return out
+    orig, cnt = scores
     f = table.frame
     item = f[ITEM].to_numpy()
-    m = np.bincount(item, minlength=table.n_items).astype(float)
-    w = 1.0 / m[item]
-    score = f[SCORE].to_numpy()
+    lab = f[LABELER].to_numpy()
     for r in cells[cell_flags].itertuples(index=False):
-        in_slice = np.ones(len(f), dtype=bool)
-        for col, val in zip(r.slice_column.split("+"), r.slice_value.split("+"), strict=False):
-            in_slice &= (f[col] == val).to_numpy()
-        n_items = int(np.count_nonzero(np.bincount(item[in_slice], minlength=table.n_items)))
-        base = float((score[in_slice] * w[in_slice]).sum() / n_items)
-        cell = in_slice & (f[LABELER].to_numpy() == r.labeler)
-        after = base - r.leniency * float(w[cell].sum()) / n_items
+        # the slice's headline is the mean item score over its items; the cell's labels
+        # weigh 1/m_u each in their item's mean
+        in_slice = items_in(table, r.slice_column.split("+"), r.slice_value.split("+"))
+        n_items = int(np.count_nonzero(in_slice))
+        if not n_items:
+            continue
+        base = float(orig[in_slice].sum() / n_items)
+        rows = np.flatnonzero(lab == r.labeler)
+        rows = rows[in_slice[item[rows]]]
+        after = base - r.leniency * float((1.0 / cnt[item[rows]]).sum()) / n_items
         out[(r.labeler_id, r.slice_column, r.slice_value)] = (base, after)
     return out
 

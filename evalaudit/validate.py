@@ -180,8 +180,18 @@ def _item_repeats(frame: pd.DataFrame) -> np.ndarray:
     rows alone.
     """
     codes, uniques = _codes(frame[ITEM_ID])
+    hit = _REPEATS.get(id(codes))
+    if hit is not None and hit[0] is codes:
+        return hit[1]
     shifted = codes.astype(np.int64) + 1
-    return np.bincount(shifted, minlength=len(uniques) + 1)[shifted] >= 2
+    out = np.bincount(shifted, minlength=len(uniques) + 1)[shifted] >= 2
+    out.flags.writeable = False
+    _REPEATS[id(codes)] = (codes, out)
+    return out
+
+
+#: :func:`_item_repeats` per item-code array (the checks ask for it several times).
+_REPEATS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _duplicated(
@@ -213,10 +223,12 @@ def ingest(path: str, options: IngestOptions | None = None) -> Ingested:
     file -> columns -> values (the contract) -> item/labeler consistency.
     """
     _CODES.clear()
+    _REPEATS.clear()
     try:
         return _ingest(path, options)
     finally:
         _CODES.clear()
+        _REPEATS.clear()
         _release_arrow_memory()
 
 

@@ -224,36 +224,41 @@ def cusum_test(values: np.ndarray, sizes: np.ndarray) -> dict[str, np.ndarray]:
     starts = np.cumsum(sizes) - sizes
     nonempty = np.flatnonzero(sizes > 0)
     # per-series values are spread over their rows with np.repeat (a sequential copy), not
-    # gathered through a per-row series index: the series lie one after the other
+    # gathered through a per-row series index: the series lie one after the other. At 10^7
+    # values every temporary is 80 MB, so the work is done in place where it can be.
     with np.errstate(invalid="ignore", divide="ignore"):
         sums = np.zeros(n_series)
         sums[nonempty] = np.add.reduceat(x, starts[nonempty])
         mean = sums / n
-        d = x - np.repeat(np.nan_to_num(mean), sizes)
+        d = np.repeat(np.nan_to_num(mean), sizes)
+        np.subtract(x, d, out=d)  # deviations from the series mean
         ss = np.zeros(n_series)
-        ss[nonempty] = np.add.reduceat(d * d, starts[nonempty])
+        ss[nonempty] = np.add.reduceat(np.square(d), starts[nonempty])
         var = ss / (n - 1.0)
     sd = np.sqrt(var)
-    # at 10^7 values each temporary is 80 MB: build S in place and drop what is done with
     c = np.empty(len(d) + 1)
     c[0] = 0.0
     np.cumsum(d, out=c[1:])
     del d
     s = c[1:]
     s -= np.repeat(c[starts], sizes)  # S_k for k = 1..n within each series (c[starts] copies)
-    a = np.abs(s)
+    negative = np.signbit(s)
+    a = np.abs(s, out=s)  # |S_k|; S_k's sign is kept in `negative`
     a[starts[nonempty] + sizes[nonempty] - 1] = -1.0  # k = n is not a split
     testable = sizes >= 2
     varies = testable & (sd > 1e-12 * (1.0 + np.abs(np.nan_to_num(mean))))
     amax = np.full(n_series, np.nan)
     amax[nonempty] = np.maximum.reduceat(a, starts[nonempty])
-    hit = np.flatnonzero(np.repeat(varies, sizes) & (a == np.repeat(amax, sizes)))
+    at_max = np.equal(a, np.repeat(amax, sizes))
+    at_max &= np.repeat(varies, sizes)
+    hit = np.flatnonzero(at_max)
+    del at_max
     g_hit = np.repeat(np.arange(n_series), sizes)[hit] if len(hit) else hit
     first_of = np.r_[True, g_hit[1:] != g_hit[:-1]] if len(hit) else np.zeros(0, dtype=bool)
     first = hit[first_of]
     gs = g_hit[first_of]
     k = (first - starts[gs]) + 1.0
-    s_k = s[first]
+    s_k = np.where(negative[first], -a[first], a[first])
     with np.errstate(invalid="ignore", divide="ignore"):
         stat = amax / (sd * np.sqrt(n))
     out["statistic"] = np.where(varies, stat, np.where(testable, 0.0, np.nan))
@@ -332,7 +337,7 @@ def labeler_drift(
         raise ValueError(f"labeler_drift: order must be 'time' or 'batch', not {order!r}")
     f = table.frame
     n_lab = table.n_labelers
-    labeler = f[LABELER].to_numpy().astype(np.int64)
+    labeler = f[LABELER].to_numpy()  # int32 codes: half the bytes of every gather below
     cached = table.extra.get("_drift_residuals")
     if cached is not None and cached[0] is f and cached[1] == strata:
         res, ts = cached[2], cached[3]

@@ -114,6 +114,24 @@ def item_groups(table: LabelTable, column: str | None) -> ItemGroups:
     return out
 
 
+def items_in(table: LabelTable, columns: list[str], values: list[str]) -> np.ndarray:
+    """Per item: whether its (first label's) value of each column is the given one."""
+    mask = np.ones(table.n_items, dtype=bool)
+    for col, val in zip(columns, values, strict=True):
+        g = item_groups(table, col)
+        names = [str(v) for v in g.values]
+        if val not in names:
+            return np.zeros(table.n_items, dtype=bool)
+        mask &= g.value_of_item == names.index(val)
+    return mask
+
+
+def item_scores(table: LabelTable) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each item's score (mean of its labels) and its number of labels; None without scores."""
+    base = _base(table)
+    return None if base is None else (base.orig, base.cnt)
+
+
 def _values_of_items(table: LabelTable, column: str) -> tuple[list[Any], np.ndarray]:
     """Each item's (first label's) value of ``column`` as a position in the observed values,
     in groupby order (category order for a categorical, else sorted)."""
