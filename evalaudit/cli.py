@@ -266,8 +266,13 @@ def tune_allocator() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # musl and others have no mallopt
         return False
-    m_trim_threshold, m_mmap_max = -1, -4  # from glibc's <malloc.h>
-    return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
+    m_trim_threshold, m_mmap_max, m_arena_max = -1, -4, -8  # from glibc's <malloc.h>
+    # one arena: memory the drift thread frees is reusable by the main thread (and back)
+    return (
+        bool(mallopt(m_mmap_max, 0))
+        and bool(mallopt(m_trim_threshold, 2**31 - 1))
+        and bool(mallopt(m_arena_max, 1))
+    )
 
 
 def _entry() -> None:  # pragma: no cover

@@ -17,9 +17,11 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,6 +52,8 @@ class RawFile:
     frame: pd.DataFrame
     sha256: str
     row_label: str  # "line" for text formats, "row" for Parquet
+    #: ``pd.factorize(frame[col])`` of some columns, computed while reading (Parquet)
+    codes: dict[str, tuple[np.ndarray, pd.Index]] = field(default_factory=dict)
 
     @property
     def rows_read(self) -> int:
@@ -121,8 +125,9 @@ def read_table(path: str | Path, fmt: str | None = None) -> RawFile:
             ],
         )
     digest = sha256_of(p)
+    codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
     if fmt == "parquet":
-        frame = _read_parquet(p, name)
+        frame, codes = _read_parquet(p, name)
         row_label = "row"
     else:
         data = p.read_bytes()
@@ -145,7 +150,9 @@ def read_table(path: str | Path, fmt: str | None = None) -> RawFile:
                 )
             ],
         )
-    return RawFile(path=name, format=fmt, frame=frame, sha256=digest, row_label=row_label)
+    return RawFile(
+        path=name, format=fmt, frame=frame, sha256=digest, row_label=row_label, codes=codes
+    )
 
 
 # ----------------------------------------------------------------- decoding
@@ -345,7 +352,9 @@ def _read_jsonl(text: str, name: str) -> pd.DataFrame:
     return frame
 
 
-def _read_parquet(p: Path, name: str) -> pd.DataFrame:
+def _read_parquet(
+    p: Path, name: str
+) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]]:
     with open(p, "rb") as fh:
         head = fh.read(4)
         fh.seek(-4, os.SEEK_END) if p.stat().st_size >= 8 else None
@@ -364,8 +373,9 @@ def _read_parquet(p: Path, name: str) -> pd.DataFrame:
         )
     import pyarrow.parquet as pq
 
+    dictionary = _dictionary_columns(p)
     try:
-        table = pq.read_table(p, read_dictionary=_dictionary_columns(p))
+        table = pq.read_table(p, read_dictionary=dictionary)
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise InputError(
             name,
@@ -377,12 +387,50 @@ def _read_parquet(p: Path, name: str) -> pd.DataFrame:
                 )
             ],
         ) from None
-    frame = table.to_pandas()
-    for col in frame.columns:
-        frame[col] = _to_string(frame[col])
+    # the text columns that stay text (ids, times) are hashed by Arrow on a second thread
+    # while the frame is converted: the validation needs their codes anyway (DESIGN 8)
+    import pyarrow as pa
+
+    hashed = [
+        f.name
+        for f in table.schema
+        if dictionary is not None
+        and f.name not in dictionary
+        and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        jobs = {c: pool.submit(arrow_factorize, table.column(c)) for c in hashed}
+        frame = table.to_pandas()
+        del table  # the columns the jobs read stay alive with them; the rest can go
+        for col in frame.columns:
+            frame[col] = _to_string(frame[col])
+        done = {str(c): job.result() for c, job in jobs.items()}
+    codes = {c: v for c, v in done.items() if v is not None}
     frame.columns = [str(c) for c in frame.columns]
     frame.index = pd.Index(np.arange(1, len(frame) + 1, dtype=np.int64), name=ROW)
-    return frame
+    return frame, codes
+
+
+def arrow_factorize(column: Any) -> tuple[np.ndarray, pd.Index] | None:
+    """``pd.factorize`` of an Arrow text column by Arrow's ``dictionary_encode``.
+
+    Codes in order of first appearance (null -> -1) and the uniques as pandas
+    ``string``: what ``pd.factorize`` gives, hashed in C++ without the GIL (about
+    2.5x faster for 10^7 item ids). ``None`` when the encoded chunks do not share
+    one dictionary (Arrow encodes a chunked array with one hash table, so they do).
+    """
+    import pyarrow as pa
+
+    chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    enc = chunked.dictionary_encode()
+    if enc.num_chunks == 0:
+        return np.zeros(0, dtype=np.int64), pd.Index([], dtype="string")
+    dictionary = enc.chunk(enc.num_chunks - 1).dictionary
+    if any(not c.dictionary.equals(dictionary) for c in enc.chunks[:-1]):
+        return None
+    indices = pa.chunked_array([c.indices for c in enc.chunks]).combine_chunks()
+    codes = indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, pd.Index(pd.array(dictionary.cast(pa.large_string()), dtype="string"))
 
 
 #: Parquet files with at least this many rows read their low-cardinality text columns as

@@ -268,20 +268,11 @@ def factorize(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     order are those of ``pd.factorize``; anything else goes to ``pd.factorize``.
     """
     if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
-        import pyarrow as pa
+        from evalaudit.io import arrow_factorize
 
-        arr = s.array.__arrow_array__()
-        chunked = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
-        enc = chunked.dictionary_encode()
-        if enc.num_chunks == 0:
-            return np.zeros(0, dtype=np.int64), pd.Index([], dtype="string")
-        dictionary = enc.chunk(enc.num_chunks - 1).dictionary
-        # every chunk carries the final dictionary (Arrow encodes a chunked array with one
-        # hash table); check rather than assume
-        if all(len(c.dictionary) <= len(dictionary) for c in enc.chunks):
-            indices = pa.chunked_array([c.indices for c in enc.chunks]).combine_chunks()
-            codes = indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-            return codes, pd.Index(pd.array(dictionary, dtype=s.dtype))
+        out = arrow_factorize(s.array.__arrow_array__())
+        if out is not None:
+            return out
     codes, uniques = pd.factorize(s)
     return codes, pd.Index(uniques)
 

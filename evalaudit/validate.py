@@ -172,6 +172,18 @@ def _key_codes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return combined
 
 
+def _seed_codes(frame: pd.DataFrame, raw: RawFile) -> None:
+    """Let :func:`_codes` reuse the factorizations the reader made (its columns, unchanged)."""
+    for name, (codes, uniques) in raw.codes.items():
+        if name not in raw.frame.columns:
+            continue
+        arr = raw.frame[name].array
+        for col in frame.columns:
+            if frame[col].array is arr and len(codes) == len(arr):
+                small = codes.astype(np.int32) if len(uniques) < np.iinfo(np.int32).max else codes
+                _CODES[id(arr)] = (arr, small, uniques)
+
+
 def _item_repeats(frame: pd.DataFrame) -> np.ndarray:
     """Rows whose ``item_id`` (missing counts as one value) is on more than one row.
 
@@ -247,6 +259,7 @@ def _ingest(path: str, options: IngestOptions | None = None) -> Ingested:
     opts = options or IngestOptions()
     raw = read_table(path, opts.fmt)
     frame = _apply_column_map(raw, opts.column_map)
+    _seed_codes(frame, raw)
     side: dict[str, str] = {}
     problems: list[Problem] = []
     if opts.items:
@@ -1014,9 +1027,11 @@ def _parse_timestamps(raw: pd.Series) -> pd.Series:
 
     Unparseable values become NaT (the suite reports them).
     """
-    s = raw if isinstance(raw.dtype, pd.CategoricalDtype) else raw.astype("string")
-    # parse each distinct value once (timestamps repeat: minutes, batches), then take
-    codes, uniques = factorize(s)
+    text = isinstance(raw.dtype, pd.CategoricalDtype | pd.StringDtype)
+    s = raw if text else raw.astype("string")
+    # parse each distinct value once (timestamps repeat: minutes, batches), then take;
+    # the codes are the ones the reader may have computed already (see _codes)
+    codes, uniques = _codes(s) if text else factorize(s)
     parsed = _parse_timestamp_values(pd.Series(uniques, dtype="string"))
     ns = parsed.array.asi8
     nat = np.iinfo(np.int64).min
