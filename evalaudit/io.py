@@ -414,7 +414,7 @@ def _read_parquet(
 def arrow_factorize(column: Any) -> tuple[np.ndarray, pd.Index] | None:
     """``pd.factorize`` of an Arrow text column by Arrow's ``dictionary_encode``.
 
-    Codes in order of first appearance (null -> -1) and the uniques as pandas
+    Codes (int32) in order of first appearance (null -> -1) and the uniques as pandas
     ``string``: what ``pd.factorize`` gives, hashed in C++ without the GIL (about
     2.5x faster for 10^7 item ids). ``None`` when the encoded chunks do not share
     one dictionary (Arrow encodes a chunked array with one hash table, so they do).
@@ -429,7 +429,7 @@ def arrow_factorize(column: Any) -> tuple[np.ndarray, pd.Index] | None:
     if any(not c.dictionary.equals(dictionary) for c in enc.chunks[:-1]):
         return None
     indices = pa.chunked_array([c.indices for c in enc.chunks]).combine_chunks()
-    codes = indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = indices.fill_null(-1).to_numpy(zero_copy_only=False)  # int32: half of pd's intp
     return codes, pd.Index(pd.array(dictionary.cast(pa.large_string()), dtype="string"))
 
 

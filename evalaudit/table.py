@@ -41,7 +41,7 @@ ITEM = "item"  # int32 code into LabelTable.item_ids
 LABELER = "labeler"  # int32 code into LabelTable.labeler_ids
 VALUE = "value"  # int16 code into LabelTable.categories; -1 for interval labels
 SCORE = "score"  # float64 score on the label's scale (see module docstring)
-ROW_COL = "row"  # 1-based row number in the source file
+ROW_COL = "row"  # 1-based row number in the source file (int32 while it fits)
 
 INTERNAL_COLUMNS = frozenset({ITEM, LABELER, VALUE, SCORE, ROW_COL})
 
@@ -54,7 +54,7 @@ class LabelTable:
     ----------
     frame:
         Columns ``item``, ``labeler`` (int32 codes), ``value`` (int16 code),
-        ``score`` (float64), ``row`` (int64), and when present ``timestamp``
+        ``score`` (float64), ``row`` (int32, int64 past 2^31 rows), and when present ``timestamp``
         (datetime64, UTC), ``vendor``, ``batch``, ``model``, ``version``
         (categorical), ``gold`` (string) and every slice column (categorical,
         missing values as the category ``"(missing)"``).
@@ -175,11 +175,14 @@ class LabelTable:
                     out[SCORE] = (codes == cats.index(positive)).astype(np.float64)
                 else:
                     out[SCORE] = np.nan
-        out[ROW_COL] = (
+        rows = (
             df[ROW].to_numpy(dtype=np.int64)
             if ROW in df.columns
             else np.arange(1, len(df) + 1, dtype=np.int64)
         )
+        # int32 while the numbers fit: 40 MB less at 10^7 rows
+        small = not len(rows) or int(rows.max()) < np.iinfo(np.int32).max
+        out[ROW_COL] = rows.astype(np.int32) if small else rows
         if TIMESTAMP in df.columns:
             ts = df[TIMESTAMP]
             if not isinstance(ts.dtype, pd.DatetimeTZDtype):

@@ -317,7 +317,9 @@ def _ingest(path: str, options: IngestOptions | None = None) -> Ingested:
     reuse = [ITEM_ID, *(c for c in (VENDOR, BATCH, MODEL, *slices) if c in frame.columns)]
     codes = {col: _codes(frame[col]) for col in reuse}
     if parsed_ts is not None:
-        frame = frame.assign(**{TIMESTAMP: parsed_ts.loc[frame.index]})
+        # rows may have been dropped since parsing (keep-last): align, unless none were
+        same = len(parsed_ts) == len(frame) and parsed_ts.index.equals(frame.index)
+        frame = frame.assign(**{TIMESTAMP: parsed_ts if same else parsed_ts.loc[frame.index]})
     frame = frame.reset_index()
     table = LabelTable.build(
         frame,

@@ -33,7 +33,7 @@ __all__ = ["headline_impact"]
 class _Base:
     """What every headline of one table shares, whatever the suspect labels.
 
-    ``cnt``/``tot``: labels and score total per item; ``orig``: item scores;
+    ``cnt``: labels per item (int32); ``orig``: item scores (mean of their labels);
     ``shift``: the mean item score, subtracted before squaring so that variances
     from sums do not lose precision (the shifted-data algorithm).
     """
@@ -41,7 +41,6 @@ class _Base:
     item: np.ndarray
     score: np.ndarray
     cnt: np.ndarray
-    tot: np.ndarray
     orig: np.ndarray
     shift: float
 
@@ -73,12 +72,12 @@ def _base(table: LabelTable) -> _Base | None:
     base = None
     if np.isfinite(score).all():
         item = f[ITEM].to_numpy()
-        cnt = np.bincount(item, minlength=table.n_items).astype(float)
-        tot = np.bincount(item, weights=score, minlength=table.n_items)
+        cnt = np.bincount(item, minlength=table.n_items).astype(np.int32)
         with np.errstate(invalid="ignore", divide="ignore"):
-            orig = tot / cnt
+            orig = np.bincount(item, weights=score, minlength=table.n_items)
+            orig /= cnt
         shift = float(orig.mean()) if len(orig) else 0.0
-        base = _Base(item, score, cnt, tot, orig, shift)
+        base = _Base(item, score, cnt, orig, shift)
     table.extra["_headline_base"] = (table.frame, base)
     return base
 
@@ -187,7 +186,8 @@ def _touched(base: _Base, suspect: np.ndarray, n_items: int) -> _Touched:
     sus_tot = np.bincount(sus_item, weights=base.score[suspect], minlength=n_items)[items]
     cnt2 = base.cnt[items] - sus_cnt[items]
     with np.errstate(invalid="ignore", divide="ignore"):
-        cf = np.where(cnt2 > 0, (base.tot[items] - sus_tot) / cnt2, np.nan)
+        tot = base.orig[items] * base.cnt[items]  # the item's score total
+        cf = np.where(cnt2 > 0, (tot - sus_tot) / cnt2, np.nan)
     return _Touched(items, base.orig[items], cf)
 
 
