@@ -350,7 +350,10 @@ def print_report(
     if total is not None:
         print(f"  {'outside steps':<20} {audit.wall_s - total:8.3f}  (start-up, imports, exit)")
         if sum(v for k, v in timings.items() if k != "total") > total + 0.5:
-            print("  (steps overlap: drift runs on a second thread; total is wall time)")
+            print(
+                "  (steps overlap: drift and concentration run on a second thread;"
+                " total is wall time)"
+            )
     print()
     if not outcome["found"]:
         print(f"planted labeler {plant['labeler_id']}: NOT in the audit's labeler table")

@@ -148,15 +148,17 @@ def audit_ingested(
     len_df, flagged, cells, cell_flags = det.leniency, det.flagged, det.cells, det.cell_flags
     score_sd, headline = det.score_sd, det.headline
 
-    def drift_step() -> pd.DataFrame:
+    def second() -> tuple[pd.DataFrame, pd.DataFrame]:
         with prof.step("drift"):
-            return _drift_table(table, policy, score_sd)
+            drift = _drift_table(table, policy, score_sd)
+        with prof.step("concentration"):
+            return drift, concentration(table)
 
-    # drift (sorts and ufuncs that release the GIL) runs beside agreement, consensus and
-    # concentration on a second core: they only read the table and caches that detect()
-    # filled, and each writes its own keys. Timings of these steps then overlap.
+    # drift and concentration (sorts, bincounts and ufuncs, which release the GIL) run
+    # beside agreement and consensus on a second core: each side only reads the table and
+    # the caches that detect() filled, and writes keys of its own. Their timings overlap.
     with ThreadPoolExecutor(max_workers=1) if _parallel() else nullcontext() as pool:
-        drift_job = pool.submit(drift_step) if pool is not None else None
+        job = pool.submit(second) if pool is not None else None
         with prof.step("agreement"):
             overall = alpha_for_table(table)
             per_slice = [alpha_by_group(table, c) for c in table.slice_columns]
@@ -165,9 +167,7 @@ def audit_ingested(
         with prof.step("consensus"):
             quality = _consensus_quality(table)
             gold_df = _gold_table(table, gold)
-        with prof.step("concentration"):
-            conc = concentration(table)
-        drift = drift_job.result() if drift_job is not None else drift_step()
+        drift, conc = job.result() if job is not None else second()
     with prof.step("findings"):
         findings: list[Finding] = []
         findings += labeler_findings(len_df, flagged, policy, table.kind)

@@ -115,9 +115,9 @@ def audit(
         click.echo(f"  {'total':<20} {prof.elapsed():8.3f}  (wall time of the steps)", err=True)
         if _parallel():
             click.echo(
-                "  (drift runs on a second thread beside agreement, consensus and concentration,"
-                " so the steps add up to more than the total; EVALAUDIT_THREADS=1 runs one"
-                " after the other)",
+                "  (drift and concentration run on a second thread beside agreement and"
+                " consensus, so the steps add up to more than the total; EVALAUDIT_THREADS=1"
+                " runs one after the other)",
                 err=True,
             )
 
