@@ -437,9 +437,13 @@ def arrow_factorize(column: Any) -> tuple[np.ndarray, pd.Index] | None:
 #: dictionaries (pandas categoricals): the ids of a few hundred labelers, the labels and the
 #: slices are then hashed once per distinct value instead of once per row (DESIGN section 8).
 DICTIONARY_MIN_ROWS = 200_000
-#: A text column is read as a dictionary when its first row group (up to this many rows) has
-#: at most half as many distinct values as rows.
+#: A text column is read as a dictionary when the first rows of its first, middle and last
+#: row groups (up to this many rows each) hold at most :data:`_DICTIONARY_MAX_VALUES`
+#: distinct values together: a few hundred labelers, a label scale, slices, batches. Ids
+#: sorted in the file look few in one row group but grow from group to group; pandas
+#: would merge their per-chunk dictionaries slowly, so they are hashed instead.
 _DICTIONARY_PROBE_ROWS = 65_536
+_DICTIONARY_MAX_VALUES = 10_000
 
 
 def _dictionary_columns(p: Path) -> list[str] | None:
@@ -463,14 +467,27 @@ def _dictionary_columns(p: Path) -> list[str] | None:
         ]
         if not text:
             return None
-        batch = next(pf.iter_batches(batch_size=_DICTIONARY_PROBE_ROWS, columns=text), None)
+        n_groups = pf.metadata.num_row_groups
+        probes = []
+        for group in sorted({0, n_groups // 2, n_groups - 1}):
+            batches = pf.iter_batches(
+                batch_size=_DICTIONARY_PROBE_ROWS, row_groups=[group], columns=text
+            )
+            batch = next(batches, None)
+            if batch is not None and batch.num_rows:
+                probes.append(batch)
     except Exception:  # a corrupt file: let the full read report it
         return None
-    if batch is None or batch.num_rows == 0:
+    if not probes:
         return None
-    return [
-        name for name in text if pc.count_distinct(batch.column(name)).as_py() * 2 <= batch.num_rows
-    ]
+    n_probed = sum(b.num_rows for b in probes)
+    out = []
+    for name in text:
+        values = pa.chunked_array([b.column(name) for b in probes])
+        distinct = pc.count_distinct(values).as_py()
+        if distinct <= _DICTIONARY_MAX_VALUES and 2 * distinct <= n_probed:
+            out.append(name)
+    return out
 
 
 def _to_string(s: pd.Series) -> pd.Series:

@@ -173,6 +173,33 @@ def test_parquet_read_as_dictionaries_gives_the_same_audit(sample_audit, tmp_pat
     assert a == b
 
 
+def test_dictionary_read_picks_small_vocabularies_not_sorted_ids(tmp_path):
+    """Ids sorted in the file repeat within a row group but not across groups: they must
+    not be read as dictionaries (pandas merges many large chunk dictionaries slowly)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import evalaudit.io as eio
+
+    n = 300_000
+    rows = np.arange(n)
+    table = pa.table(
+        {
+            "item_id": [f"it{i // 3:07d}" for i in rows],  # sorted, 3 labels per item
+            "labeler_id": [f"lab{i % 20:02d}" for i in rows],
+            "label": ["pass" if i % 3 else "fail" for i in rows],
+        }
+    )
+    path = tmp_path / "big.parquet"
+    pq.write_table(table, path, row_group_size=50_000)
+    assert eio._dictionary_columns(path) == ["labeler_id", "label"]
+    frame, codes = eio._read_parquet(path, str(path))
+    assert isinstance(frame["labeler_id"].dtype, pd.CategoricalDtype)
+    assert list(codes) == ["item_id"]  # hashed by Arrow while the frame converted
+    expect, _ = pd.factorize(frame["item_id"])
+    assert np.array_equal(codes["item_id"][0], expect)
+
+
 def test_slices_of_the_sample_have_different_pass_rates(sample_audit):
     per_slice = sample_audit[0]["headline"]["per_slice"]
     cats = [r["score"] for r in per_slice if r["slice_column"] == "category"]
@@ -304,3 +331,31 @@ def test_shuffled_rows_give_the_same_findings_and_figures(sample_audit, run_cli,
             assert x == y, path
 
     close(a, b)
+
+
+def test_two_threads_and_one_give_byte_identical_json(tmp_path, monkeypatch):
+    """Drift and concentration run on a second thread by default; the result must not
+    depend on it (nor on scheduling): EVALAUDIT_THREADS=1 gives the same bytes."""
+    from evalaudit.cli import main
+
+    out = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("EVALAUDIT_THREADS", threads)
+        out[threads] = tmp_path / f"t{threads}.json"
+        assert main(["audit", str(SAMPLE / "labels.csv"), "--json", str(out[threads]), "-q"]) == 0
+    assert out["1"].read_bytes() == out["2"].read_bytes()
+
+
+def test_allocator_tuning_leaves_user_malloc_settings_alone(monkeypatch):
+    import os
+    import platform
+
+    from evalaudit.cli import tune_allocator
+
+    for key in [k for k in os.environ if k.startswith("MALLOC_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert tune_allocator() is False
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert tune_allocator() is True
