@@ -150,11 +150,17 @@ def test_parquet_and_csv_give_the_same_audit(sample_audit, tmp_path):
 
     out = tmp_path / "p.json"
     assert main(["audit", str(SAMPLE / "labels.parquet"), "--json", str(out), "-q"]) == 0
+    assert _same_audit_but_input(sample_audit[0], out)
+
+
+def _same_audit_but_input(expected: dict, out) -> bool:
+    """Whether the audit JSON at ``out`` equals ``expected`` except the input file's name,
+    digest and format."""
     # copies: the fixture's dict is shared by other tests of this module
-    a, b = copy.deepcopy(sample_audit[0]), json.loads(out.read_text())
+    a, b = copy.deepcopy(expected), json.loads(out.read_text())
     for d in (a, b):
         d["input"].pop("path"), d["input"].pop("sha256"), d["input"].pop("format")
-    assert a == b
+    return a == b
 
 
 def test_parquet_read_as_dictionaries_gives_the_same_audit(sample_audit, tmp_path, monkeypatch):
@@ -167,10 +173,7 @@ def test_parquet_read_as_dictionaries_gives_the_same_audit(sample_audit, tmp_pat
     assert eio._dictionary_columns(SAMPLE / "labels.parquet")  # the path under test is taken
     out = tmp_path / "dict.json"
     assert main(["audit", str(SAMPLE / "labels.parquet"), "--json", str(out), "-q"]) == 0
-    a, b = copy.deepcopy(sample_audit[0]), json.loads(out.read_text())
-    for d in (a, b):
-        d["input"].pop("path"), d["input"].pop("sha256"), d["input"].pop("format")
-    assert a == b
+    assert _same_audit_but_input(sample_audit[0], out)
 
 
 def test_dictionary_read_picks_small_vocabularies_not_sorted_ids(tmp_path):
