@@ -81,7 +81,7 @@ class Profiler:
 THREADS_ENV = "EVALAUDIT_THREADS"
 
 
-def _parallel() -> bool:
+def parallel_steps() -> bool:
     """Whether independent steps may run on a second thread."""
     forced = os.environ.get(THREADS_ENV, "").strip()
     if forced:
@@ -157,7 +157,7 @@ def audit_ingested(
     # drift and concentration (sorts, bincounts and ufuncs, which release the GIL) run
     # beside agreement and consensus on a second core: each side only reads the table and
     # the caches that detect() filled, and writes keys of its own. Their timings overlap.
-    with ThreadPoolExecutor(max_workers=1) if _parallel() else nullcontext() as pool:
+    with ThreadPoolExecutor(max_workers=1) if parallel_steps() else nullcontext() as pool:
         job = pool.submit(second) if pool is not None else None
         with prof.step("agreement"):
             overall = alpha_for_table(table)

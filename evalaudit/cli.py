@@ -107,13 +107,13 @@ def audit(
                 fh.write(render_markdown(result))
     click.echo(render_text(result), nl=False)
     if profile:
-        from evalaudit.audit import _parallel
+        from evalaudit.audit import parallel_steps
 
         click.echo("step timings (s):", err=True)
         for k, v in prof.timings.items():
             click.echo(f"  {k:<20} {v:8.3f}", err=True)
         click.echo(f"  {'total':<20} {prof.elapsed():8.3f}  (wall time of the steps)", err=True)
-        if _parallel():
+        if parallel_steps():
             click.echo(
                 "  (drift and concentration run on a second thread beside agreement and"
                 " consensus, so the steps add up to more than the total; EVALAUDIT_THREADS=1"
@@ -251,7 +251,8 @@ def tune_allocator() -> bool:
     one is page-faulted and zeroed by the kernel again: measured on the scale
     benchmark (``benchmarks/scale.py --rows 1e7``), 25 s of 70 s were system time.
     With ``mmap`` off for ``malloc`` and a high trim threshold, freed arrays are
-    reused from the heap (system time 10 s) at the same peak RSS. Applied only by
+    reused from the heap (system time 10 s) at the same peak RSS; one arena lets the
+    second thread's freed memory serve the main thread and back. Applied only by
     the process entry points (``evalaudit``, ``python -m evalaudit``), only on
     glibc, and not when the user set any ``MALLOC_*`` variable. Returns whether
     it was applied.

@@ -391,13 +391,16 @@ def _read_parquet(
     # while the frame is converted: the validation needs their codes anyway (DESIGN 8)
     import pyarrow as pa
 
-    hashed = [
-        f.name
-        for f in table.schema
+    hashed = (
+        [
+            f.name
+            for f in table.schema
+            if f.name not in dictionary
+            and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        ]
         if dictionary is not None
-        and f.name not in dictionary
-        and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
-    ]
+        else []
+    )
     with ThreadPoolExecutor(max_workers=1) as pool:
         jobs = {c: pool.submit(arrow_factorize, table.column(c)) for c in hashed}
         frame = table.to_pandas()
@@ -415,8 +418,8 @@ def arrow_factorize(column: Any) -> tuple[np.ndarray, pd.Index] | None:
     """``pd.factorize`` of an Arrow text column by Arrow's ``dictionary_encode``.
 
     Codes (int32) in order of first appearance (null -> -1) and the uniques as pandas
-    ``string``: what ``pd.factorize`` gives, hashed in C++ without the GIL (about
-    2.5x faster for 10^7 item ids). ``None`` when the encoded chunks do not share
+    ``string``: what ``pd.factorize`` gives, hashed in C++ without holding the GIL (so
+    it can run beside other work). ``None`` when the encoded chunks do not share
     one dictionary (Arrow encodes a chunked array with one hash table, so they do).
     """
     import pyarrow as pa

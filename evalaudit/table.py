@@ -232,6 +232,28 @@ class LabelTable:
         """Number of labels of each item, indexed by item code."""
         return np.bincount(self.frame[ITEM].to_numpy(), minlength=self.n_items)
 
+    def first_rows(self) -> np.ndarray:
+        """Mask of each item's first label row (in frame order).
+
+        Item codes from ``pd.factorize`` number items in order of first appearance, so a
+        row is its item's first exactly when its code exceeds every earlier code (one
+        pass); other codings take the general route.
+        """
+        item = self.frame[ITEM].to_numpy()
+        if len(item) == 0:
+            return np.zeros(0, dtype=bool)
+        prev = np.maximum.accumulate(item)
+        first = np.empty(len(item), dtype=bool)
+        first[0] = True
+        first[1:] = item[1:] > prev[:-1]
+        if int(first.sum()) == self.n_items and int(prev[-1]) == self.n_items - 1:
+            return first
+        first_row = np.full(self.n_items, len(item), dtype=np.int64)
+        np.minimum.at(first_row, item, np.arange(len(item), dtype=np.int64))
+        first = np.zeros(len(item), dtype=bool)
+        first[first_row[first_row < len(item)]] = True
+        return first
+
     def item_attribute(self, column: str) -> pd.Series:
         """An item-level attribute (first value per item), indexed by item code."""
         f = self.frame
@@ -266,9 +288,10 @@ def _as_category(s: pd.Series, factorized: tuple[np.ndarray, pd.Index] | None = 
 def factorize(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize(s)``: codes in order of first appearance (missing -> -1) and the uniques.
 
-    Arrow-backed strings are hashed by Arrow's ``dictionary_encode`` (for 10^7 item ids
-    about 2.5x faster than pandas' route through the same array), whose codes and
-    order are those of ``pd.factorize``; anything else goes to ``pd.factorize``.
+    Arrow-backed strings are hashed by Arrow's ``dictionary_encode`` (10^7 item ids of
+    the scale benchmark: 2.6 s against 3.2 s for ``pd.factorize`` on the same Series),
+    whose codes and order are those of ``pd.factorize``; anything else goes to
+    ``pd.factorize``.
     """
     if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
         from evalaudit.io import arrow_factorize

@@ -151,8 +151,13 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     if hit is not None and hit[0] is arr:
         return hit[1], hit[2]
     codes, uniques = factorize(s)
+    return _remember(arr, codes, uniques)
+
+
+def _remember(arr: Any, codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    """Keep ``codes`` (int32 when they fit: half the memory of intp) for column array ``arr``."""
     if len(uniques) < np.iinfo(np.int32).max:
-        codes = codes.astype(np.int32)  # half the memory of intp codes
+        codes = codes.astype(np.int32, copy=False)
     _CODES[id(arr)] = (arr, codes, uniques)
     return codes, uniques
 
@@ -178,10 +183,8 @@ def _seed_codes(frame: pd.DataFrame, raw: RawFile) -> None:
         if name not in raw.frame.columns:
             continue
         arr = raw.frame[name].array
-        for col in frame.columns:
-            if frame[col].array is arr and len(codes) == len(arr):
-                small = codes.astype(np.int32) if len(uniques) < np.iinfo(np.int32).max else codes
-                _CODES[id(arr)] = (arr, small, uniques)
+        if len(codes) == len(arr) and any(frame[col].array is arr for col in frame.columns):
+            _remember(arr, codes, uniques)
 
 
 def _item_repeats(frame: pd.DataFrame) -> np.ndarray:

@@ -75,28 +75,6 @@ def _rows(
     return out
 
 
-def _first_rows(item: np.ndarray, n_items: int) -> np.ndarray:
-    """Mask of each item's first row.
-
-    Item codes from ``pd.factorize`` number items in order of first appearance, so a
-    row is its item's first exactly when its code exceeds every earlier code (one
-    pass); other codings take the general route.
-    """
-    if len(item) == 0:
-        return np.zeros(0, dtype=bool)
-    prev = np.maximum.accumulate(item)
-    first = np.empty(len(item), dtype=bool)
-    first[0] = True
-    first[1:] = item[1:] > prev[:-1]
-    if int(first.sum()) == n_items and int(prev[-1]) == n_items - 1:
-        return first
-    first_row = np.full(n_items, len(item), dtype=np.int64)
-    np.minimum.at(first_row, item, np.arange(len(item), dtype=np.int64))
-    first = np.zeros(len(item), dtype=bool)
-    first[first_row[first_row < len(item)]] = True
-    return first
-
-
 def concentration(table: LabelTable) -> pd.DataFrame:
     """Top labeler's and top vendor's share of items, overall and per slice value.
 
@@ -125,7 +103,7 @@ def concentration(table: LabelTable) -> pd.DataFrame:
     for col in table.slice_columns:
         scopes.append((col, f[col].cat.codes.to_numpy(), [str(c) for c in f[col].cat.categories]))
     rows: list[dict[str, object]] = []
-    first = _first_rows(item, table.n_items)
+    first = table.first_rows()
     multi = np.flatnonzero(np.bincount(item, minlength=table.n_items)[item] >= 2)
     for who, entity, names in whos:
         # items per (value, entity): a labeler labels an item once (the contract), but a

@@ -16,6 +16,7 @@ cancels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,7 +137,7 @@ def _values_of_items(table: LabelTable, column: str) -> tuple[list[Any], np.ndar
     in groupby order (category order for a categorical, else sorted)."""
     f = table.frame
     item = f[ITEM].to_numpy()
-    rows = pd.Series(item).drop_duplicates().index.to_numpy()  # first label of each item
+    rows = np.flatnonzero(table.first_rows())  # the first label of each item
     values = pd.Series(f[column].iloc[rows].array)
     vcode, uniques = pd.factorize(values, sort=True)
     names = list(uniques)
@@ -261,24 +262,38 @@ def headline_impact(table: LabelTable, suspect: np.ndarray) -> dict[str, Any] | 
     t = _touched(base, np.asarray(suspect, dtype=bool), table.n_items)
     out = _impacts(base, item_groups(table, None), t)[0]
     out["method"] = "item-level (clustered) normal CI; paired over items that keep a label"
-    out["per_model"] = []
+
+    def after(r: dict[str, Any]) -> float:
+        return float(np.nan_to_num(r["score_without_suspects"], nan=-1))
+
+    out.update(_breakdown(table, lambda g: _impacts(base, g, t), after))
+    return out
+
+
+def _breakdown(
+    table: LabelTable,
+    rows_of: Callable[[ItemGroups], list[dict[str, Any]]],
+    after: Callable[[dict[str, Any]], float],
+) -> dict[str, Any]:
+    """``per_model``, ``ranking_changed`` and ``per_slice`` of one headline.
+
+    ``rows_of`` gives the record of each value of an :class:`ItemGroups`; the models'
+    order by ``score`` is compared with their order by ``after`` (the counterfactual).
+    """
+    out: dict[str, Any] = {"per_model": [], "ranking_changed": False, "per_slice": []}
     if table.has(MODEL):
         g = item_groups(table, MODEL)
-        res = _impacts(base, g, t)
-        out["per_model"] = [{"model": str(v), **r} for v, r in zip(g.values, res, strict=True)]
-        before = sorted(out["per_model"], key=lambda r: -r["score"])
-        after = sorted(
-            out["per_model"], key=lambda r: -np.nan_to_num(r["score_without_suspects"], nan=-1)
-        )
-        out["ranking_changed"] = [r["model"] for r in before] != [r["model"] for r in after]
-    else:
-        out["ranking_changed"] = False
-    out["per_slice"] = []
+        out["per_model"] = [
+            {"model": str(v), **r} for v, r in zip(g.values, rows_of(g), strict=True)
+        ]
+        before = [r["model"] for r in sorted(out["per_model"], key=lambda r: -r["score"])]
+        later = [r["model"] for r in sorted(out["per_model"], key=lambda r: -after(r))]
+        out["ranking_changed"] = before != later
     for col in table.slice_columns:
         g = item_groups(table, col)
         out["per_slice"] += [
             {"slice_column": col, "slice_value": str(v), **r}
-            for v, r in zip(g.values, _impacts(base, g, t), strict=True)
+            for v, r in zip(g.values, rows_of(g), strict=True)
         ]
     return out
 
@@ -350,22 +365,5 @@ def headline_corrected(
     out["method"] = (
         "suspect labels shifted by their estimated leniency; delta-method CI from the leniency SEs"
     )
-    out["per_model"] = []
-    if table.has(MODEL):
-        g = item_groups(table, MODEL)
-        out["per_model"] = [
-            {"model": str(v), **r} for v, r in zip(g.values, by_value(g), strict=True)
-        ]
-        before = [r["model"] for r in sorted(out["per_model"], key=lambda r: -r["score"])]
-        after = [r["model"] for r in sorted(out["per_model"], key=lambda r: -r["score_corrected"])]
-        out["ranking_changed"] = before != after
-    else:
-        out["ranking_changed"] = False
-    out["per_slice"] = []
-    for col in table.slice_columns:
-        g = item_groups(table, col)
-        out["per_slice"] += [
-            {"slice_column": col, "slice_value": str(v), **r}
-            for v, r in zip(g.values, by_value(g), strict=True)
-        ]
+    out.update(_breakdown(table, by_value, lambda r: r["score_corrected"]))
     return out
