@@ -68,7 +68,9 @@ class Profiler:
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         if self.progress:
-            print(f"evalaudit: {name} ...", file=sys.stderr, flush=True)
+            # one write per line: steps on the second thread announce themselves too
+            sys.stderr.write(f"evalaudit: {name} ...\n")
+            sys.stderr.flush()
         t = time.perf_counter()
         try:
             yield
