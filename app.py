@@ -69,6 +69,7 @@ CELL_COLUMNS = (
     "ci_high",
     "tilt",
     "q_value",
+    "weight",
     "finding",
 )
 #: Blocking findings listed (with a button to their evidence) above the Overview's metrics.
@@ -546,6 +547,9 @@ def _cells_columns() -> dict[str, Any]:
         "ci_high": st.column_config.NumberColumn(format="%+.1f"),
         "tilt": st.column_config.NumberColumn(format="%+.1f"),
         "q_value": st.column_config.NumberColumn(format="%.3g"),
+        "weight": st.column_config.NumberColumn(
+            format="%.2f", help="p-value weight in the slice scan's weighted BH (mean 1)"
+        ),
         "finding": st.column_config.TextColumn(width="medium"),
     }
 
@@ -590,29 +594,25 @@ def view_slices(ctx: Ctx) -> None:
         help="tested: enough labels (min_support) to test; flagged: a finding",
     )
     table = dash.cells_view(r, col, str(show))
-    n_values = int(table["slice_value"].nunique()) if len(table) else 0
-    # a narrow heat map sits beside its table; a wide one (pair columns) above it
-    left, right = st.columns([5, 6]) if n_values <= 8 else (st.container(), st.container())
-    with left:
-        _chart(charts.heatmap_chart(r, col), f"No cells for {col}.")
-    with right:
-        st.markdown(
-            f"**Cells of {col}** ({len(table):,}; flagged first). "
-            "Select a row to see the items behind it."
-        )
-        key = _cells_key(col, str(show))
-        part = _paged(table, key)
-        event = st.dataframe(
-            part,
-            hide_index=True,
-            key=key,
-            on_select="rerun",
-            selection_mode="single-row",
-            column_order=CELL_COLUMNS,
-            column_config=_cells_columns(),
-            height=460,
-        )
-        _pager(len(table), key)
+    # the heat map above its table: beside it the table's 11 columns were cut off
+    _chart(charts.heatmap_chart(r, col), f"No cells for {col}.")
+    st.markdown(
+        f"**Cells of {col}** ({len(table):,}; flagged first). "
+        "Select a row to see the items behind it."
+    )
+    key = _cells_key(col, str(show))
+    part = _paged(table, key)
+    event = st.dataframe(
+        part,
+        hide_index=True,
+        key=key,
+        on_select="rerun",
+        selection_mode="single-row",
+        column_order=CELL_COLUMNS,
+        column_config=_cells_columns(),
+        height=460,
+    )
+    _pager(len(table), key)
     rows = list(event.selection.rows) if event is not None else []
     if not rows or rows[0] >= len(part):
         st.caption("No cell selected.")

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/detection.py [--seeds 50] [--quick] [--workers 2]
+    python benchmarks/detection.py [--seeds 50] [--extra-seeds 150] [--quick] [--workers 2]
 
 Method
 ------
@@ -13,7 +13,10 @@ category; pass rates differ a lot by category, failure mode and model). The
 poisoned labeler is ``lab017``: it labels a forced ``share`` of the items (in
 every category) and, on items with ``failure_mode = <slice>``, turns a "fail" it
 would give into "pass" with probability ``flip_rate``. Seeds ``0..S-1`` are
-used at every grid point (common random numbers across grid points).
+used at every grid point (common random numbers across grid points); the
+*acceptance points* (clean sets and the 20-point single-label plants) also run
+seeds ``S..S+E-1`` (``--extra-seeds E``, default 150), so their figures rest on
+200 seeds, and the acceptance line is printed for seeds ``0..S-1`` and for all.
 
 *Flip rates* are calibrated so that the expected in-slice effect hits the
 target (10, 20, 30 pass-rate points): ``flip = target / P(fail reported | slice)``
@@ -33,7 +36,8 @@ the agreement statistics, which do not feed any flag. The steps are those of
 pair cells -> ``flag_cells``; ``suspect_groups`` -> ``headline_impact`` of the
 "all" suspects (exclusion counterfactual) and ``SuspectGroups.corrected``
 (``headline_corrected``, the corrected headline), all with the default policy
-(``rules/default.yaml``: fdr 0.01, min_effect 0.05, min_support 30).
+(``rules/default.yaml``: fdr 0.02 with power-weighted cells, min_effect 0.05,
+min_support 30).
 
 *Measures* per grid point, over the seeds:
 
@@ -188,6 +192,11 @@ class Point:
     @property
     def clean(self) -> bool:
         return self.slice is None
+
+    @property
+    def acceptance(self) -> bool:
+        """A point the acceptance figures pool: clean sets, and 20-point single-label plants."""
+        return self.clean or (self.effect == SUPPORT_EFFECT and self.overlap == 0.0)
 
 
 def build_grid(grid: dict[str, tuple[Any, ...]]) -> list[Point]:
@@ -398,6 +407,7 @@ def poisoned_table(points: list[Point], results: dict[int, list[dict[str, Any]]]
         rows.append(
             [
                 f"{p.share:g}" + (" *" if p.sweep else ""),
+                str(len(rs)),
                 f"{p.slice} ({slice_frequency(p.slice):.0%})",
                 f"{p.overlap:g}",
                 f"{p.flip:.3f}",
@@ -415,6 +425,7 @@ def poisoned_table(points: list[Point], results: dict[int, list[dict[str, Any]]]
         )
     header = [
         "share",
+        "seeds",
         "slice",
         "overlap",
         "flip",
@@ -429,7 +440,7 @@ def poisoned_table(points: list[Point], results: dict[int, list[dict[str, Any]]]
         "\\|uncorrected - unpoisoned\\| mean (pts)",
         "\\|exclusion - unpoisoned\\| mean (pts)",
     ]
-    return markdown(header, rows, ["---:", "---", "---:"] + ["---:"] * 11)
+    return markdown(header, rows, ["---:", "---:", "---", "---:"] + ["---:"] * 11)
 
 
 def clean_table(points: list[Point], results: dict[int, list[dict[str, Any]]]) -> str:
@@ -447,8 +458,8 @@ def clean_table(points: list[Point], results: dict[int, list[dict[str, Any]]]) -
                 f"{p.overlap:g}",
                 str(n),
                 f"{pct(k / n)} ({k}/{n}; {pct(lo)}-{pct(hi)})",
-                pct(np.mean([r["cell_flag"] for r in rs])),
-                pct(np.mean([r["labeler_flag"] for r in rs])),
+                f"{sum(r['cell_flag'] for r in rs)}/{n}",
+                f"{sum(r['labeler_flag'] for r in rs)}/{n}",
                 f"{pts(corr.mean())} / {pts(float(corr.max()))}",
             ]
         )
@@ -464,17 +475,22 @@ def clean_table(points: list[Point], results: dict[int, list[dict[str, Any]]]) -
 
 
 def support_table(
-    points: list[Point], results: dict[int, list[dict[str, Any]]], overlap: float
+    points: list[Point],
+    results: dict[int, list[dict[str, Any]]],
+    overlap: float,
+    max_seed: int | None = None,
 ) -> tuple[str, tuple[int, int]]:
     """Recall by the planted cell's n for the 20-point plants of one design.
 
-    Returns the table and (hits, seeds) with n >= ACCEPT_MIN_N.
+    Only seeds below ``max_seed`` when given. Returns the table and (hits,
+    seeds) with n >= ACCEPT_MIN_N.
     """
     pooled = [
         r
         for i, p in enumerate(points)
         if not p.clean and p.effect == SUPPORT_EFFECT and p.overlap == overlap
         for r in results[i]
+        if max_seed is None or r["seed"] < max_seed
     ]
     rows = []
     for name, lo_n, hi_n in SUPPORT_BUCKETS:
@@ -519,6 +535,18 @@ def support_table(
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=None, help="seeds per grid point (default 50)")
+    ap.add_argument(
+        "--extra-seeds",
+        type=int,
+        default=None,
+        help="more seeds for the acceptance points: clean sets and 20-point single-label "
+        "plants (default 150; 0 with --quick)",
+    )
+    ap.add_argument(
+        "--rules",
+        default=None,
+        help="policy file to audit with (default rules/default.yaml), e.g. to compare fdr levels",
+    )
     ap.add_argument("--quick", action="store_true", help="10 seeds and a reduced grid")
     ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     return ap
@@ -527,12 +555,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     n_seeds = args.seeds if args.seeds is not None else (10 if args.quick else 50)
-    if n_seeds < 1 or args.workers < 1:
-        print("--seeds and --workers must be >= 1", file=sys.stderr)
+    extra = args.extra_seeds if args.extra_seeds is not None else (0 if args.quick else 150)
+    if n_seeds < 1 or args.workers < 1 or extra < 0:
+        print("--seeds and --workers must be >= 1, --extra-seeds >= 0", file=sys.stderr)
         return 2
     grid = QUICK_GRID if args.quick else FULL_GRID
     points = build_grid(grid)
-    tasks = [(i, p, s) for i, p in enumerate(points) for s in range(n_seeds)]
+    global _POLICY
+    _POLICY = load_policy(args.rules)  # forked workers inherit it
+    tasks = [
+        (i, p, s)
+        for i, p in enumerate(points)
+        for s in range(n_seeds + (extra if p.acceptance else 0))
+    ]
     pol = policy()
 
     print("# Detection benchmark" + (" (--quick: reduced grid)" if args.quick else ""))
@@ -541,10 +576,17 @@ def main(argv: list[str] | None = None) -> int:
         f"simulate: {N_ITEMS} items, {N_LABELERS} labelers, overlap_k={OVERLAP_K}, "
         f"specialists={SPECIALISTS}, other parameters default; planted labeler {PLANTED} "
         f"(forced share), lenient on failure_mode=<slice>; seeds 0..{n_seeds - 1} at every "
-        f"grid point."
+        f"grid point"
+        + (
+            f", 0..{n_seeds + extra - 1} at the acceptance points (clean sets and 20-point "
+            "single-label plants)."
+            if extra
+            else "."
+        )
     )
     print(
-        f"policy: {pol.path} (fdr {pol.fdr}, min_effect {pol.min_effect}, "
+        f"policy: {pol.path} (fdr {pol.fdr}, cell weights {pol.cell_weights}, "
+        f"min_effect {pol.min_effect}, "
         f"min_support {pol.min_support}); slices {', '.join(SLICE_COLUMNS)}; "
         "audit = labeler_leniency + cell_leniency + flag_labelers/flag_cells + "
         "suspect_groups + headline_impact/headline_corrected (as audit_ingested)."
@@ -562,8 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{s:g}" for s in grid["sweep_shares"])
         + "; clean sets overlap "
         + ", ".join(f"{o:g}" for o in grid["clean_overlaps"])
-        + f". {len(points)} grid points x {n_seeds} seeds = {len(tasks)} audits, "
-        f"{args.workers} worker(s)."
+        + f". {len(points)} grid points, {len(tasks)} audits, {args.workers} worker(s)."
     )
     print(
         "flip = target / P(fail reported | slice): "
@@ -623,20 +664,30 @@ def main(argv: list[str] | None = None) -> int:
             not p.clean and p.effect == SUPPORT_EFFECT and p.overlap == overlap for p in points
         ):
             continue
-        table, (k, n) = support_table(points, results, overlap)
-        print(f"## Recall by support: 20-point plants, {label}")
-        print()
-        print(table)
-        print()
-        if overlap == 0.0:
-            verdict = "n/a (no seeds)" if n == 0 else ("PASS" if k / n >= ACCEPT_RECALL else "FAIL")
-            print(
-                f"Acceptance (20-point cells on >= {ACCEPT_MIN_N} labels found in >= "
-                f"{ACCEPT_RECALL:.0%} of seeds, single-label): {k}/{n}"
-                + (f" = {k / n:.1%}" if n else "")
-                + f" -> {verdict}"
-            )
+        runs = [(None, "")]
+        if overlap == 0.0 and extra:
+            runs = [
+                (n_seeds, f", seeds 0..{n_seeds - 1}"),
+                (None, f", seeds 0..{n_seeds + extra - 1}"),
+            ]
+        for max_seed, seeds_label in runs:
+            table, (k, n) = support_table(points, results, overlap, max_seed)
+            print(f"## Recall by support: 20-point plants, {label}{seeds_label}")
             print()
+            print(table)
+            print()
+            if overlap == 0.0:
+                verdict = (
+                    "n/a (no seeds)" if n == 0 else ("PASS" if k / n >= ACCEPT_RECALL else "FAIL")
+                )
+                lo, hi = wilson(k, n)
+                print(
+                    f"Acceptance (20-point cells on >= {ACCEPT_MIN_N} labels found in >= "
+                    f"{ACCEPT_RECALL:.0%} of seeds, single-label{seeds_label}): {k}/{n}"
+                    + (f" = {k / n:.1%} (Wilson 95% {pct(lo)}-{pct(hi)})" if n else "")
+                    + f" -> {verdict}"
+                )
+                print()
     print(f"runtime: {elapsed:.0f} s ({len(tasks)} audits, {args.workers} worker(s))")
     return 0
 

@@ -21,6 +21,7 @@ from evalaudit.findings import (
     agreement_findings,
     cell_findings,
     cell_subject,
+    cell_weight_effect,
     concentration_findings,
     data_quality_findings,
     drift_findings,
@@ -226,6 +227,8 @@ def audit_ingested(
             "cells_estimated": det.n_cells_estimated,
             "cells_tested": int(cells["tested"].sum()) if not cells.empty else 0,
             "cells_flagged": int(cell_flags.sum()),
+            "weighting": policy.cell_weights,
+            "weight_effect": cell_weight_effect(policy, table.kind, det.score_sd),
         },
     )
 
@@ -281,7 +284,10 @@ def detect(
     score_sd = float(np.nanstd(scores)) if np.isfinite(scores).any() else 0.0
     flagged = flag_labelers(len_df, policy, table.kind, score_sd)
     with prof.step("cells"):
-        cells = cell_leniency(table, policy.min_support)
+        weight_effect = cell_weight_effect(policy, table.kind, score_sd)
+        cells = cell_leniency(
+            table, policy.min_support, weight_effect=weight_effect, level=policy.fdr
+        )
         n_estimated = len(cells)
         # keep every one-column cell (a heat map needs them) and the tested pairs
         if len(cells):

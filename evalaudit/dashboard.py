@@ -337,6 +337,7 @@ def cells_view(
         "ci_high",
         "tilt",
         "q_value",
+        "weight",
         "evidence",
         "tested",
         "flagged",

@@ -21,6 +21,7 @@ from evalaudit.rules import RULE_BY_KIND, Policy
 __all__ = [
     "Finding",
     "agreement_findings",
+    "cell_weight_effect",
     "data_quality_findings",
     "flag_labelers",
     "format_effect",
@@ -120,6 +121,24 @@ def min_effect_for(policy: Policy, kind: LabelKind, score_sd: float) -> float:
     if kind is LabelKind.INTERVAL:
         return policy.min_effect_interval_sd * score_sd
     return policy.min_effect
+
+
+#: The cell scan's p-value weights favour cells that could show this multiple of
+#: the minimum effect (twice the smallest flagged effect: 10 points by default).
+WEIGHT_EFFECT_MULTIPLE = 2.0
+
+
+def cell_weight_effect(policy: Policy, kind: LabelKind, score_sd: float) -> float | None:
+    """The reference effect of the slice scan's power weights; None for plain BH.
+
+    ``cell_weights: power`` (the default) weights each cell by its power to
+    show ``WEIGHT_EFFECT_MULTIPLE`` x the global minimum effect (per-slice
+    overrides do not change the weights, so a stricter safety threshold does
+    not take error budget away from safety cells); ``uniform`` is plain BH.
+    """
+    if policy.cell_weights != "power":
+        return None
+    return WEIGHT_EFFECT_MULTIPLE * min_effect_for(policy, kind, score_sd)
 
 
 def flag_labelers(

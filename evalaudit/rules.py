@@ -129,6 +129,10 @@ _SCHEMA: dict[str, tuple[type, float, float]] = {
     "max_headline_shift": (float, 0.0, 1e9),
     "gold_accuracy_floor": (float, 0.0, 1.0),
 }
+#: Keys whose value is one of a few words: key -> allowed values.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "cell_weights": ("power", "uniform"),
+}
 #: Keys an override may set (thresholds that make sense per slice) besides severity.
 _OVERRIDE_KEYS = ("min_effect", "min_effect_interval_sd", "max_labeler_share", "max_vendor_share")
 
@@ -163,7 +167,7 @@ class Policy:
     """Thresholds, severities and overrides of one policy file (see ``rules/README.md``)."""
 
     min_support: int = 30
-    fdr: float = 0.01
+    fdr: float = 0.02
     min_effect: float = 0.05
     min_effect_interval_sd: float = 0.25
     agreement_floor: float = 0.667
@@ -172,6 +176,7 @@ class Policy:
     max_vendor_share: float = 0.9
     max_headline_shift: float = 0.01
     gold_accuracy_floor: float = 0.7
+    cell_weights: str = "power"
     severity: dict[str, str] = field(default_factory=lambda: dict(_DEFAULT_SEVERITY))
     overrides: tuple[Override, ...] = ()
     path: str | None = None
@@ -342,12 +347,22 @@ def load_policy(path: str | Path | None = None) -> Policy:
             v = chk.number(str(key), value, line, key)
             if v is not None:
                 values[key] = v
+        elif key in _CHOICES:
+            if value in _CHOICES[key]:
+                values[key] = value
+            else:
+                chk.add(
+                    str(key),
+                    line,
+                    f"'{key}' must be one of {', '.join(_CHOICES[key])}, not {value!r}",
+                    f"use {' or '.join(_CHOICES[key])}",
+                )
         else:
             chk.add(
                 str(key),
                 line,
                 f"unknown key '{key}'",
-                "known keys: " + ", ".join([*_SCHEMA, "severity", "overrides"]),
+                "known keys: " + ", ".join([*_SCHEMA, *_CHOICES, "severity", "overrides"]),
             )
     if chk.problems:
         raise InputError(name, chk.problems, row_label="line")

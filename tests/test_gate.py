@@ -189,6 +189,11 @@ def test_verify_detects_a_one_byte_change(blocked, run_cli, tmp_path):
             "overrides:\n  - slice: safety\n",
             "key 'overrides[0].slice': each override needs 'slice: column=value' (line 2)",
         ),
+        (
+            "fdr: 0.01\ncell_weights: optimal\n",
+            "key 'cell_weights': 'cell_weights' must be one of power, uniform, not 'optimal' "
+            "(line 2)",
+        ),
         ("fdr: [0.01\n", "not valid YAML"),
         ("- fdr\n", "the rules file must be a mapping"),
     ],

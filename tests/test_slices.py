@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from evalaudit.audit import suspect_groups
+from evalaudit.audit import detect, suspect_groups
 from evalaudit.findings import concentration_findings, flag_cells, flag_labelers
 from evalaudit.rules import Policy, load_policy
 from evalaudit.simulate import Plant, simulate
 from evalaudit.stats.concentration import concentration
 from evalaudit.stats.impact import headline_corrected, headline_impact
 from evalaudit.stats.leniency import estimate_groups, labeler_leniency, strata_codes
+from evalaudit.stats.multitest import bh_qvalues
 from evalaudit.stats.slices import cell_leniency
 from evalaudit.table import LABELER, SCORE, LabelTable
 
@@ -58,14 +61,50 @@ def test_planted_cell_is_flagged_and_its_ci_covers_the_truth(overlap):
     assert found >= 9 and covered >= 8
 
 
-def test_clean_sets_flag_cells_in_at_most_5_percent_of_audits():
-    """Pass rates differ by slice and 30% of labelers specialise: <= 1 of 20 audits flags."""
+@pytest.mark.parametrize("overlap", [0.0, 0.15])
+def test_clean_sets_flag_cells_in_at_most_5_percent_of_audits(overlap):
+    """Acceptance: pass rates differ by slice, 30% of labelers specialise; <= 2 of 50 audits."""
     audits = 0
-    for seed in range(200, 220):
-        sim = simulate(n_items=5000, n_labelers=24, specialists=0.3, seed=seed)
+    for seed in range(200, 250):
+        sim = simulate(
+            n_items=6000, n_labelers=24, specialists=0.3, overlap_share=overlap, seed=seed
+        )
+        audits += bool(detect(table_of(sim.labels), POLICY).cell_flags.any())
+    assert audits <= 2
+
+
+def _found_20_point_cells(shares: tuple[float, ...], seeds: range, policy: Policy) -> list[bool]:
+    """Single-label sets with lab004 20 points lenient on hallucination; was its cell flagged?"""
+    found = []
+    for share in shares:
+        for seed in seeds:
+            # 0.4 of honest "fail"s flipped: 0.4 x P(fail reported | hallucination) = 0.4 x
+            # 0.502 ~ 20 points (benchmarks/detection.py derives the 0.502)
+            sim = planted(seed, flip=0.4, share=share, overlap=0.0, specialists=0.3)
+            truth = sim.truth["poisoned"][0]
+            assert truth["n_labels_in_scope"] >= 100 and 0.18 < truth["expected_effect"] < 0.22
+            det = detect(table_of(sim.labels), policy)
+            found.append(bool(det.cell_flags[the_cell(det.cells).name]))
+    return found
+
+
+def test_planted_20_point_cells_on_150_plus_single_labels_are_found_in_90_percent():
+    found = _found_20_point_cells((0.11, 0.14), range(300, 315), POLICY)
+    assert sum(found) >= 27  # of 30
+
+
+def test_power_weights_lower_the_q_of_a_planted_cell_of_125_labels():
+    """~200 tested cells, most of 30-60 labels: a 125-label cell can show a 10-point effect
+    that they cannot, so it weighs more than the average cell and its q drops (the recall
+    gain is measured in benchmarks/detection.py)."""
+    uniform = replace(POLICY, cell_weights="uniform")
+    for seed in range(300, 310):
+        sim = planted(seed, flip=0.4, share=0.075, overlap=0.0, specialists=0.3)
         t = table_of(sim.labels)
-        audits += bool(flag_cells(cell_leniency(t, POLICY.min_support), POLICY, t.kind, 0.5).any())
-    assert audits <= 1
+        weighted, plain = the_cell(detect(t, POLICY).cells), the_cell(detect(t, uniform).cells)
+        assert 100 <= weighted["n"] < 150 and plain["weight"] == 1.0
+        assert weighted["weight"] > 1.5
+        assert weighted["q_value"] < plain["q_value"]
 
 
 def test_uniformly_lenient_labeler_has_effects_but_no_tilt():
@@ -153,3 +192,26 @@ def test_nothing_flagged_means_no_change():
     assert h["score_without_suspects"] == h["score"] and h["delta"] == 0.0
     c = headline_corrected(t, np.full(len(sim.labels), -1), np.zeros(0), np.zeros(0))
     assert c["score_corrected"] == c["score"] and c["delta"] == 0.0
+
+
+def test_cell_weights_average_one_and_the_uniform_policy_is_plain_bh(tmp_path):
+    sim = simulate(n_items=3000, n_labelers=16, specialists=0.3, seed=5)
+    t = table_of(sim.labels)
+    cells = detect(t, POLICY).cells
+    tested = cells["tested"].to_numpy()
+    w = cells.loc[tested, "weight"].to_numpy()
+    assert w.mean() == pytest.approx(1.0) and w.std() > 0.1
+    assert cells.loc[~tested, "weight"].isna().all()
+    # larger cells weigh more (their se is smaller)
+    assert np.corrcoef(cells.loc[tested, "n"], w)[0, 1] > 0.5
+
+    path = tmp_path / "uniform.yaml"
+    path.write_text("cell_weights: uniform\n")
+    uniform = load_policy(path)
+    assert uniform.cell_weights == "uniform" and POLICY.cell_weights == "power"
+    plain = detect(t, uniform).cells
+    tested = plain["tested"].to_numpy()
+    assert (plain.loc[tested, "weight"] == 1.0).all()
+    assert plain.loc[tested, "q_value"].to_numpy() == pytest.approx(
+        bh_qvalues(plain.loc[tested, "p_value"].to_numpy())
+    )

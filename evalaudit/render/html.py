@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from evalaudit.history import RunChanges, RunSummary
 from evalaudit.render.markdown import md_cell, md_code, render_markdown
-from evalaudit.render.text import fmt_effect, fmt_num, fmt_q
+from evalaudit.render.text import fmt_effect, fmt_num, fmt_q, scan_method
 from evalaudit.result import AuditResult
 
 __all__ = [
@@ -343,6 +343,7 @@ def _env() -> Environment:
         score_ci=_score_ci,
         score=_score,
         q=fmt_q,
+        scan_method=scan_method,
         num=fmt_num,
         int=_int,
         value=_value,
@@ -618,7 +619,7 @@ No blocking finding and no warning.
 
 <section id="slices">
 <h2>Labeler x slice</h2>
-{% if d.scan %}<p class="note">{{ d.scan.cells_tested | int }} labeler x slice cells tested (of {{ d.scan.cells_estimated | int }} with labels; one slice column and pairs), Benjamini-Hochberg across all tested; {{ d.scan.cells_flagged | int }} flagged.</p>{% endif %}
+{% if d.scan %}<p class="note">{{ d.scan.cells_tested | int }} labeler x slice cells tested (of {{ d.scan.cells_estimated | int }} with labels; one slice column and pairs), {{ d.scan | scan_method(kind) }}; {{ d.scan.cells_flagged | int }} flagged.</p>{% endif %}
 {% for f in heatmaps %}{{ figure(f) }}{% else %}<p class="note">No slice columns.</p>{% endfor %}
 </section>
 

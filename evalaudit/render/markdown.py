@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evalaudit.render.text import _pct, fmt_effect, fmt_num, fmt_q
+from evalaudit.render.text import _pct, fmt_effect, fmt_num, fmt_q, scan_method
 from evalaudit.result import AuditResult
 
 __all__ = ["md_cell", "md_code", "render_markdown"]
@@ -63,7 +63,7 @@ def render_markdown(result: AuditResult) -> str:
     if scan:
         out.append(
             f"- Slice scan: {scan['cells_tested']:,} labeler x slice cells tested, "
-            f"{scan['cells_flagged']} flagged (BH across all tested cells)"
+            f"{scan['cells_flagged']} flagged ({scan_method(scan, kind)})"
         )
     out.append("")
     out.append("## Findings")

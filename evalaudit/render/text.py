@@ -7,7 +7,7 @@ from typing import Any
 
 from evalaudit.result import AuditResult
 
-__all__ = ["fmt_effect", "fmt_num", "fmt_q", "render_text"]
+__all__ = ["fmt_effect", "fmt_num", "fmt_q", "render_text", "scan_method"]
 
 MAX_LABELER_ROWS = 15
 
@@ -34,6 +34,18 @@ def fmt_q(q: Any) -> str:
     if q is None or (isinstance(q, float) and math.isnan(q)):
         return "n/a"
     return "<0.001" if q < 0.001 else f"{q:.3f}"
+
+
+def scan_method(scan: dict[str, Any], kind: str) -> str:
+    """How the slice scan's q-values were computed, in one clause."""
+    effect = scan.get("weight_effect")
+    if scan.get("weighting") == "power" and effect:
+        unit = fmt_effect(effect, kind).lstrip("+")
+        return (
+            "Benjamini-Hochberg across all tested, each cell weighted by its power to show "
+            f"a {unit} effect"
+        )
+    return "Benjamini-Hochberg across all tested"
 
 
 def _pct(x: Any) -> str:
@@ -138,8 +150,8 @@ def render_text(result: AuditResult) -> str:
         lines.append("")
         lines.append(
             f"Slice scan: {scan['cells_tested']:,} labeler x slice cells tested (of "
-            f"{scan['cells_estimated']:,} with labels; one slice column and pairs), BH across "
-            f"all tested; {scan['cells_flagged']} flagged."
+            f"{scan['cells_estimated']:,} with labels; one slice column and pairs), "
+            f"{scan_method(scan, kind)}; {scan['cells_flagged']} flagged."
         )
         flagged_cells = sorted(
             (c for c in d.get("cells", []) if c.get("flagged")), key=lambda c: c["p_value"]

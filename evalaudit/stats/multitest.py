@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["bh_qvalues", "two_sided_p"]
+__all__ = ["WEIGHT_FLOOR", "bh_qvalues", "power_weights", "two_sided_p", "weighted_bh_qvalues"]
+
+#: Share of every weight that is uniform: no test drops below this fraction of
+#: its unweighted level, whatever the other tests' power.
+WEIGHT_FLOOR = 0.1
 
 
 def bh_qvalues(p: np.ndarray) -> np.ndarray:
@@ -25,6 +29,73 @@ def bh_qvalues(p: np.ndarray) -> np.ndarray:
     if ok.any():
         q[ok] = stats.false_discovery_control(np.clip(p[ok], 0.0, 1.0), method="bh")
     return q
+
+
+def weighted_bh_qvalues(p: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted Benjamini-Hochberg q-values: BH applied to ``p / w``, capped at 1.
+
+    Rejecting the tests with ``q < alpha`` is the weighted step-up procedure of
+    Genovese, Roeder & Wasserman (2006, doi:10.1093/biomet/93.3.509): sort
+    ``p_i / w_i`` and reject the ``k`` smallest, ``k`` the largest index with
+    ``p_(k) / w_(k) <= k alpha / m``. With weights fixed before the p-values are
+    seen (independent of them under the null) and averaging 1 over the ``m``
+    tests, the FDR is at most ``alpha`` under independence (ibid., Theorem 1)
+    and under PRDS (Ramdas, Barber, Wainwright & Jordan 2019,
+    doi:10.1214/18-AOS1765). Equal weights give :func:`bh_qvalues`. NaN
+    p-values stay NaN and are not counted; ``w`` must be positive where ``p``
+    is finite.
+
+    >>> weighted_bh_qvalues(np.array([0.01, 0.04, 0.03]), np.array([2.0, 0.5, 0.5])).round(3)
+    array([0.015, 0.08 , 0.08 ])
+    """
+    p = np.asarray(p, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    ok = np.isfinite(p)
+    if ok.any() and not (np.isfinite(w[ok]).all() and (w[ok] > 0).all()):
+        raise ValueError("weights must be finite and positive for every tested p-value")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return bh_qvalues(np.where(ok, np.minimum(p / w, 1.0), np.nan))
+
+
+def power_weights(
+    se: np.ndarray, effect: float, level: float, floor: float = WEIGHT_FLOOR
+) -> np.ndarray:
+    """P-value weights proportional to each test's power for a reference effect; mean 1.
+
+    For a z-test with standard error ``se_i``, the power to detect a true
+    effect of ``effect`` at the Bonferroni level ``level / m`` (two-sided; the
+    level a single real signal faces among ``m`` mostly null tests under BH)
+    is ``pi_i = P(|Z + effect / se_i| > z_{1 - level / (2m)})``. The weights
+    are ``pi_i / mean(pi)`` mixed with the uniform weight,
+    ``(1 - floor) pi_i / mean(pi) + floor``, so they average 1 and no test
+    keeps less than ``floor`` of its unweighted level. Tests that could show
+    the reference effect get more of the error budget, tests too small to show
+    it give theirs up: the power-proportional weighting discussed by Roeder &
+    Wasserman (2009, doi:10.1214/09-STS289), which is less sensitive to a
+    wrong reference effect than their optimal weights.
+
+    Weights depend only on the standard errors (sample size and null
+    variance), not on the estimates, so they are fixed before the p-values
+    in the sense :func:`weighted_bh_qvalues` needs. A non-finite or
+    non-positive ``se`` gets the floor weight; when no test has usable power
+    (all ``pi`` ~ 0, e.g. ``effect = 0``) the weights are uniform.
+
+    >>> power_weights(np.array([0.02, 0.03, 0.045, 0.07, 0.09]), effect=0.1, level=0.01).round(2)
+    array([2.49, 1.56, 0.57, 0.22, 0.16])
+    """
+    se = np.asarray(se, dtype=np.float64)
+    m = len(se)
+    if m == 0:
+        return np.ones(0)
+    good = np.isfinite(se) & (se > 0)
+    z_c = stats.norm.isf(level / (2.0 * m))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where(good, abs(effect) / se, 0.0)
+    power = np.where(good, stats.norm.sf(z_c - shift) + stats.norm.cdf(-z_c - shift), 0.0)
+    mean = power.mean()
+    if not np.isfinite(mean) or mean <= 1e-12:
+        return np.ones(m)
+    return (1.0 - floor) * power / mean + floor
 
 
 def two_sided_p(z: np.ndarray) -> np.ndarray:
