@@ -448,6 +448,7 @@ table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 8px 0
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--soft); font-weight: 600; }
 td.ci { white-space: nowrap; }
+td.slice { overflow-wrap: anywhere; }  /* long pair cells wrap, not overflow */
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.id { min-width: 18em; }
 td.id, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px;
@@ -597,7 +598,7 @@ No blocking finding and no warning.
 {% if flagged_cells %}
 <table>
 <tr><th>labeler</th><th>slice</th><th class="n">labels</th><th class="n">leniency</th><th>95% CI</th><th class="n">q</th><th class="n">tilt vs elsewhere</th></tr>
-{% for c in flagged_cells %}<tr><td class="id">{{ c.labeler_id }}</td><td>{{ c.slice_column }}={{ c.slice_value }}</td><td class="n">{{ c.n | int }}</td><td class="n">{{ c.leniency | eff(kind) }}</td><td class="ci">{{ c.ci | ci(kind) }}</td><td class="n">{{ c.q_value | q }}</td><td class="n">{{ c.tilt | eff(kind) }}</td></tr>
+{% for c in flagged_cells %}<tr><td class="id">{{ c.labeler_id }}</td><td class="slice">{{ c.slice_column }}={{ c.slice_value }}</td><td class="n">{{ c.n | int }}</td><td class="n">{{ c.leniency | eff(kind) }}</td><td class="ci">{{ c.ci | ci(kind) }}</td><td class="n">{{ c.q_value | q }}</td><td class="n">{{ c.tilt | eff(kind) }}</td></tr>
 {% endfor %}
 </table>
 {% else %}<p class="note">None.</p>{% endif %}
