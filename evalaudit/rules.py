@@ -239,6 +239,18 @@ class _Checker:
             return None
         return typ(value)
 
+    def choice(self, key: str, value: Any, line: int | None, schema_key: str) -> str | None:
+        allowed = _CHOICES[schema_key]
+        if value in allowed:
+            return str(value)
+        self.add(
+            key,
+            line,
+            f"'{key}' must be one of {', '.join(allowed)}, not {value!r}",
+            f"use {' or '.join(allowed)}",
+        )
+        return None
+
     def severity(self, prefix: str, value: Any, node: Any, line: int | None) -> dict[str, str]:
         out: dict[str, str] = {}
         if not isinstance(value, dict):
@@ -348,15 +360,9 @@ def load_policy(path: str | Path | None = None) -> Policy:
             if v is not None:
                 values[key] = v
         elif key in _CHOICES:
-            if value in _CHOICES[key]:
-                values[key] = value
-            else:
-                chk.add(
-                    str(key),
-                    line,
-                    f"'{key}' must be one of {', '.join(_CHOICES[key])}, not {value!r}",
-                    f"use {' or '.join(_CHOICES[key])}",
-                )
+            w = chk.choice(str(key), value, line, key)
+            if w is not None:
+                values[key] = w
         else:
             chk.add(
                 str(key),
