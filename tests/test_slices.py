@@ -73,7 +73,7 @@ def test_clean_sets_flag_cells_in_at_most_5_percent_of_audits(overlap):
     assert audits <= 2
 
 
-def _found_20_point_cells(shares: tuple[float, ...], seeds: range, policy: Policy) -> list[bool]:
+def _found_20_point_cells(shares: tuple[float, ...], seeds: range) -> list[bool]:
     """Single-label sets with lab004 20 points lenient on hallucination; was its cell flagged?"""
     found = []
     for share in shares:
@@ -83,13 +83,13 @@ def _found_20_point_cells(shares: tuple[float, ...], seeds: range, policy: Polic
             sim = planted(seed, flip=0.4, share=share, overlap=0.0, specialists=0.3)
             truth = sim.truth["poisoned"][0]
             assert truth["n_labels_in_scope"] >= 100 and 0.18 < truth["expected_effect"] < 0.22
-            det = detect(table_of(sim.labels), policy)
+            det = detect(table_of(sim.labels), POLICY)
             found.append(bool(det.cell_flags[the_cell(det.cells).name]))
     return found
 
 
 def test_planted_20_point_cells_on_150_plus_single_labels_are_found_in_90_percent():
-    found = _found_20_point_cells((0.11, 0.14), range(300, 315), POLICY)
+    found = _found_20_point_cells((0.11, 0.14), range(300, 315))
     assert sum(found) >= 27  # of 30
 
 
