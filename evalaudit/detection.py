@@ -14,12 +14,13 @@ The pipeline step between the statistics and the findings (DESIGN section 4):
    global null the FDR is the family-wise error rate).
 3. **Screen** with the policy's rule (q < fdr, |effect| >= the minimum effect,
    enough labels) and **refit**: flagged cells get their own interaction
-   parameter (a partition of the labels, strongest cell first) and flagged
-   labelers leave the reference that leniency is measured against. Stop when
-   a fit's flags are those it was fitted with (at most :data:`MAX_FITS` fits;
-   two or three in every benchmark design): each refit only changes which
-   labels inform the baselines, and a set of flags that reproduces itself is
-   a fixed point.
+   parameter (a partition of the labels; each labeler gains at most one per
+   fit, its strongest, see :func:`~evalaudit.stats.joint.partition`) and
+   flagged labelers leave the reference that leniency is measured against.
+   Parameters and exclusions are never undone, so the sequence is monotone
+   and stops when a fit adds nothing (at most :data:`MAX_FITS` fits; two or
+   three in the benchmark designs). The flags reported are those of the last
+   fit.
 4. **Correct** the headline: every suspect label is shifted once, by the
    effect estimated on the labels it corrects (its cell's leniency, or its
    labeler's effect outside flagged cells), each flagged estimate first
@@ -53,7 +54,7 @@ __all__ = ["MAX_FITS", "Budget", "Correction", "JointDetection", "detect_joint"]
 FAMILY_SHARES = (0.3, 0.65, 0.05)
 
 #: Fits of the joint model at most (fit, then refit with the suspects' own parameters).
-MAX_FITS = 4
+MAX_FITS = 6
 
 
 @dataclass(frozen=True)
@@ -227,8 +228,10 @@ def detect_joint(table: LabelTable, policy: Policy, diagnostics: pd.DataFrame) -
         budget = _spend(len_df, cells, drift, policy, weight_effect, batch_note)
         flagged = flag_labelers(len_df, policy, table.kind, score_sd)
         cell_flags = flag_cells(cells, policy, table.kind, score_sd)
-        new_rows, new_labs, new_params = partition(design, cells, cell_flags, policy.min_support)
-        new_ref = ~flagged
+        new_rows, new_labs, new_params = partition(
+            design, cells, cell_flags, policy.min_support, params
+        )
+        new_ref = reference & ~flagged  # once flagged, out of the reference (monotone)
         if new_params == params and np.array_equal(new_ref, reference):
             converged = True
             break

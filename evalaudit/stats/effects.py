@@ -94,7 +94,8 @@ doi:10.1111/1468-0262.00020, estimated by the same within transformation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -126,6 +127,7 @@ class Units:
     n_multi_units: int
     size: np.ndarray
     multi: np.ndarray
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def units_of(item: np.ndarray, stratum: np.ndarray, ok: np.ndarray, n_items: int) -> Units:
@@ -173,6 +175,7 @@ class EffectsFit:
     avg: np.ndarray
     leniency: np.ndarray
     se: np.ndarray
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def peers(self, labeler: int) -> np.ndarray:
         """The reference peers of ``labeler`` as a combination of ``theta`` (their mean effect)."""
@@ -225,28 +228,41 @@ def fit_effects(
         [np.arange(L), np.asarray(cell_labeler, dtype=np.int64) if n_cells else []]
     ).astype(np.int64)
 
-    # X'X: labeler diagonal, cell diagonal, and labeler x own-cell counts
-    n_lab = np.bincount(lab, minlength=L).astype(np.float64)
+    # M = X'X - sum_u c_u c_u' / n_u, i.e. X'X - C'C with C[u, p] = count / sqrt(n_u); the
+    # labeler block and z's labeler part do not depend on the cells: kept per units
+    w = 1.0 / np.sqrt(np.maximum(units.size, 1.0))
+    key = ("labelers", id(score), id(labeler), L)
+    base = units.cache.get("labelers")
+    if base is None or base[0] != key:
+        n_lab = np.bincount(lab, minlength=L).astype(np.float64)
+        c_lab = sparse.csr_matrix((w[units.unit], (units.unit, lab)), shape=(units.n_units, L))
+        m_ll = np.diag(n_lab) - (c_lab.T @ c_lab).toarray()
+        ybar = np.bincount(units.unit, weights=y, minlength=units.n_units) / np.maximum(
+            units.size, 1.0
+        )
+        yc = y - ybar[units.unit]
+        z_l = np.bincount(lab, weights=yc, minlength=L)
+        base = (key, n_lab, c_lab, m_ll, yc, z_l)
+        units.cache["labelers"] = base
+    _, n_lab, c_lab, m_ll, yc, z_l = base
     n_cell = np.bincount(ck[has_cell], minlength=n_cells).astype(np.float64)
     n_param = np.concatenate([n_lab, n_cell])
-    xtx = np.diag(n_param)
+    m_mat = np.zeros((P, P))
+    m_mat[:L, :L] = m_ll
+    z = z_l
     if n_cells:
+        ku = units.unit[has_cell]
+        c_cell = sparse.csr_matrix((w[ku], (ku, ck[has_cell])), shape=(units.n_units, n_cells))
         cl = param_labeler[L:]
-        xtx[cl, L + np.arange(n_cells)] += n_cell
-        xtx[L + np.arange(n_cells), cl] += n_cell
-
-    # sum_u c_u c_u' / n_u as C'C with C[u, p] = count / sqrt(n_u)
-    c_mat = _unit_param_matrix(units, lab, ck, has_cell, L, P, np.ones(len(rows)))
-    w = 1.0 / np.sqrt(np.maximum(units.size, 1.0))
-    cw = sparse.diags(w) @ c_mat
-    m_mat = xtx - (cw.T @ cw).toarray()
-
-    # z = sum_r x_r (y_r - ybar_u)
-    ybar = np.bincount(units.unit, weights=y, minlength=units.n_units) / np.maximum(units.size, 1.0)
-    yc = y - ybar[units.unit]
-    z = np.bincount(lab, weights=yc, minlength=L)
-    if n_cells:
-        z = np.concatenate([z, np.bincount(ck[has_cell], weights=yc[has_cell], minlength=n_cells)])
+        m_kk = np.diag(n_cell) - (c_cell.T @ c_cell).toarray()
+        m_kl = -(c_cell.T @ c_lab).toarray()
+        m_kl[np.arange(n_cells), cl] += n_cell
+        m_mat[L:, L:] = m_kk
+        m_mat[L:, :L] = m_kl
+        m_mat[:L, L:] = m_kl.T
+        z = np.concatenate(
+            [z_l, np.bincount(ck[has_cell], weights=yc[has_cell], minlength=n_cells)]
+        )
 
     # identifiable labelers and their connected components
     info = np.diag(m_mat).copy()
@@ -274,10 +290,16 @@ def fit_effects(
             if p < L:
                 a_con[j, pos[comp[p]]] = n_lab[p]
         kkt = np.block([[m_mat[np.ix_(idx, idx)], a_con], [a_con.T, np.zeros((len(comps),) * 2)]])
+        # a singular system (a parameter with no information of its own) must not blow up
+        # into huge estimates: fall back to the pseudo-inverse
         try:
             inv = np.linalg.inv(kkt)
+            rhs = np.concatenate([z[idx], np.zeros(len(comps))])
+            scale = max(float(np.abs(rhs).max()), 1.0)
+            if not np.isfinite(inv).all() or np.abs(kkt @ (inv @ rhs) - rhs).max() > 1e-8 * scale:
+                raise np.linalg.LinAlgError
         except np.linalg.LinAlgError:
-            inv = np.linalg.pinv(kkt)
+            inv = np.linalg.pinv(kkt, rcond=1e-10, hermitian=True)
         g = inv[: len(idx), : len(idx)]
         th = g @ z[idx]
         theta[idx] = th
@@ -318,7 +340,7 @@ def fit_effects(
                 contrast[lbl] = (avg[lbl] - ref_row) / (1.0 - wl)
         cg = contrast[:, idx]
         lenc = np.where(comp >= 0, cg @ th, np.nan)
-        var = np.einsum("ij,jk,ik->i", cg, cov_idx, cg)
+        var = ((cg @ cov_idx) * cg).sum(axis=1)
         se = np.where(comp >= 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
         no_peer = ~contrast.any(axis=1)
         lenc[no_peer] = np.nan
@@ -435,6 +457,25 @@ def cell_tilts(
     grp = group[rows].astype(np.int64)
     ing = grp >= 0
     e = fit.resid
+    multi = units.multi
+    if "row_stats" not in fit.extra:
+        fit.extra["row_stats"] = _row_stats(fit, units, lab)
+    q, j_row, m_ll, v_lab = fit.extra["row_stats"]
+
+    g = grp[ing]
+    n_k = np.bincount(g, minlength=n_groups).astype(np.float64)
+    u_k = np.bincount(g, weights=e[ing], minlength=n_groups)
+    j0 = np.bincount(g, weights=j_row[ing], minlength=n_groups)
+    v_in = np.bincount(g, weights=q[ing], minlength=n_groups)
+    n_ov = np.bincount(g, weights=multi[ing].astype(float), minlength=n_groups)
+    return _tilt_arrays(fit, lab, n_k, u_k, j0, v_in, n_ov, m_ll, v_lab, group_labeler)
+
+
+def _row_stats(
+    fit: EffectsFit, units: Units, lab: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per used row: its variance contribution ``q`` and information ``j``; per labeler: sums."""
+    e = fit.resid
     L = fit.n_labelers
     multi = units.multi
     inv_n = 1.0 / units.size[units.unit]
@@ -451,7 +492,7 @@ def cell_tilts(
         e2 = _stratum_variance(s, e[si], n_s)[s]
         t_s = np.bincount(s, weights=e2, minlength=n_s)
         key = lab[si] * n_s + s
-        codes, uniq = _factorize(key)
+        codes, uniq = _factorize(key, L * n_s)
         n_ls = np.bincount(codes).astype(np.float64)
         e_ls = np.bincount(codes, weights=e2)
         p = n_ls / size[uniq % n_s]
@@ -459,20 +500,29 @@ def cell_tilts(
         q_ls = (1 - p) ** 2 * e_ls + p**2 * (t_s[uniq % n_s] - e_ls)
         q[si] = (q_ls / n_ls)[codes]
         # the group's information: sum over its rows of (1 - n_ls / n_s) for singles
-        j_row = np.zeros(len(rows))
+        j_row = np.zeros(len(e))
         j_row[si] = 1.0 - (n_ls / size[uniq % n_s])[codes]
     else:
-        j_row = np.zeros(len(rows))
+        j_row = np.zeros(len(e))
     j_row[multi] = 1.0 - inv_n[multi]
-
-    g = grp[ing]
-    n_k = np.bincount(g, minlength=n_groups).astype(np.float64)
-    u_k = np.bincount(g, weights=e[ing], minlength=n_groups)
-    j0 = np.bincount(g, weights=j_row[ing], minlength=n_groups)
-    v_in = np.bincount(g, weights=q[ing], minlength=n_groups)
-    n_ov = np.bincount(g, weights=multi[ing].astype(float), minlength=n_groups)
     m_ll = np.bincount(lab, weights=j_row, minlength=L)
     v_lab = np.bincount(lab, weights=q, minlength=L)
+    return q, j_row, m_ll, v_lab
+
+
+def _tilt_arrays(
+    fit: EffectsFit,
+    lab: np.ndarray,
+    n_k: np.ndarray,
+    u_k: np.ndarray,
+    j0: np.ndarray,
+    v_in: np.ndarray,
+    n_ov: np.ndarray,
+    m_ll: np.ndarray,
+    v_lab: np.ndarray,
+    group_labeler: np.ndarray,
+) -> dict[str, np.ndarray]:
+    L = fit.n_labelers
     gl = np.asarray(group_labeler, dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         beta = j0 / m_ll[gl]
@@ -522,6 +572,12 @@ def _stratum_variance(s: np.ndarray, resid: np.ndarray, n_s: int) -> np.ndarray:
     return (ss + STRATUM_PRIOR * total) / (np.maximum(n - 1.0, 0.0) + STRATUM_PRIOR)
 
 
-def _factorize(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _factorize(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..k-1 of the observed keys (in key order) and the keys; keys in [0, n_keys)."""
+    if n_keys <= 50_000_000:
+        seen = np.bincount(key, minlength=n_keys) > 0
+        uniq = np.flatnonzero(seen)
+        pos = np.cumsum(seen) - 1
+        return pos[key].astype(np.int64), uniq
     uniq, codes = np.unique(key, return_inverse=True)
     return codes.astype(np.int64), uniq

@@ -301,33 +301,60 @@ def cell_table(
 
 
 def partition(
-    design: JointDesign, cells: pd.DataFrame, flagged: np.ndarray, min_support: int
+    design: JointDesign,
+    cells: pd.DataFrame,
+    flagged: np.ndarray,
+    min_support: int,
+    previous: list[tuple[int, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-    """Cell parameters for the next fit: flagged cells, strongest first, each label once.
+    """Cell parameters for the next fit: forward selection, one new cell per labeler and fit.
 
-    Returns the per-row cell code (-1: none), each cell's labeler and its
-    (spec, group) key. A flagged cell keeps the labels not already taken by a
-    stronger one (by ``|tilt / tilt_se|``); one left with fewer than
-    ``min_support`` labels gets no parameter (its labels are explained by the
-    stronger cell: a pair inside a flagged one-column cell, or a category whose
-    tilt came from a flagged failure mode inside it).
+    The cells of ``previous`` (the current fit's parameters) keep their
+    parameter, in their order, flagged or not (a parameter of a cell without
+    tilt costs a little precision and biases nothing, and never dropping one
+    makes the selection monotone, so it stops); then each labeler gains at
+    most one new parameter, its flagged cell with the largest ``|tilt / se|``.
+    One at a time because a labeler's tilted cell makes its *other* cells look
+    tilted the other way while it has no parameter (their outside effect holds
+    it): after the refit those shadows are gone. Each label belongs to one
+    cell: a new cell keeps only the labels no earlier cell took, and gets no
+    parameter when fewer than ``min_support`` are left, or when the labeler
+    would keep fewer than ``min_support`` labels outside its cells (its own
+    effect must stay estimable). Returns the per-row cell code (-1: none),
+    each cell's labeler and its (spec, group) key.
     """
     n = len(design.score)
     cell = np.full(n, -1, dtype=np.int64)
-    f = cells[flagged]
-    if f.empty:
-        return cell, np.zeros(0, dtype=np.int64), []
-    z = np.abs(f["tilt"].to_numpy() / f["tilt_se"].to_numpy())
-    order = np.argsort(-np.nan_to_num(z), kind="stable")
     labs: list[int] = []
     keys: list[tuple[int, int]] = []
-    for i in order:
-        r = f.iloc[i]
-        spec = design.specs[int(r["_spec"])]
-        rows = np.flatnonzero((spec.group == int(r["_group"])) & (cell < 0))
-        if len(rows) < min_support:
-            continue
+    f = cells[flagged]
+    key_of = list(zip(f["_spec"].astype(int), f["_group"].astype(int), strict=True))
+    lab_of = dict(zip(key_of, f["labeler"].astype(int), strict=True))
+    for key in previous or []:
+        lab_of.setdefault(key, int(key[1] // design.specs[key[0]].n_combo))
+    z = np.nan_to_num(np.abs(f["tilt"].to_numpy(dtype=float) / f["tilt_se"].to_numpy(dtype=float)))
+    n_lab = np.bincount(design.labeler, minlength=design.table.n_labelers)
+    taken = np.zeros(design.table.n_labelers, dtype=np.int64)
+
+    def add(key: tuple[int, int]) -> bool:
+        spec = design.specs[key[0]]
+        rows = np.flatnonzero((spec.group == key[1]) & (cell < 0))
+        lbl = lab_of[key]
+        if len(rows) < min_support or n_lab[lbl] - taken[lbl] - len(rows) < min_support:
+            return False
         cell[rows] = len(keys)
-        labs.append(int(r["labeler"]))
-        keys.append((int(r["_spec"]), int(r["_group"])))
+        taken[lbl] += len(rows)
+        labs.append(lbl)
+        keys.append(key)
+        return True
+
+    for key in previous or []:
+        add(key)
+    grown: set[int] = set()
+    for i in np.argsort(-z, kind="stable"):
+        key = key_of[i]
+        if key in keys or lab_of[key] in grown:
+            continue
+        if add(key):
+            grown.add(lab_of[key])
     return cell, np.asarray(labs, dtype=np.int64), keys
