@@ -320,6 +320,10 @@ def evaluate(sim: Simulation, planted: str | None, twin_headline: float | None) 
     res["lab_abs_exact"] = np.abs(exact_lab[honest]).tolist()
     res["lab_halfwidth"] = ((hi - lo) / 2)[honest].tolist()
     res["lab_no_ci"] = int(((lab_ids != planted) & ~has_ci).sum())
+    hj = np.flatnonzero(lab_ids == HONEST_JUDGE)
+    if len(hj) and has_ci[hj[0]]:
+        res["judge_cov"] = bool(covers(lo[hj[0]], hi[hj[0]], exact_lab[hj[0]]))
+        res["judge_err"] = float(eff[hj[0]] - exact_lab[hj[0]])
     flagged = np.asarray(det.flagged, dtype=bool)
     flagged_labs = set(lab_ids[flagged])
 
@@ -597,6 +601,9 @@ def main(argv: list[str] | None = None) -> int:
     def pool_of(key: str, src: str = "P") -> Callable[[dict[str, Any]], str]:
         return lambda g: pooled([r[key] for r in g[src] if key in r])
 
+    def judge_only(fn: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any]], str]:
+        return lambda g: fn(g) if g["judges"] else "-"
+
     def applied(g: dict[str, Any]) -> list[dict[str, Any]]:
         return [r for r in g["P"] if r["ci"] is not None]
 
@@ -622,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         ("planted labeler's other tested cells vs exact", pool_of("own_cells")),
         ("honest labelers vs 0", pool_of("lab0")),
         ("honest labelers vs exact honest bias", pool_of("lab_exact")),
+        (f"{HONEST_JUDGE} (honest judge) vs exact honest bias", judge_only(k_of("judge_cov"))),
         ("honest tested cells vs 0", pool_of("cell0")),
         ("honest tested cells vs exact honest bias", pool_of("cell_exact")),
         ("honest cells' tilt vs 0", pool_of("tilt0")),
@@ -653,9 +661,6 @@ def main(argv: list[str] | None = None) -> int:
     print("## Flags")
     print()
 
-    def judge_only(fn: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any]], str]:
-        return lambda g: fn(g) if g["judges"] else "-"
-
     rows = [
         (f"clean sets: any flag (target <= fdr = {pol.fdr:g})", k_of("any_flag", "C")),
         ("poisoned: honest flags (another labeler or its cell)", k_of("honest_flag")),
@@ -676,6 +681,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("twin headline, mean (%)", lambda g: f"{100 * np.mean([r['twin'] for r in g['P']]):.2f}"),
         ("reported - twin, mean", lambda g: mean_pts([r["score"] - r["twin"] for r in g["P"]])),
+        (
+            "correction (corrected - reported), mean",
+            lambda g: mean_pts([r["corrected"] - r["score"] for r in g["P"]]),
+        ),
         (
             "\\|reported - twin\\|, mean",
             lambda g: mean_pts([r["rep_err"] for r in g["P"]], signed=False),
@@ -729,6 +738,10 @@ def main(argv: list[str] | None = None) -> int:
         (
             "honest labelers: CI half-width, mean",
             lambda g: mean_pts(flat(g, "lab_halfwidth", "P"), signed=False),
+        ),
+        (
+            f"{HONEST_JUDGE}: estimate - exact, mean",
+            judge_only(lambda g: mean_pts([r["judge_err"] for r in g["P"] if "judge_err" in r])),
         ),
         (
             "clean sets: honest labelers' estimate - exact, mean",
