@@ -406,7 +406,19 @@ def evaluate(sim: Simulation, planted: str | None, twin_headline: float | None) 
     if has_tilt and c is not None:
         res["planted_tilt"] = bool(covers(t_lo[c], t_hi[c], tgt["exact_tilt"].to_numpy(float)[c]))
     own = (cell_lab == planted) & c_ok & ~is_cell
-    res["own_cells"] = tally(covers(c_lo, c_hi, exact_c)[own])
+    # cells that overlap the planted slice (a category, a model) are estimated on their labels
+    # outside a flagged cell once it has its own parameter, so only the disjoint ones
+    # (another failure mode, alone or in a pair) have the all-labels exact target
+    disjoint = np.array(
+        [
+            FAILURE_MODE in str(col).split("+")
+            and dict(zip(str(col).split("+"), str(val).split("+"), strict=False)).get(FAILURE_MODE)
+            != SLICE
+            for col, val in zip(cells["slice_column"], cells["slice_value"], strict=True)
+        ],
+        dtype=bool,
+    )
+    res["own_cells"] = tally(covers(c_lo, c_hi, exact_c)[own & disjoint])
     # headline against the twin
     ci = res["ci"]
     res["twin"] = twin_headline
@@ -626,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
                 sum("planted_tilt" in r for r in g["P"]),
             ),
         ),
-        ("planted labeler's other tested cells vs exact", pool_of("own_cells")),
+        ("planted labeler's other failure-mode cells vs exact", pool_of("own_cells")),
         ("honest labelers vs 0", pool_of("lab0")),
         ("honest labelers vs exact honest bias", pool_of("lab_exact")),
         (f"{HONEST_JUDGE} (honest judge) vs exact honest bias", judge_only(k_of("judge_cov"))),

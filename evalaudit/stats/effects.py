@@ -159,7 +159,10 @@ class EffectsFit:
     parameter; ``info``: the diagonal of ``M``; ``component``: connected
     component per labeler (-1: unidentified); ``contrast``: labelers x params,
     each labeler's leniency as a linear combination of ``theta``; ``leniency``,
-    ``se``: ``contrast @ theta`` and its SE.
+    ``se``: ``contrast @ theta`` and its SE; ``main``, ``main_se``: the
+    labeler's effect on its labels outside its own cells, against the same
+    peers (equal to ``leniency`` for a labeler without cells); ``cell_row``:
+    per used row, its cell parameter (-1: none).
     """
 
     theta: np.ndarray
@@ -175,6 +178,9 @@ class EffectsFit:
     avg: np.ndarray
     leniency: np.ndarray
     se: np.ndarray
+    main: np.ndarray
+    main_se: np.ndarray
+    cell_row: np.ndarray
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def peers(self, labeler: int) -> np.ndarray:
@@ -345,6 +351,18 @@ def fit_effects(
         no_peer = ~contrast.any(axis=1)
         lenc[no_peer] = np.nan
         se[no_peer] = np.nan
+        # the main effect (labels outside the labeler's own cells) against the same peers
+        main_c = -(avg - contrast)
+        main_c[np.arange(L), np.arange(L)] += 1.0
+        mg = main_c[:, idx]
+        main = np.where(comp >= 0, mg @ th, np.nan)
+        main_se = np.where(
+            comp >= 0, np.sqrt(np.maximum(((mg @ cov_idx) * mg).sum(axis=1), 0.0)), np.nan
+        )
+        main[no_peer] = np.nan
+        main_se[no_peer] = np.nan
+    else:
+        main, main_se = lenc.copy(), se.copy()
     return EffectsFit(
         theta=theta,
         cov=cov,
@@ -359,6 +377,9 @@ def fit_effects(
         avg=avg if len(idx) else np.zeros((L, P)),
         leniency=lenc,
         se=se,
+        main=main,
+        main_se=main_se,
+        cell_row=ck,
     )
 
 
@@ -450,17 +471,20 @@ def cell_tilts(
     to the labeler's column), its effect outside the group the leniency minus
     ``beta tilt``. Returns arrays per group: ``n``, ``tilt``, ``tilt_se``,
     ``leniency``, ``se``, ``outside``, ``outside_se``, ``n_outside``, ``beta``,
-    ``n_overlap`` (labels on multi-labeled items), ``n_stratified``.
+    ``n_overlap`` (labels on multi-labeled items), ``n_stratified``. Labels in
+    a cell with its own parameter are left out of every other group (they are
+    explained by that cell): ``n`` counts the group's labels outside such cells.
     """
     rows = units.rows
     lab = labeler[rows].astype(np.int64)
     grp = group[rows].astype(np.int64)
-    ing = grp >= 0
+    # labels of a parameterized cell are explained by it: a group is estimated on the rest
+    ing = (grp >= 0) & (fit.cell_row < 0)
     e = fit.resid
     multi = units.multi
     if "row_stats" not in fit.extra:
         fit.extra["row_stats"] = _row_stats(fit, units, lab)
-    q, j_row, m_ll, v_lab = fit.extra["row_stats"]
+    q, j_row, m_ll, v_lab, n_free = fit.extra["row_stats"]
 
     g = grp[ing]
     n_k = np.bincount(g, minlength=n_groups).astype(np.float64)
@@ -468,12 +492,12 @@ def cell_tilts(
     j0 = np.bincount(g, weights=j_row[ing], minlength=n_groups)
     v_in = np.bincount(g, weights=q[ing], minlength=n_groups)
     n_ov = np.bincount(g, weights=multi[ing].astype(float), minlength=n_groups)
-    return _tilt_arrays(fit, lab, n_k, u_k, j0, v_in, n_ov, m_ll, v_lab, group_labeler)
+    return _tilt_arrays(fit, n_free, n_k, u_k, j0, v_in, n_ov, m_ll, v_lab, group_labeler)
 
 
 def _row_stats(
     fit: EffectsFit, units: Units, lab: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per used row: its variance contribution ``q`` and information ``j``; per labeler: sums."""
     e = fit.resid
     L = fit.n_labelers
@@ -505,14 +529,17 @@ def _row_stats(
     else:
         j_row = np.zeros(len(e))
     j_row[multi] = 1.0 - inv_n[multi]
-    m_ll = np.bincount(lab, weights=j_row, minlength=L)
-    v_lab = np.bincount(lab, weights=q, minlength=L)
-    return q, j_row, m_ll, v_lab
+    # the labeler's own column covers its labels outside its parameterized cells
+    free = fit.cell_row < 0
+    m_ll = np.bincount(lab[free], weights=j_row[free], minlength=L)
+    v_lab = np.bincount(lab[free], weights=q[free], minlength=L)
+    n_free = np.bincount(lab[free], minlength=L).astype(np.float64)
+    return q, j_row, m_ll, v_lab, n_free
 
 
 def _tilt_arrays(
     fit: EffectsFit,
-    lab: np.ndarray,
+    n_lab: np.ndarray,
     n_k: np.ndarray,
     u_k: np.ndarray,
     j0: np.ndarray,
@@ -522,7 +549,6 @@ def _tilt_arrays(
     v_lab: np.ndarray,
     group_labeler: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    L = fit.n_labelers
     gl = np.asarray(group_labeler, dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         beta = j0 / m_ll[gl]
@@ -530,11 +556,10 @@ def _tilt_arrays(
         tilt = u_k / jk
         v_out = np.maximum(v_lab[gl] - v_in, 0.0)
         tilt_se = np.sqrt((1 - beta) ** 2 * v_in + beta**2 * v_out) / jk
-        bad = ~(jk > MIN_INFORMATION) | ~np.isfinite(fit.leniency[gl])
+        bad = ~(jk > MIN_INFORMATION) | ~np.isfinite(fit.main[gl])
     tilt = np.where(bad, np.nan, tilt)
     tilt_se = np.where(bad, np.nan, tilt_se)
-    base, base_se = fit.leniency[gl], fit.se[gl]
-    n_lab = np.bincount(lab, minlength=L).astype(np.float64)
+    base, base_se = fit.main[gl], fit.main_se[gl]
     return {
         "n": n_k,
         "tilt": tilt,

@@ -65,6 +65,7 @@ CELL_COLUMNS = (
     "tilt_ci_high",
     "tilt_p",
     "leniency_p",
+    "n_estimated",
     "parameter",
     "tested",
 )
@@ -212,7 +213,7 @@ def cell_table(
         # the room to move of the cell's items and of the labeler's other labels
         g = spec.group[rows]
         lab = design.labeler[rows]
-        lenient_out = fit.leniency[glab] >= 0
+        lenient_out = fit.main[glab] >= 0
         room = {}
         for name, h in (("len", design.room_lenient), ("sev", design.room_severe)):
             h_in = np.bincount(g, weights=h, minlength=n_groups)
@@ -231,7 +232,7 @@ def cell_table(
         rho = np.where(np.nan_to_num(z_out) >= OUTSIDE_Z, rho, 0.0)
         eff, se = ct["leniency"], ct["se"]
         out_eff = ct["outside"]
-        base_se = fit.se[glab]
+        base_se = fit.main_se[glab]
         beta = ct["beta"]
         tilt = eff - rho * out_eff
         tilt_se = np.sqrt(
@@ -257,14 +258,21 @@ def cell_table(
             tilt[grp] = float(a @ th)
             tilt_se[grp] = fit.combo_se(a)
             parameter[grp] = True
-        keep = np.flatnonzero(ct["n"] > 0)
+        n_full = np.bincount(g, minlength=n_groups)
+        n_est = ct["n"].copy()
+        for (s2, grp), k in param_of.items():
+            if s2 == si:
+                n_est[grp] = fit.n_param[L + k]
+                ct["n_outside"][grp] = fit.n_param[int(glab[grp])]
+        keep = np.flatnonzero(n_full > 0)
         res = pd.DataFrame(
             {
                 "labeler": glab[keep],
                 "labeler_id": ids[glab[keep]],
                 "slice_column": JOIN.join(spec.columns),
                 "slice_value": spec.names[keep % spec.n_combo].tolist() if len(keep) else [],
-                "n": ct["n"][keep].astype(np.int64),
+                "n": n_full[keep].astype(np.int64),
+                "n_estimated": n_est[keep].astype(np.int64),
                 "leniency": eff[keep],
                 "se": se[keep],
                 "ci_low": eff[keep] - Z95 * se[keep],
@@ -289,7 +297,7 @@ def cell_table(
         res["q_value"] = np.nan
         res["weight"] = np.nan
         res["tested"] = (
-            (res["n"] >= min_support)
+            (res["n_estimated"] >= min_support)
             & (res["n_outside"] >= min_support)
             & np.isfinite(res["tilt_p"])
         )
