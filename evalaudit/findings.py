@@ -365,6 +365,8 @@ def cell_findings(
                 continue
         subject = cell_subject(r.slice_column, r.slice_value)
         where = r.slice_value.replace("+", " & ")
+        if r.slice_column == "model":
+            where = f"{r.slice_value} (graded model)"  # a graded system: say which one
         lenient = r.leniency > 0
         if kind is LabelKind.BINARY:
             what = (
