@@ -17,10 +17,12 @@ The pipeline step between the statistics and the findings (DESIGN section 4):
    parameter (a partition of the labels; each labeler gains at most one per
    fit, its strongest, see :func:`~evalaudit.stats.joint.partition`) and
    flagged labelers leave the reference that leniency is measured against.
-   Parameters and exclusions are never undone, so the sequence is monotone
-   and stops when a fit adds nothing (at most :data:`MAX_FITS` fits; two or
-   three in the benchmark designs). The flags reported are those of the last
-   fit.
+   Cell parameters are never dropped, so the selection is monotone; the
+   reference is the labelers the last fit did not flag (a co-labeler that
+   looked severe only in the poisoner's shadow returns to it). The loop stops
+   when a fit adds no parameter and flags the same labelers as the fit before
+   (at most :data:`MAX_FITS` fits; two or three in the benchmark designs). The
+   flags reported are those of the last fit.
 4. **Correct** the headline: every suspect label is shifted once, by the
    effect estimated on the labels it corrects (its cell's leniency, or its
    labeler's effect outside flagged cells), each flagged estimate first
@@ -228,10 +230,10 @@ def detect_joint(table: LabelTable, policy: Policy, diagnostics: pd.DataFrame) -
         budget = _spend(len_df, cells, drift, policy, weight_effect, batch_note)
         flagged = flag_labelers(len_df, policy, table.kind, score_sd)
         cell_flags = flag_cells(cells, policy, table.kind, score_sd)
+        new_ref = ~flagged
         new_rows, new_labs, new_params = partition(
-            design, cells, cell_flags, policy.min_support, params
+            design, cells, cell_flags, policy.min_support, params, new_ref
         )
-        new_ref = reference & ~flagged  # once flagged, out of the reference (monotone)
         if new_params == params and np.array_equal(new_ref, reference):
             converged = True
             break

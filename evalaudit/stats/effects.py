@@ -473,17 +473,25 @@ def cell_tilts(
     ``leniency``, ``se``, ``outside``, ``outside_se``, ``n_outside``, ``beta``,
     ``n_overlap`` (labels on multi-labeled items), ``n_stratified``. Labels in
     a cell with its own parameter are left out of every other group (they are
-    explained by that cell): ``n`` counts the group's labels outside such cells.
+    explained by that cell), and so are the labels on items that hold one (their
+    item effect leans on that cell's single estimate): ``n`` counts the rest.
     """
     rows = units.rows
     lab = labeler[rows].astype(np.int64)
     grp = group[rows].astype(np.int64)
-    # labels of a parameterized cell are explained by it: a group is estimated on the rest
-    ing = (grp >= 0) & (fit.cell_row < 0)
     e = fit.resid
     multi = units.multi
     if "row_stats" not in fit.extra:
         fit.extra["row_stats"] = _row_stats(fit, units, lab)
+        # items holding a label of a parameterized cell: that cell's effect is one number for
+        # all its items, so where it fits some items better than others their item effects
+        # are off, and so is every co-label's residual there (a flagged judge's shadow on the
+        # other judge); groups are tested on the other items
+        has = np.zeros(units.n_units, dtype=bool)
+        has[units.unit[multi & (fit.cell_row >= 0)]] = True
+        fit.extra["shadowed"] = multi & has[units.unit]
+    # labels of a parameterized cell are explained by it: a group is estimated on the rest
+    ing = (grp >= 0) & (fit.cell_row < 0) & ~fit.extra["shadowed"]
     q, j_row, m_ll, v_lab, n_free = fit.extra["row_stats"]
 
     g = grp[ing]

@@ -314,6 +314,7 @@ def partition(
     flagged: np.ndarray,
     min_support: int,
     previous: list[tuple[int, int]] | None = None,
+    reference: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """Cell parameters for the next fit: forward selection, one new cell per labeler and fit.
 
@@ -321,7 +322,13 @@ def partition(
     parameter, in their order, flagged or not (a parameter of a cell without
     tilt costs a little precision and biases nothing, and never dropping one
     makes the selection monotone, so it stops); then each labeler gains at
-    most one new parameter, its flagged cell with the largest ``|tilt / se|``.
+    most one new parameter, its flagged cell with the largest ``|tilt / se|``
+    (or none when that cell cannot have one), and each slice value at most one
+    (its strongest cell): a lenient labeler's
+    unmodelled tilt on a slice makes its co-labelers look tilted the other way
+    there, and those shadows go once the real one has its parameter. A slice
+    value always keeps one ``reference`` labeler without a parameter there
+    (:func:`_last_on_slice`).
     One at a time because a labeler's tilted cell makes its *other* cells look
     tilted the other way while it has no parameter (their outside effect holds
     it): after the refit those shadows are gone. Each label belongs to one
@@ -359,10 +366,44 @@ def partition(
     for key in previous or []:
         add(key)
     grown: set[int] = set()
+    slices_grown: set[tuple[int, int]] = set()
     for i in np.argsort(-z, kind="stable"):
         key = key_of[i]
+        spec = design.specs[key[0]]
+        where = (key[0], key[1] % spec.n_combo)
         if key in keys or lab_of[key] in grown:
             continue
+        # only a labeler's strongest flagged cell is a candidate this fit: its weaker ones may
+        # be the shadow of a co-labeler's tilt on the same items, gone after the refit
+        grown.add(lab_of[key])
+        if where in slices_grown or _last_on_slice(design, key, keys, reference, min_support):
+            continue
         if add(key):
-            grown.add(lab_of[key])
+            slices_grown.add(where)
     return cell, np.asarray(labs, dtype=np.int64), keys
+
+
+def _last_on_slice(
+    design: JointDesign,
+    key: tuple[int, int],
+    keys: list[tuple[int, int]],
+    reference: np.ndarray | None,
+    min_support: int,
+) -> bool:
+    """Whether a parameter for ``key`` would leave its slice value without a reference labeler.
+
+    If every labeler grading a slice value had its own parameter there, the
+    parameters would only be identified up to a common shift (the items'
+    effects absorb it): some reference labeler must keep grading it with its
+    main effect alone.
+    """
+    spec = design.specs[key[0]]
+    combo = key[1] % spec.n_combo
+    n = np.bincount(spec.group, minlength=design.table.n_labelers * spec.n_combo)
+    n_on = n[combo :: spec.n_combo]
+    has = n_on >= min_support
+    ref = np.ones_like(has) if reference is None else reference.astype(bool)
+    taken = {k[1] // spec.n_combo for k in keys if k[0] == key[0] and k[1] % spec.n_combo == combo}
+    taken.add(key[1] // spec.n_combo)
+    free = [lbl for lbl in np.flatnonzero(has & ref) if lbl not in taken]
+    return not free
