@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from evalaudit.contract import BATCH, GOLD, TIMESTAMP, VENDOR, LabelKind
+from evalaudit.contract import BATCH, GOLD, MODEL, TIMESTAMP, VENDOR, LabelKind
 from evalaudit.findings import (
+    MATERIALITY_KINDS,
+    SPOT_CHECK_ROWS,
     Finding,
     agreement_findings,
     cell_findings,
@@ -30,8 +33,11 @@ from evalaudit.findings import (
     gold_findings,
     headline_finding,
     imbalance_findings,
+    judge_materiality,
     labeler_findings,
     min_effect_for,
+    not_assessed,
+    severity_rank,
     verdict_of,
 )
 from evalaudit.result import AuditResult
@@ -47,9 +53,14 @@ from evalaudit.stats.leniency import (
     shrink_effects,
     strata_codes,
 )
+from evalaudit.stats.materiality import finding_impact, se_from_ci
 from evalaudit.stats.slices import cell_leniency
-from evalaudit.table import ITEM, LABELER, SCORE, LabelTable
+from evalaudit.stats.sole_source import sole_source
+from evalaudit.table import ITEM, LABELER, SCORE, VALUE, LabelTable
 from evalaudit.validate import Ingested, IngestOptions, ingest
+
+if TYPE_CHECKING:
+    from evalaudit.reviews import Decision
 
 __all__ = ["Profiler", "audit_ingested", "run_audit"]
 
@@ -136,6 +147,8 @@ def audit_ingested(
     profiler: Profiler | None = None,
     gold: pd.Series | None = None,
     dismissed: frozenset[str] = frozenset(),
+    decisions: Sequence[Decision] | None = None,
+    today: date | None = None,
 ) -> AuditResult:
     """Every statistic, finding and counterfactual of one validated table.
 
@@ -144,18 +157,23 @@ def audit_ingested(
     ``dismissed`` holds finding ids a reviewer dismissed: their labels are not
     suspect in the counterfactual headline (the findings themselves are still
     reported; the gate marks them dismissed).
+    ``decisions`` (review decisions, e.g. from ``decisions_for_gate``) are
+    applied here, once, as of ``today`` (default: today, UTC): the dismissed
+    findings' labels leave the counterfactual headline (only the headline is
+    recomputed, not the detectors), and the outcome is held in
+    ``AuditResult.reviews``. Every warn/block finding carries its ``impact``
+    and blocks only if material (:func:`~evalaudit.findings.judge_materiality`).
     """
     prof = profiler or Profiler()
     table = ing.table
     det = detect(table, policy, dismissed, prof)
-    len_df, flagged, cells, cell_flags = det.leniency, det.flagged, det.cells, det.cell_flags
     score_sd, headline = det.score_sd, det.headline
 
     def second() -> tuple[pd.DataFrame, pd.DataFrame]:
         with prof.step("drift"):
             drift = _drift_table(table, policy, score_sd)
         with prof.step("concentration"):
-            return drift, concentration(table)
+            return drift, _concentration_table(table)
 
     # drift and concentration (sorts, bincounts and ufuncs, which release the GIL) run
     # beside agreement and consensus on a second core: each side only reads the table and
@@ -172,18 +190,89 @@ def audit_ingested(
             gold_df = _gold_table(table, gold)
         drift, conc = job.result() if job is not None else second()
     with prof.step("findings"):
-        findings: list[Finding] = []
-        findings += labeler_findings(len_df, flagged, policy, table.kind)
-        findings += cell_findings(
-            cells, cell_flags, policy, table.kind, _cell_slice_effects(table, cells, cell_flags)
-        )
-        findings += drift_findings(drift, policy, table.kind)
-        findings += gold_findings(gold_df, policy)
-        findings += concentration_findings(conc, policy)
-        findings += headline_finding(headline and headline.get("corrected"), policy, table.kind)
-        findings += agreement_findings(overall.alpha, overall.level, overall.n_units, policy)
-        findings += imbalance_findings(len_df, policy)
-        findings += data_quality_findings(ing.warnings, policy)
+        findings = _findings(ing, det, policy, drift, gold_df, conc, overall, headline)
+    outcome = None
+    if decisions is not None:
+        from evalaudit.reviews import apply_decisions, utc_today
+
+        day = today or utc_today()
+        outcome = apply_decisions([f.id for f in findings], decisions, day)
+        if outcome.dismissed and not dismissed:
+            # the dismissed findings' labels are not suspect: only the counterfactual
+            # headline (and headline_shift) change, so the detectors are not run again
+            with prof.step("headline"):
+                headline = _headline(table, det, policy, frozenset(outcome.dismissed))
+            findings = [f for f in findings if f.kind != "headline_shift"]
+            findings += headline_finding(headline and headline.get("corrected"), policy, table.kind)
+            outcome = apply_decisions([f.id for f in findings], decisions, day)
+    with prof.step("impact"):
+        findings = _judge(findings, table, policy, headline)
+    findings.sort(key=lambda f: (severity_rank(f.severity), f.kind, f.id))
+    return _result(
+        ing,
+        policy,
+        det,
+        findings,
+        headline,
+        overall,
+        per_slice,
+        per_vendor,
+        lab_agree,
+        quality,
+        gold_df,
+        drift,
+        conc,
+        outcome,
+    )
+
+
+def _findings(
+    ing: Ingested,
+    det: Detection,
+    policy: Policy,
+    drift: pd.DataFrame,
+    gold_df: pd.DataFrame | None,
+    conc: pd.DataFrame,
+    overall: Any,
+    headline: dict[str, Any] | None,
+) -> list[Finding]:
+    """Every finding of the detectors' outputs, before materiality and reviews."""
+    table = ing.table
+    len_df, flagged, cells, cell_flags = det.leniency, det.flagged, det.cells, det.cell_flags
+    findings: list[Finding] = []
+    findings += labeler_findings(len_df, flagged, policy, table.kind)
+    findings += cell_findings(
+        cells, cell_flags, policy, table.kind, _cell_slice_effects(table, cells, cell_flags)
+    )
+    findings += drift_findings(drift, policy, table.kind)
+    findings += gold_findings(gold_df, policy)
+    findings += concentration_findings(conc, policy)
+    findings += headline_finding(headline and headline.get("corrected"), policy, table.kind)
+    findings += agreement_findings(overall.alpha, overall.level, overall.n_units, policy)
+    findings += imbalance_findings(len_df, policy)
+    findings += data_quality_findings(ing.warnings, policy)
+    return findings
+
+
+def _result(
+    ing: Ingested,
+    policy: Policy,
+    det: Detection,
+    findings: list[Finding],
+    headline: dict[str, Any] | None,
+    overall: Any,
+    per_slice: list[pd.DataFrame],
+    per_vendor: pd.DataFrame,
+    lab_agree: pd.DataFrame,
+    quality: pd.DataFrame | None,
+    gold_df: pd.DataFrame | None,
+    drift: pd.DataFrame,
+    conc: pd.DataFrame,
+    outcome: Any,
+) -> AuditResult:
+    table = ing.table
+    len_df, flagged, cells, cell_flags = det.leniency, det.flagged, det.cells, det.cell_flags
+    score_sd = det.score_sd
     len_df["shrunk"] = shrink_effects(
         len_df["effect"].to_numpy(),
         len_df["se"].to_numpy(),
@@ -191,7 +280,6 @@ def audit_ingested(
     )
     labelers = _labelers_table(len_df, lab_agree, flagged, table)
     labelers = _add_by_labeler(labelers, quality, gold_df)
-    findings.sort(key=lambda f: ({"block": 0, "warn": 1, "info": 2}[f.severity], f.kind, f.id))
     return AuditResult(
         input={
             "path": ing.path,
@@ -230,6 +318,8 @@ def audit_ingested(
             "weighting": policy.cell_weights,
             "weight_effect": cell_weight_effect(policy, table.kind, det.score_sd),
         },
+        reviews=outcome.to_dict() if outcome is not None else None,
+        review_outcome=outcome,
     )
 
 
@@ -417,6 +507,157 @@ def _cell_slice_effects(
         after = base - r.leniency * float((1.0 / cnt[item[rows]]).sum()) / n_items
         out[(r.labeler_id, r.slice_column, r.slice_value)] = (base, after)
     return out
+
+
+def _headline(
+    table: LabelTable, det: Detection, policy: Policy, dismissed: frozenset[str]
+) -> dict[str, Any] | None:
+    """The counterfactual headline with the ``dismissed`` findings' labels not suspect.
+
+    The same steps as the end of :func:`detect` (which the audit ran once with no
+    dismissal); kept beside it so review decisions never rerun the detectors.
+    """
+    keep_lab, keep_cell = _not_dismissed(
+        det.leniency, det.flagged, det.cells, det.cell_flags, dismissed
+    )
+    suspects = suspect_groups(
+        table, det.leniency, keep_lab, det.cells, keep_cell, policy, det.score_sd
+    )
+    headline = headline_impact(table, suspects["all"].group >= 0)
+    if headline is not None:
+        headline["suspects"] = "labels of flagged labelers and flagged cells"
+        headline["suspect_labels"] = int((suspects["all"].group >= 0).sum())
+        headline["corrected"] = suspects["all"].corrected(table)
+        headline["variants"] = {
+            name: {
+                "suspect_labels": int((sg.group >= 0).sum()),
+                "exclusion": _strip(headline_impact(table, sg.group >= 0)),
+                "corrected": _strip(sg.corrected(table)),
+            }
+            for name, sg in suspects.items()
+            if name != "all"
+        }
+    return headline
+
+
+def _finding_rows(table: LabelTable, f: Finding) -> np.ndarray | None:
+    """The label rows behind a labeler or cell finding (None for other kinds)."""
+    sub = f.subject
+    if f.kind not in ("lenient_labeler", "severe_labeler", "tilted_slice", "labeler_drift"):
+        return None
+    ids = table.labeler_ids
+    pos = np.flatnonzero(np.asarray(ids) == sub.get("labeler_id"))
+    if not len(pos):
+        return None
+    fr = table.frame
+    mask = fr[LABELER].to_numpy() == pos[0]
+    if f.kind == "tilted_slice":
+        cols, vals = sub["slice_column"].split("+"), sub["slice_value"].split("+")
+        if len(cols) != len(vals):
+            return None
+        for col, val in zip(cols, vals, strict=True):
+            mask &= (fr[col] == val).to_numpy()
+    return mask
+
+
+def _spot_check(table: LabelTable, rows: np.ndarray, effect: float) -> tuple[dict[str, Any], ...]:
+    """Up to SPOT_CHECK_ROWS of a finding's labels: the ones its effect would change first.
+
+    For a lenient finding, its highest-scored labels (the passes a peer might not
+    give), for a severe one its lowest; ties by item id, so the list is stable.
+    """
+    idx = np.flatnonzero(rows)
+    if not len(idx):
+        return ()
+    fr = table.frame
+    score = fr[SCORE].to_numpy()[idx]
+    item_ids = np.asarray(table.item_ids)[fr[ITEM].to_numpy()[idx]].astype(str)
+    sign = -1.0 if (effect or 0) > 0 else 1.0
+    order = np.lexsort((item_ids, np.nan_to_num(sign * score, nan=0.0)))[:SPOT_CHECK_ROWS]
+    pick = idx[order]
+    cats = list(table.categories)
+    values = fr[VALUE].to_numpy()[pick] if VALUE in fr else None
+    out = []
+    for j, r in enumerate(pick):
+        if values is not None and values[j] >= 0 and cats:
+            label: Any = str(cats[int(values[j])])
+        else:
+            label = float(fr[SCORE].iat[int(r)])
+        rec: dict[str, Any] = {
+            "item_id": str(item_ids[order[j]]),
+            "labeler_id": str(table.labeler_ids[int(fr[LABELER].iat[int(r)])]),
+            "label": label,
+        }
+        for col in (MODEL, *table.slice_columns):
+            if table.has(col):
+                rec[col] = str(fr[col].iat[int(r)])
+        out.append(rec)
+    return tuple(out)
+
+
+def _judge(
+    findings: list[Finding],
+    table: LabelTable,
+    policy: Policy,
+    headline: dict[str, Any] | None,
+) -> list[Finding]:
+    """Impact, materiality and spot-check items of every finding (see judge_materiality)."""
+    from dataclasses import replace
+
+    out = []
+    for f in findings:
+        rows = _finding_rows(table, f)
+        if rows is not None:
+            f = replace(f, items=_spot_check(table, rows, f.effect or 0.0))
+        if f.kind in MATERIALITY_KINDS and f.kind != "headline_shift" and rows is not None:
+            sub = f.subject
+            cols = sub["slice_column"].split("+") if "slice_column" in sub else None
+            vals = sub["slice_value"].split("+") if "slice_value" in sub else None
+            imp = finding_impact(table, rows, float(f.effect or 0.0), se_from_ci(f.ci), cols, vals)
+            if imp is not None:
+                imp["n_labels"] = int(rows.sum())
+            f = judge_materiality(f, imp, policy, table.kind)
+        elif f.kind == "headline_shift":
+            f = judge_materiality(f, _headline_shift_impact(headline), policy, table.kind)
+        elif f.severity in ("warn", "block"):
+            f = not_assessed(f)
+        out.append(f)
+    return out
+
+
+def _headline_shift_impact(headline: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The impact of headline_shift: the correction of every suspect label at once."""
+    c = (headline or {}).get("corrected")
+    if not c:
+        return None
+
+    def change(d: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "before": d["score"],
+            "after": d["score_corrected"],
+            "delta": d["delta"],
+            "delta_ci": list(d["delta_ci"]),
+        }
+
+    models = c.get("per_model") or []
+    return {
+        "headline": change(c),
+        "slice": None,
+        "per_model": [{"model": m["model"], **change(m)} for m in models],
+        "ranking_changed": bool(c.get("ranking_changed")),
+        "ranking_before": [m["model"] for m in sorted(models, key=lambda m: -m["score"])],
+        "ranking_after": [m["model"] for m in sorted(models, key=lambda m: -m["score_corrected"])],
+        "suspect_labels": int(c.get("suspect_labels") or 0),
+    }
+
+
+def _concentration_table(table: LabelTable) -> pd.DataFrame:
+    """Each scope's top source by items labeled at all, and by items labeled alone."""
+    conc = concentration(table)
+    if conc.empty:
+        return conc
+    sole = sole_source(table)
+    return conc.merge(sole, on=["scope", "slice_value", "who", "n_items"], how="left")
 
 
 def _strip(d: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from evalaudit.contract import LabelKind, Problem
+from evalaudit.render.format import fmt_effect, fmt_q, fmt_score
 from evalaudit.rules import RULE_BY_KIND, Policy
 
 __all__ = [
@@ -47,6 +48,12 @@ class Finding:
     q_value: float | None = None
     n: int | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    #: What correcting the finding's labels does to the headline, its slice and each model
+    #: (:func:`evalaudit.stats.materiality.finding_impact`) and whether that is material.
+    impact: dict[str, Any] | None = None
+    #: Label rows behind the finding to spot-check (item_id, label, labeler_id, slices),
+    #: at most :data:`SPOT_CHECK_ROWS`; ``n_items`` in ``impact`` counts them all.
+    items: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +70,8 @@ class Finding:
             "n": self.n,
             "message": self.message,
             "evidence": self.evidence,
+            "impact": self.impact,
+            "items": list(self.items),
         }
 
     @classmethod
@@ -80,10 +89,20 @@ class Finding:
             q_value=d.get("q_value"),
             n=d.get("n"),
             evidence=d.get("evidence", {}),
+            impact=d.get("impact"),
+            items=tuple(d.get("items") or ()),
         )
 
 
 _SEVERITY_RANK = {"info": 0, "warn": 1, "block": 2}
+
+#: Most label rows listed per finding for a spot check.
+SPOT_CHECK_ROWS = 20
+
+
+def severity_rank(severity: str) -> int:
+    """Sort key of a severity: block first (0), then warn (1), then info (2)."""
+    return 2 - _SEVERITY_RANK[severity]
 
 
 def verdict_of(findings: list[Finding]) -> str:
@@ -101,18 +120,13 @@ def _num(x: Any) -> float | None:
 
 # ------------------------------------------------------------------ formatting
 def format_effect(effect: float, kind: LabelKind) -> str:
-    """An effect in the reader's units: points of pass rate, or score units."""
-    if kind in (LabelKind.BINARY, LabelKind.NOMINAL):
-        return f"{effect * 100:+.1f} pts"
-    if kind is LabelKind.ORDINAL:
-        return f"{effect * 100:+.1f}% of scale"
-    return f"{effect:+.3g}"
+    """An effect in the reader's units (see :mod:`evalaudit.render.format`)."""
+    return fmt_effect(effect, kind)
 
 
 def format_q(q: float | None) -> str:
-    if q is None or not np.isfinite(q):
-        return "q=n/a"
-    return "q<0.001" if q < 0.001 else f"q={q:.3f}"
+    """``q=0.006`` or ``q<0.001`` (see :mod:`evalaudit.render.format`)."""
+    return fmt_q(q, prefix="q")
 
 
 # ------------------------------------------------------------------ labelers
@@ -381,7 +395,7 @@ def cell_findings(
             b, a = before_after
             msg += (
                 f"; correcting these labels moves the {where} pass rate from "
-                f"{b * 100:.1f}% to {a * 100:.1f}%"
+                f"{fmt_score(b, kind)} to {fmt_score(a, kind)}"
             )
         out.append(
             Finding(
@@ -424,23 +438,34 @@ def concentration_findings(conc: pd.DataFrame, policy: Policy) -> list[Finding]:
             else policy.for_slice("", "")
         )
         limit = settings["max_labeler_share" if r.who == "labeler" else "max_vendor_share"]
-        if r.n_items < policy.min_support or r.top_share <= limit:
+        # the share of the slice's items this source labeled *alone*: two labelers who
+        # each labeled every item share the slice, and neither carries it
+        share = float(getattr(r, "sole_share", r.top_share))
+        top = str(getattr(r, "top_sole", r.top)) or r.top
+        if r.n_items < policy.min_support or share <= limit:
             continue
         where = "all items" if r.scope == "overall" else f"{r.scope}={r.slice_value}"
+        others = "labeler" if r.who == "labeler" else "vendor"
         out.append(
             Finding(
-                id=f"concentration:{r.who}:{r.top}:{'overall' if r.scope == 'overall' else where}",
+                id=f"concentration:{r.who}:{top}:{'overall' if r.scope == 'overall' else where}",
                 kind="concentration",
                 severity=severity["concentration"],
-                subject={"who": r.who, "id": r.top, "scope": r.scope, "slice_value": r.slice_value},
+                subject={"who": r.who, "id": top, "scope": r.scope, "slice_value": r.slice_value},
                 message=(
-                    f"{r.who} {r.top} labeled {r.top_share * 100:.0f}% of {where} "
-                    f"({r.n_items} items; policy limit {limit * 100:.0f}%); that slice rests "
-                    "on one source."
+                    f"{r.who} {top} alone labeled {share * 100:.0f}% of {where} "
+                    f"({r.n_items} items, no other {others} saw them; policy limit "
+                    f"{limit * 100:.0f}%); that slice rests on one source."
                 ),
-                effect=float(r.top_share),
+                effect=share,
                 n=int(r.n_items),
-                evidence={"effective_n": _num(r.effective_n), "n_entities": int(r.n_entities)},
+                evidence={
+                    "effective_n": _num(r.effective_n),
+                    "n_entities": int(r.n_entities),
+                    "top_share": _num(r.top_share),
+                    "sole_items": int(getattr(r, "sole_items", 0)),
+                    "limit": float(limit),
+                },
             )
         )
     return out
@@ -455,11 +480,13 @@ def headline_finding(
     if d is None or not np.isfinite(d) or abs(d) <= policy.max_headline_shift:
         return []
     lo, hi = corrected["delta_ci"]
+    # the limit is on the score scale; say it in the same unit as the delta
+    limit = format_effect(policy.max_headline_shift, kind).lstrip("+")
     msg = (
         f"Correcting the {corrected['suspect_labels']} suspect labels moves the headline from "
-        f"{corrected['score'] * 100:.1f}% to {corrected['score_corrected'] * 100:.1f}% "
+        f"{fmt_score(corrected['score'], kind)} to {fmt_score(corrected['score_corrected'], kind)} "
         f"({format_effect(d, kind)}, 95% CI {format_effect(lo, kind)} to "
-        f"{format_effect(hi, kind)}; policy limit {policy.max_headline_shift * 100:.1f} pts)"
+        f"{format_effect(hi, kind)}; policy limit {limit})"
     )
     if corrected.get("ranking_changed"):
         msg += "; the order of the models changes"
@@ -561,3 +588,90 @@ def gold_findings(gold: pd.DataFrame | None, policy: Policy) -> list[Finding]:
             )
         )
     return out
+
+
+# ------------------------------------------------------------------ materiality
+#: Finding kinds whose impact is measured by correcting their labels by their effect.
+MATERIALITY_KINDS = ("lenient_labeler", "severe_labeler", "tilted_slice", "headline_shift")
+
+
+def judge_materiality(
+    finding: Finding, impact: dict[str, Any] | None, policy: Policy, kind: LabelKind
+) -> Finding:
+    """A significant finding blocks only if it is material; otherwise it warns.
+
+    Material: correcting the finding's labels moves the overall headline by at
+    least ``materiality.headline``, or (cells) its own slice by at least
+    ``materiality.slice`` (per-slice overrides apply), or changes the order of
+    the models. Thresholds are in the label kind's display unit (pts of pass
+    rate, pts of an ordinal scale's range, interval label units;
+    :func:`evalaudit.render.format.from_display`). ``impact`` is stored on the
+    finding with the thresholds and the reason, whatever the severity.
+    """
+    from dataclasses import replace
+
+    from evalaudit.render.format import from_display
+
+    if impact is None:
+        return replace(
+            finding,
+            impact={"assessed": False, "reason": "labels without a score (no headline)"},
+        )
+    sub = finding.subject
+    if "slice_column" in sub:
+        settings, _ = policy.for_slice(sub["slice_column"], sub["slice_value"])
+    else:
+        settings, _ = policy.for_slice("", "")
+    th_h = from_display(settings["materiality_headline"], kind)
+    th_s = from_display(settings["materiality_slice"], kind)
+    d_h = abs(impact["headline"]["delta"])
+    sl = impact.get("slice")
+    d_s = abs(sl["delta"]) if sl else None
+    reasons = []
+    if d_h >= th_h:
+        reasons.append("headline")
+    if d_s is not None and d_s >= th_s:
+        reasons.append("slice")
+    if impact.get("ranking_changed"):
+        reasons.append("ranking")
+    material = bool(reasons)
+    impact = {
+        "assessed": True,
+        **impact,
+        "material": material,
+        "material_because": reasons,
+        "thresholds": {
+            "headline": th_h,
+            "slice": th_s,
+            "unit": "score scale (see the policy's materiality for display units)",
+        },
+    }
+    severity, message = finding.severity, finding.message
+    if severity == "block" and not material:
+        severity = "warn"
+        what = f"moves the headline by {fmt_effect(impact['headline']['delta'], kind)}"
+        if sl:
+            what += f" and its slice by {fmt_effect(sl['delta'], kind)}"
+        limits = fmt_effect(th_h, kind).lstrip("+")
+        if sl:
+            limits += f" / {fmt_effect(th_s, kind).lstrip('+')}"
+        message = (
+            message.rstrip(".")
+            + f"; significant but not material: correcting it {what} (materiality {limits}),"
+            " and the model order holds, so it warns instead of blocking."
+        )
+        impact["severity_before_materiality"] = "block"
+    return replace(finding, severity=severity, message=message, impact=impact)
+
+
+def not_assessed(finding: Finding) -> Finding:
+    """A warn/block finding whose kind has no effect to correct: impact says so."""
+    from dataclasses import replace
+
+    return replace(
+        finding,
+        impact={
+            "assessed": False,
+            "reason": f"{finding.kind} has no estimated effect on scores to correct",
+        },
+    )

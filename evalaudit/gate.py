@@ -25,7 +25,7 @@ from evalaudit.audit import Profiler, audit_ingested
 from evalaudit.io import sha256_of
 from evalaudit.render.markdown import md_cell, md_code
 from evalaudit.result import AuditResult, clean_json
-from evalaudit.reviews import ReviewOutcome, apply_decisions, decisions_for_gate
+from evalaudit.reviews import ReviewOutcome, decisions_for_gate
 from evalaudit.rules import RULES, Policy
 from evalaudit.validate import IngestOptions, ingest
 
@@ -155,19 +155,15 @@ def audit_with_reviews(
     gold: Any = None,
     profiler: Profiler | None = None,
 ) -> tuple[AuditResult, ReviewOutcome]:
-    """Audit, then apply the review decisions that are in force on ``day``.
+    """The audit with the review decisions in force on ``day`` applied (by the audit, once).
 
-    When a finding is dismissed its labels stop being suspect, so the audit is
-    run again without them (the counterfactual headline changes, and with it
-    possibly ``headline_shift``); the decisions are then matched again.
+    A dismissed finding's labels stop being suspect, which changes the
+    counterfactual headline (and possibly ``headline_shift``): the audit
+    recomputes that part itself; nothing runs twice.
     """
-    result = audit_ingested(ing, policy, profiler, gold=gold)
-    outcome = apply_decisions([f.id for f in result.findings], decisions, day)
-    if outcome.dismissed:
-        result = audit_ingested(
-            ing, policy, profiler, gold=gold, dismissed=frozenset(outcome.dismissed)
-        )
-        outcome = apply_decisions([f.id for f in result.findings], decisions, day)
+    result = audit_ingested(ing, policy, profiler, gold=gold, decisions=decisions, today=day)
+    outcome = result.review_outcome
+    assert outcome is not None  # decisions were given
     return result, outcome
 
 

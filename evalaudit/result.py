@@ -95,6 +95,10 @@ class AuditResult:
     concentration: pd.DataFrame = field(default_factory=pd.DataFrame)
     scan: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    #: Review decisions applied by the audit (``ReviewOutcome.to_dict()``), or None when
+    #: the audit was given none; ``review_outcome`` holds the objects (not serialized).
+    reviews: dict[str, Any] | None = None
+    review_outcome: Any = field(default=None, compare=False, repr=False)
     evalaudit_version: str = __version__
     schema_version: int = SCHEMA_VERSION
 
@@ -117,6 +121,7 @@ class AuditResult:
                 "verdict": self.verdict,
                 "policy": self.policy,
                 "notes": list(self.notes),
+                "reviews": self.reviews,
             }
         )
 
@@ -144,6 +149,7 @@ class AuditResult:
             concentration=pd.DataFrame(d.get("concentration", [])),
             scan=d.get("scan", {}),
             notes=tuple(d.get("notes", [])),
+            reviews=d.get("reviews"),
             evalaudit_version=d["evalaudit_version"],
             schema_version=d["schema_version"],
         )

@@ -128,13 +128,26 @@ _SCHEMA: dict[str, tuple[type, float, float]] = {
     "max_vendor_share": (float, 0.0, 1.0),
     "max_headline_shift": (float, 0.0, 1e9),
     "gold_accuracy_floor": (float, 0.0, 1.0),
+    # in the label kind's display unit: pts (binary, nominal, ordinal: pts of scale) or
+    # label units (interval); see evalaudit.render.format
+    "materiality_headline": (float, 0.0, 1e9),
+    "materiality_slice": (float, 0.0, 1e9),
 }
+#: The keys of the ``materiality:`` mapping -> their flat Policy field.
+_MATERIALITY_KEYS = {"headline": "materiality_headline", "slice": "materiality_slice"}
 #: Keys whose value is one of a few words: key -> allowed values.
 _CHOICES: dict[str, tuple[str, ...]] = {
     "cell_weights": ("power", "uniform"),
 }
 #: Keys an override may set (thresholds that make sense per slice) besides severity.
-_OVERRIDE_KEYS = ("min_effect", "min_effect_interval_sd", "max_labeler_share", "max_vendor_share")
+_OVERRIDE_KEYS = (
+    "min_effect",
+    "min_effect_interval_sd",
+    "max_labeler_share",
+    "max_vendor_share",
+    "materiality_headline",
+    "materiality_slice",
+)
 
 
 @dataclass(frozen=True)
@@ -176,6 +189,11 @@ class Policy:
     max_vendor_share: float = 0.9
     max_headline_shift: float = 0.01
     gold_accuracy_floor: float = 0.7
+    #: A significant finding blocks only if correcting its labels moves the headline by at
+    #: least this much (pts; interval: label units), its slice by ``materiality_slice``,
+    #: or the order of the models; otherwise it warns.
+    materiality_headline: float = 0.5
+    materiality_slice: float = 2.0
     cell_weights: str = "power"
     severity: dict[str, str] = field(default_factory=lambda: dict(_DEFAULT_SEVERITY))
     overrides: tuple[Override, ...] = ()
@@ -250,6 +268,30 @@ class _Checker:
             f"use {' or '.join(allowed)}",
         )
         return None
+
+    def materiality(self, prefix: str, value: Any, node: Any, line: int | None) -> dict[str, float]:
+        """``materiality: {headline: 0.5, slice: 2}`` -> the flat Policy fields it sets."""
+        out: dict[str, float] = {}
+        if not isinstance(value, dict):
+            self.add(
+                prefix,
+                line,
+                f"'{prefix}' must be a mapping with 'headline' and/or 'slice'",
+                "e.g. materiality: {headline: 0.5, slice: 2}",
+            )
+            return out
+        lines = _key_lines(node)
+        for k, v in value.items():
+            key = f"{prefix}.{k}"
+            if k not in _MATERIALITY_KEYS:
+                self.add(
+                    key, lines.get(str(k), line), f"unknown key '{k}'", "use headline or slice"
+                )
+                continue
+            num = self.number(key, v, lines.get(str(k), line), _MATERIALITY_KEYS[k])
+            if num is not None:
+                out[_MATERIALITY_KEYS[k]] = num
+        return out
 
     def severity(self, prefix: str, value: Any, node: Any, line: int | None) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -355,6 +397,8 @@ def load_policy(path: str | Path | None = None) -> Policy:
             }
         elif key == "overrides":
             values["overrides"] = _overrides(chk, value, children.get(key), line)
+        elif key == "materiality":
+            values.update(chk.materiality("materiality", value, children.get(key), line))
         elif key in _SCHEMA:
             v = chk.number(str(key), value, line, key)
             if v is not None:
@@ -368,7 +412,16 @@ def load_policy(path: str | Path | None = None) -> Policy:
                 str(key),
                 line,
                 f"unknown key '{key}'",
-                "known keys: " + ", ".join([*_SCHEMA, *_CHOICES, "severity", "overrides"]),
+                "known keys: "
+                + ", ".join(
+                    [
+                        *(k for k in _SCHEMA if k not in _MATERIALITY_KEYS.values()),
+                        *_CHOICES,
+                        "materiality",
+                        "severity",
+                        "overrides",
+                    ]
+                ),
             )
     if chk.problems:
         raise InputError(name, chk.problems, row_label="line")
@@ -413,7 +466,11 @@ def _overrides(chk: _Checker, value: Any, node: Any, line: int | None) -> tuple[
             kline = elines.get(str(key), eline)
             if key == "severity":
                 severity = chk.severity(f"{prefix}.severity", v, echildren.get(key), kline)
-            elif key in _OVERRIDE_KEYS:
+            elif key == "materiality":
+                settings.update(
+                    chk.materiality(f"{prefix}.materiality", v, echildren.get(key), kline)
+                )
+            elif key in _OVERRIDE_KEYS and key not in _MATERIALITY_KEYS.values():
                 num = chk.number(f"{prefix}.{key}", v, kline, key)
                 if num is not None:
                     settings[key] = num
@@ -422,7 +479,8 @@ def _overrides(chk: _Checker, value: Any, node: Any, line: int | None) -> tuple[
                     f"{prefix}.{key}",
                     kline,
                     f"unknown key '{key}' in an override",
-                    "an override may set: slice, severity, " + ", ".join(_OVERRIDE_KEYS),
+                    "an override may set: slice, severity, materiality, "
+                    + ", ".join(k for k in _OVERRIDE_KEYS if k not in _MATERIALITY_KEYS.values()),
                 )
         out.append(Override(col, val, settings, severity))
     return tuple(out)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from evalaudit.render.text import _pct, fmt_effect, fmt_num, fmt_q, scan_method
+from evalaudit.render.format import fmt_effect, fmt_num, fmt_q, fmt_score
+from evalaudit.render.text import scan_method
 from evalaudit.result import AuditResult
 
 __all__ = ["md_cell", "md_code", "render_markdown"]
@@ -27,6 +28,10 @@ def render_markdown(result: AuditResult) -> str:
     d = result.to_dict()
     inp, lab, agr = d["input"], d["label"], d["agreement"]
     kind = lab["kind"]
+
+    def _pct(x: object) -> str:
+        return fmt_score(x, kind)
+
     out = [f"# evalaudit: {d['verdict'].upper()}", ""]
     out.append(
         f"Audit of `{md_code(inp['path'])}` (sha256 `{inp['sha256'][:12]}`), evalaudit "
