@@ -18,30 +18,20 @@ import pandas as pd
 
 from evalaudit.contract import BATCH, GOLD, MODEL, TIMESTAMP, VENDOR, LabelKind
 from evalaudit.findings import (
-    MATERIALITY_KINDS,
     SPOT_CHECK_ROWS,
     Finding,
-    agreement_findings,
-    cell_findings,
-    cell_subject,
     cell_weight_effect,
-    concentration_findings,
-    data_quality_findings,
-    drift_findings,
     flag_cells,
     flag_labelers,
-    gold_findings,
-    headline_finding,
-    imbalance_findings,
     judge_materiality,
-    labeler_findings,
+    materiality_kinds,
     min_effect_for,
     not_assessed,
     severity_rank,
     verdict_of,
 )
 from evalaudit.result import AuditResult
-from evalaudit.rules import Policy, load_policy
+from evalaudit.rules import RULE_BY_KIND, RULES, Policy, RuleInput, load_policy
 from evalaudit.stats.agreement import alpha_by_group, alpha_for_table, labeler_agreement
 from evalaudit.stats.concentration import concentration
 from evalaudit.stats.consensus import dawid_skene, gold_accuracy
@@ -203,7 +193,9 @@ def audit_ingested(
             with prof.step("headline"):
                 headline = _headline(table, det, policy, frozenset(outcome.dismissed))
             findings = [f for f in findings if f.kind != "headline_shift"]
-            findings += headline_finding(headline and headline.get("corrected"), policy, table.kind)
+            findings += _findings(
+                ing, det, policy, drift, gold_df, conc, overall, headline, only="headline_shift"
+            )
             outcome = apply_decisions([f.id for f in findings], decisions, day)
     with prof.step("impact"):
         findings = _judge(findings, table, policy, headline)
@@ -235,22 +227,32 @@ def _findings(
     conc: pd.DataFrame,
     overall: Any,
     headline: dict[str, Any] | None,
+    only: str | None = None,
 ) -> list[Finding]:
-    """Every finding of the detectors' outputs, before materiality and reviews."""
+    """Every finding of the detectors' outputs, before materiality and reviews: each
+    registered rule turns the statistics into its findings (evalaudit/rules/)."""
     table = ing.table
-    len_df, flagged, cells, cell_flags = det.leniency, det.flagged, det.cells, det.cell_flags
-    findings: list[Finding] = []
-    findings += labeler_findings(len_df, flagged, policy, table.kind)
-    findings += cell_findings(
-        cells, cell_flags, policy, table.kind, _cell_slice_effects(table, cells, cell_flags)
+    inp = RuleInput(
+        table=table,
+        kind=table.kind,
+        policy=policy,
+        warnings=tuple(ing.warnings),
+        leniency=det.leniency,
+        flagged=det.flagged,
+        cells=det.cells,
+        cell_flags=det.cell_flags,
+        cell_slice_effects=_cell_slice_effects(table, det.cells, det.cell_flags),
+        score_sd=det.score_sd,
+        drift=drift,
+        concentration=conc,
+        gold=gold_df,
+        agreement=overall,
+        headline=headline,
     )
-    findings += drift_findings(drift, policy, table.kind)
-    findings += gold_findings(gold_df, policy)
-    findings += concentration_findings(conc, policy)
-    findings += headline_finding(headline and headline.get("corrected"), policy, table.kind)
-    findings += agreement_findings(overall.alpha, overall.level, overall.n_units, policy)
-    findings += imbalance_findings(len_df, policy)
-    findings += data_quality_findings(ing.warnings, policy)
+    findings: list[Finding] = []
+    for rule in RULES:
+        if only is None or rule.kind == only:
+            findings += rule.build(inp)
     return findings
 
 
@@ -605,11 +607,12 @@ def _judge(
     from dataclasses import replace
 
     out = []
+    assessed = materiality_kinds()
     for f in findings:
         rows = _finding_rows(table, f)
         if rows is not None:
             f = replace(f, items=_spot_check(table, rows, f.effect or 0.0))
-        if f.kind in MATERIALITY_KINDS and f.kind != "headline_shift" and rows is not None:
+        if f.kind in assessed and f.kind != "headline_shift" and rows is not None:
             sub = f.subject
             cols = sub["slice_column"].split("+") if "slice_column" in sub else None
             vals = sub["slice_value"].split("+") if "slice_value" in sub else None
@@ -740,15 +743,19 @@ def _not_dismissed(
     lab = flagged.copy()
     for i, (lid, eff) in enumerate(zip(len_df["labeler_id"], len_df["effect"], strict=True)):
         kind = "lenient_labeler" if eff > 0 else "severe_labeler"
-        if lab[i] and f"{kind}:{lid}" in dismissed:
+        if lab[i] and RULE_BY_KIND[kind].finding_id({"labeler_id": lid}) in dismissed:
             lab[i] = False
     cf = cell_flags.copy()
     for i, r in enumerate(cells.itertuples(index=False)):
         if not cf[i]:
             continue
-        ids = {f"tilted_slice:{r.labeler_id}:{cell_subject(r.slice_column, r.slice_value)}"}
+        cell_id = RULE_BY_KIND["tilted_slice"].finding_id
+        ids = {
+            cell_id({"labeler_id": r.labeler_id, "slice_column": r.slice_column, "slice_value": v})
+            for v in [r.slice_value]
+        }
         ids |= {
-            f"tilted_slice:{r.labeler_id}:{c}={v}"
+            cell_id({"labeler_id": r.labeler_id, "slice_column": c, "slice_value": v})
             for c, v in zip(r.slice_column.split("+"), r.slice_value.split("+"), strict=False)
         }
         if ids & dismissed:

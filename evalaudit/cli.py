@@ -204,8 +204,9 @@ def _register_subcommands() -> None:
     from evalaudit.commands.gate import gate, verify
     from evalaudit.commands.report import report
     from evalaudit.commands.review import review
+    from evalaudit.commands.rules import rules
 
-    for command in (consensus, diff, gate, report, review, verify):
+    for command in (consensus, diff, gate, report, review, rules, verify):
         cli.add_command(command)
 
 
