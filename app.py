@@ -121,9 +121,9 @@ def audit(
 def drift_timeline(
     sha256: str, opts_key: str, labeler_ids: tuple[str, ...], order: str, _ing: Ingested
 ) -> pd.DataFrame:
-    from evalaudit.stats.timeline import drift_timeline as timeline
+    from evalaudit.audit import drift_timelines
 
-    return timeline(_ing.table, list(labeler_ids), order=order)  # type: ignore[arg-type]
+    return drift_timelines(_ing, labeler_ids, order)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

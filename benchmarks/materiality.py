@@ -75,12 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     cell = f"tilted_slice:{planted}:failure_mode=hallucination"
     f = next((f for f in r.findings if f.id == cell), None)
     print(f"planted cell {cell}: " + (f"{f.severity}" if f else "NOT flagged"))
-    for f in sev["block"]:
+    for f in sev["block"] + sev["warn"]:
         imp = f.impact or {}
         h = (imp.get("headline") or {}).get("delta")
         s = (imp.get("slice") or {}).get("delta")
         print(
-            f"  BLOCK {f.id}: headline {fmt_effect(h, kind)}, slice {fmt_effect(s, kind)}, "
+            f"  {f.severity.upper()} {f.id}: headline {fmt_effect(h, kind)}, slice {fmt_effect(s, kind)}, "
             f"ranking changed {imp.get('ranking_changed')}"
         )
     return 0

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -200,7 +200,7 @@ def audit_ingested(
     with prof.step("impact"):
         findings = _judge(findings, table, policy, headline)
     findings.sort(key=lambda f: (severity_rank(f.severity), f.kind, f.id))
-    return _result(
+    result = _result(
         ing,
         policy,
         det,
@@ -216,6 +216,10 @@ def audit_ingested(
         conc,
         outcome,
     )
+    with prof.step("drift timelines"):
+        ids, order = drift_labelers(result)
+        timelines = drift_timelines(ing, ids, order)
+    return replace(result, timelines=timelines)
 
 
 def _findings(
@@ -323,6 +327,46 @@ def _result(
         reviews=outcome.to_dict() if outcome is not None else None,
         review_outcome=outcome,
     )
+
+
+#: Most labelers whose drift timeline the audit computes (and the report draws).
+MAX_DRIFT_CHARTS = 8
+
+
+def drift_labelers(result: Any, max_n: int = MAX_DRIFT_CHARTS) -> tuple[list[str], str | None]:
+    """Which labelers get a drift timeline, and in which order ("time" or "batch").
+
+    Labelers whose drift is flagged first, then flagged labelers, then labelers
+    with a flagged cell (at most ``max_n``). The order is the one the drift
+    test used: time when it ran in time order, else batch; ``None`` when
+    drift was not tested.
+    """
+    drift = result.drift
+    if drift is None or drift.empty or "order" not in drift.columns:
+        return [], None
+    order = "time" if (drift["order"] == "time").any() else "batch"
+    d = drift[drift["order"] == order]
+    ids: list[str] = [str(i) for i in d.loc[d["flagged"].astype(bool), "labeler_id"]]
+    ids += [str(i) for i in result.flagged_labelers()]
+    cells = result.cells
+    if cells is not None and not cells.empty and "flagged" in cells.columns:
+        ids += [str(i) for i in cells.loc[cells["flagged"].astype(bool), "labeler_id"]]
+    return list(dict.fromkeys(ids))[:max_n], order
+
+
+def drift_timelines(
+    ing: Ingested, labeler_ids: Sequence[str], order: str | None = "time"
+) -> pd.DataFrame:
+    """Leniency over time (or batches) of ``labeler_ids``: the data of a drift chart.
+
+    The entry point surfaces call for labelers beyond the ones the audit drew
+    (:func:`evalaudit.stats.timeline.drift_timeline`, same bins as the report).
+    """
+    from evalaudit.stats.timeline import drift_timeline
+
+    if not labeler_ids or order is None:
+        return pd.DataFrame()
+    return drift_timeline(ing.table, list(labeler_ids), order=order)  # type: ignore[arg-type]
 
 
 def _labelers_table(
@@ -565,17 +609,29 @@ def _finding_rows(table: LabelTable, f: Finding) -> np.ndarray | None:
 def _spot_check(table: LabelTable, rows: np.ndarray, effect: float) -> tuple[dict[str, Any], ...]:
     """Up to SPOT_CHECK_ROWS of a finding's labels: the ones its effect would change first.
 
-    For a lenient finding, its highest-scored labels (the passes a peer might not
-    give), for a severe one its lowest; ties by item id, so the list is stable.
+    First the labels that disagree with the other labels of the same item in the
+    finding's direction (a lenient finding's pass where peers failed), most
+    disagreeing first; then, for a lenient finding, its highest-scored labels (the
+    passes a peer might not give), for a severe one its lowest; ties by item id, so
+    the list is stable.
     """
     idx = np.flatnonzero(rows)
     if not len(idx):
         return ()
     fr = table.frame
-    score = fr[SCORE].to_numpy()[idx]
-    item_ids = np.asarray(table.item_ids)[fr[ITEM].to_numpy()[idx]].astype(str)
+    all_scores = fr[SCORE].to_numpy()
+    score = all_scores[idx]
+    item = fr[ITEM].to_numpy()
+    item_ids = np.asarray(table.item_ids)[item[idx]].astype(str)
     sign = -1.0 if (effect or 0) > 0 else 1.0
-    order = np.lexsort((item_ids, np.nan_to_num(sign * score, nan=0.0)))[:SPOT_CHECK_ROWS]
+    # the mean of the item's other labels (NaN for a single label)
+    cnt = np.bincount(item, minlength=table.n_items)[item[idx]]
+    tot = np.bincount(item, weights=np.nan_to_num(all_scores), minlength=table.n_items)[item[idx]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        others = np.where(cnt > 1, (tot - score) / (cnt - 1), np.nan)
+    against = np.nan_to_num(sign * (score - others), nan=0.0)  # < 0: disagrees as the effect
+    order = np.lexsort((item_ids, np.nan_to_num(sign * score, nan=0.0), against))
+    order = order[:SPOT_CHECK_ROWS]
     pick = idx[order]
     cats = list(table.categories)
     values = fr[VALUE].to_numpy()[pick] if VALUE in fr else None
@@ -604,8 +660,6 @@ def _judge(
     headline: dict[str, Any] | None,
 ) -> list[Finding]:
     """Impact, materiality and spot-check items of every finding (see judge_materiality)."""
-    from dataclasses import replace
-
     out = []
     assessed = materiality_kinds()
     for f in findings:

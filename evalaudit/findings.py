@@ -17,6 +17,7 @@ import pandas as pd
 
 from evalaudit.contract import LabelKind
 from evalaudit.render.format import fmt_effect, fmt_q
+from evalaudit.verdicts import severity_rank, verdict_of_severities
 
 if TYPE_CHECKING:
     from evalaudit.rules.policy import Policy
@@ -27,6 +28,7 @@ __all__ = [
     "flag_labelers",
     "format_effect",
     "format_q",
+    "severity_rank",
     "verdict_of",
 ]
 
@@ -94,21 +96,13 @@ class Finding:
         )
 
 
-_SEVERITY_RANK = {"info": 0, "warn": 1, "block": 2}
-
 #: Most label rows listed per finding for a spot check.
 SPOT_CHECK_ROWS = 20
 
 
-def severity_rank(severity: str) -> int:
-    """Sort key of a severity: block first (0), then warn (1), then info (2)."""
-    return 2 - _SEVERITY_RANK[severity]
-
-
 def verdict_of(findings: list[Finding]) -> str:
     """``block`` if any finding blocks, else ``warn`` if any warns, else ``pass``."""
-    worst = max((_SEVERITY_RANK[f.severity] for f in findings), default=0)
-    return {0: "pass", 1: "warn", 2: "block"}[worst]
+    return verdict_of_severities(f.severity for f in findings)
 
 
 def _num(x: Any) -> float | None:

@@ -94,6 +94,9 @@ class AuditResult:
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)
     concentration: pd.DataFrame = field(default_factory=pd.DataFrame)
     scan: dict[str, Any] = field(default_factory=dict)
+    #: Drift timelines of the labelers the report draws (``drift_labelers``), computed by
+    #: the audit: ``stats.timeline.TIMELINE_COLUMNS``.
+    timelines: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: tuple[str, ...] = ()
     #: Review decisions applied by the audit (``ReviewOutcome.to_dict()``), or None when
     #: the audit was given none; ``review_outcome`` holds the objects (not serialized).
@@ -116,6 +119,7 @@ class AuditResult:
                 "drift": _records(self.drift),
                 "concentration": _records(self.concentration),
                 "scan": self.scan,
+                "timelines": _records(self.timelines),
                 "headline": self.headline,
                 "findings": [f.to_dict() for f in self.findings],
                 "verdict": self.verdict,
@@ -148,6 +152,7 @@ class AuditResult:
             drift=pd.DataFrame(d.get("drift", [])),
             concentration=pd.DataFrame(d.get("concentration", [])),
             scan=d.get("scan", {}),
+            timelines=pd.DataFrame(d.get("timelines", [])),
             notes=tuple(d.get("notes", [])),
             reviews=d.get("reviews"),
             evalaudit_version=d["evalaudit_version"],

@@ -162,3 +162,17 @@ def test_report_spot_check_lists_items_behind_each_blocking_finding(two_reports)
             assert list(row["label"]) == [it["label"]]
             if f["kind"] == "tilted_slice":
                 assert row[f["subject"]["slice_column"]].iloc[0] == f["subject"]["slice_value"]
+
+
+def test_spot_check_starts_with_labels_that_disagree_with_peers(tmp_path):
+    """A lenient finding lists first the passes its labeler gave where a peer failed."""
+    from evalaudit.audit import audit_ingested
+    from evalaudit.rules import load_policy
+    from evalaudit.validate import ingest
+
+    r = audit_ingested(ingest(str(DATA)), load_policy(None))
+    f = next(f for f in r.findings if f.id == f"lenient_labeler:{PLANTED}")
+    df = pd.read_csv(DATA)
+    first = f.items[0]
+    peers = df[(df["item_id"] == first["item_id"]) & (df["labeler_id"] != PLANTED)]
+    assert first["label"] == "pass" and (peers["label"] == "fail").any()

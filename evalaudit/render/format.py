@@ -25,6 +25,7 @@ import math
 from typing import Any
 
 __all__ = [
+    "effect_scale",
     "effect_unit",
     "fmt_ci",
     "fmt_effect",
@@ -34,6 +35,7 @@ __all__ = [
     "fmt_score_ci",
     "from_display",
     "is_missing",
+    "score_scale",
     "score_unit",
     "to_display",
 ]
@@ -72,6 +74,23 @@ def effect_unit(kind: Any) -> str:
     if k == "ordinal":
         return "pts of scale"
     return "pts"
+
+
+def effect_scale(kind: Any) -> tuple[float, str]:
+    """Factor and unit that put an effect on the score scale in reader units (axes, tables).
+
+    >>> effect_scale("binary"), effect_scale("ordinal"), effect_scale("interval")
+    ((100.0, 'pts'), (100.0, 'pts of scale'), (1.0, 'label units'))
+    """
+    return (1.0 if _kind(kind) == "interval" else 100.0), effect_unit(kind)
+
+
+def score_scale(kind: Any) -> tuple[float, str]:
+    """Factor and unit of a score (headline): a pass rate in % for binary/nominal."""
+    k = _kind(kind)
+    if k == "interval":
+        return 1.0, "label units"
+    return 100.0, "% of scale" if k == "ordinal" else "%"
 
 
 def score_unit(kind: Any) -> str:

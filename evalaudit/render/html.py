@@ -35,6 +35,7 @@ from evalaudit.render.format import fmt_score as _fmt_score
 from evalaudit.render.markdown import md_cell, md_code, render_markdown
 from evalaudit.render.text import scan_method
 from evalaudit.result import AuditResult
+from evalaudit.verdicts import SEVERITIES
 
 __all__ = [
     "MAX_TABLE_ROWS",
@@ -222,7 +223,7 @@ def _context(data: ReportData) -> dict[str, Any]:
     kind = d["label"].get("kind") or d["input"].get("label_kind") or "binary"
     findings = d["findings"]
     by_id = {f["id"]: f for f in findings}
-    severities = {s: [f for f in findings if f["severity"] == s] for s in ("block", "warn", "info")}
+    severities = {s: [f for f in findings if f["severity"] == s] for s in reversed(SEVERITIES)}
     h = d.get("headline") or None
     flagged_labelers = [x for x in d["labelers"] if x.get("flagged")]
     flagged_cells = sorted(

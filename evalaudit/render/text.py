@@ -6,6 +6,7 @@ from typing import Any
 
 from evalaudit.render.format import fmt_effect, fmt_num, fmt_q, fmt_score
 from evalaudit.result import AuditResult
+from evalaudit.verdicts import SEVERITIES
 
 __all__ = ["fmt_effect", "fmt_num", "fmt_q", "render_text", "scan_method"]
 
@@ -141,7 +142,7 @@ def render_text(result: AuditResult) -> str:
             )
     lines.append("")
     fs = d["findings"]
-    counts = {s: sum(f["severity"] == s for f in fs) for s in ("block", "warn", "info")}
+    counts = {s: sum(f["severity"] == s for f in fs) for s in reversed(SEVERITIES)}
     lines.append(
         f"Findings: {counts['block']} block, {counts['warn']} warn, {counts['info']} info."
     )

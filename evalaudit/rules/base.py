@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
+from evalaudit.verdicts import SEVERITIES
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -50,7 +52,7 @@ __all__ = [
     "unregister",
 ]
 
-SEVERITIES = ("info", "warn", "block")
+
 _CODE = re.compile(r"^EA[1-9][0-9]{2}$")
 _NAME = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
 _KIND = re.compile(r"^[a-z][a-z_]*$")
