@@ -61,6 +61,16 @@ def test_interval_headline_is_in_label_units(tmp_path, run_cli):
         assert "pts" not in line and "%" not in line.replace("95% CI", ""), line
 
 
+def test_interval_gate_summary_is_in_label_units(tmp_path, run_cli):
+    p = _sample(tmp_path, "interval.csv", label=_interval)
+    md = tmp_path / "g.md"
+    r = run_cli("gate", p, "--label-kind", "interval", "-q", "--markdown", md, "--home", tmp_path)
+    assert r.code in (0, 1), r.err
+    for text in (r.out, md.read_text()):
+        line = next(x for x in text.splitlines() if "Headline" in x)
+        assert "%" not in line.replace("95% CI", "") and "pts" not in line, line
+
+
 def test_ordinal_headline_is_a_share_of_the_scale(tmp_path, run_cli):
     p = _sample(tmp_path, "ordinal.csv", label=lambda df: np.where(df["label"] == "pass", 4, 2))
     r = run_cli("audit", p, "--label-kind", "ordinal", "--order", "1,2,3,4,5")
