@@ -33,6 +33,7 @@ from evalaudit.findings import Finding, cell_subject
 # reads the LabelTable)
 from evalaudit.items import cell_positions, item_positions, label_rows, peer_labels
 from evalaudit.render.charts import effect_units
+from evalaudit.render.format import fmt_effect
 from evalaudit.result import AuditResult
 from evalaudit.validate import IngestOptions
 
@@ -316,6 +317,7 @@ def findings_view(result: AuditResult, reviews: Mapping[str, Any] | None = None)
                 ),
                 "q": f.q_value,
                 "n": f.n,
+                "impact": _impact_text(f, _kind(result)),
                 "review": (
                     f"{DONE[dec.action]} by {dec.by}" + (f" until {dec.until}" if dec.until else "")
                     if dec is not None
@@ -323,8 +325,22 @@ def findings_view(result: AuditResult, reviews: Mapping[str, Any] | None = None)
                 ),
             }
         )
-    cols = ["severity", "rule", "finding", "message", "effect", "q", "n", "review"]
+    cols = ["severity", "rule", "finding", "message", "effect", "q", "n", "impact", "review"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _impact_text(f: Finding, kind: str) -> str:
+    """What correcting the finding does: ``headline -0.68 pts; slice -3.0 pts; material``."""
+    imp = f.impact or {}
+    if not imp.get("assessed"):
+        return ""
+    parts = [f"headline {fmt_effect(imp['headline']['delta'], kind)}"]
+    if imp.get("slice"):
+        parts.append(f"slice {fmt_effect(imp['slice']['delta'], kind)}")
+    if imp.get("ranking_changed"):
+        parts.append("model order changes")
+    parts.append("material" if imp.get("material") else "not material")
+    return "; ".join(parts)
 
 
 #: Finding kinds whose ``effect`` is a leniency on the score scale (shown in reader units).

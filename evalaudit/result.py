@@ -16,6 +16,7 @@ import pandas as pd
 
 from evalaudit import __version__
 from evalaudit.findings import Finding
+from evalaudit.headline import Headline
 
 __all__ = ["SCHEMA_VERSION", "AuditResult", "clean_json"]
 
@@ -164,6 +165,11 @@ class AuditResult:
         return cls.from_dict(json.loads(text))
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def typed_headline(self) -> Headline | None:
+        """The headline as frozen dataclasses (:class:`evalaudit.headline.Headline`)."""
+        return Headline.from_dict(self.headline)
+
     def flagged_labelers(self) -> list[str]:
         if self.labelers.empty:
             return []

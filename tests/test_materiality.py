@@ -125,3 +125,16 @@ def test_interval_materiality_is_in_label_units(tmp_path):
     shift = [f for f in r.findings if f.kind == "headline_shift"]
     for f in shift:
         assert abs(f.impact["headline"]["delta"]) < 0.5 and f.severity == "warn"
+
+
+def test_typed_headline_views_the_headline(sample):
+    _, r = sample
+    h = r.typed_headline
+    assert h.overall.score == r.headline["score"] and h.overall.items == 6000
+    # the planted labeler is lenient: correcting it lowers every model's score
+    assert h.overall.corrected.delta < 0
+    assert all(m.corrected is not None and m.corrected.delta < 0 for m in h.per_model)
+    assert sum(m.items for m in h.per_model) == h.overall.items
+    slices = {(s.scope, s.value) for s in h.per_slice}
+    assert (TRUTH["slice_column"], TRUTH["slice_value"]) in slices
+    assert h.estimator == "mean item score" and h.suspect_labels > 0

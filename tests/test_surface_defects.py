@@ -186,3 +186,21 @@ def test_spot_check_starts_with_labels_that_disagree_with_peers(tmp_path):
     first = f.items[0]
     peers = df[(df["item_id"] == first["item_id"]) & (df["labeler_id"] != PLANTED)]
     assert first["label"] == "pass" and (peers["label"] == "fail").any()
+
+
+def test_dashboard_opens_the_item_linked_from_the_report(tmp_path, monkeypatch):
+    """The report's spot-check says ``?item=ID``: the dashboard opens that item in Items."""
+    AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+    monkeypatch.setenv("EVALAUDIT_HOME", str(tmp_path))
+    item = pd.read_csv(DATA, usecols=["item_id"])["item_id"].iloc[5]
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.query_params["item"] = item
+    at.run()
+    assert not at.exception, at.exception
+    assert at.sidebar.radio(key="view").value == "Items"
+    assert at.text_input(key="item_id").value == item
+    # the findings table carries each finding's impact
+    at.sidebar.radio(key="view").set_value("Overview").run()
+    table = next(df.value for df in at.dataframe if "finding" in df.value.columns)
+    row = table.set_index("finding").loc[f"lenient_labeler:{PLANTED}"]
+    assert row["impact"].startswith("headline -") and row["impact"].endswith("; material")
