@@ -597,6 +597,19 @@ def _finding_rows(table: LabelTable, f: Finding) -> np.ndarray | None:
         return None
     fr = table.frame
     mask = fr[LABELER].to_numpy() == pos[0]
+    if f.kind == "labeler_drift":
+        # the labels of the new regime: from the change time on (batch order: batches are
+        # ranked inside the drift test, so that impact is not assessed)
+        change = f.evidence.get("change_at")
+        if f.evidence.get("order") != "time" or not change or not table.has(TIMESTAMP):
+            return None
+        ts = fr[TIMESTAMP]
+        at = pd.Timestamp(change)
+        if ts.dt.tz is None and at.tzinfo is not None:
+            at = at.tz_convert(None)
+        elif ts.dt.tz is not None and at.tzinfo is None:
+            at = at.tz_localize("UTC")
+        mask &= (ts >= at).to_numpy()  # missing timestamps compare False
     if f.kind == "tilted_slice":
         cols, vals = sub["slice_column"].split("+"), sub["slice_value"].split("+")
         if len(cols) != len(vals):

@@ -138,3 +138,25 @@ def test_typed_headline_views_the_headline(sample):
     slices = {(s.scope, s.value) for s in h.per_slice}
     assert (TRUTH["slice_column"], TRUTH["slice_value"]) in slices
     assert h.estimator == "mean item score" and h.suspect_labels > 0
+
+
+def test_drift_impact_corrects_the_labels_after_the_change(tmp_path):
+    """A labeler who turns lenient mid-way: impact shifts only its labels from the change on."""
+    from evalaudit.simulate import Plant, simulate
+
+    after = "2026-05-15T00:00:00Z"
+    sim = simulate(
+        n_items=3000, n_labelers=10, seed=3, plants=[Plant("lab004", 0.8, share=0.3, after=after)]
+    )
+    p = tmp_path / "d.csv"
+    sim.labels.to_csv(p, index=False)
+    r = audit_ingested(ingest(str(p)), load_policy(None))
+    f = next(f for f in r.findings if f.id == "labeler_drift:lab004")
+    assert f.impact["assessed"] and f.impact["headline"]["delta"] < 0
+    df = sim.labels
+    ts = pd.to_datetime(df["timestamp"], utc=True)
+    change = pd.Timestamp(f.evidence["change_at"])
+    mine = df["labeler_id"] == "lab004"
+    assert f.impact["n_labels"] == int((mine & (ts >= change)).sum())
+    # the change is detected near the planted time (within three weeks)
+    assert abs(change - pd.Timestamp(after)) < pd.Timedelta(days=21)

@@ -13,7 +13,8 @@ Why it matters:
 
 How to fix or dismiss:
     Compare the labeler's labels before and after the change time in the
-    report's drift chart; relabel the items after it, and check what changed
+    report's drift chart (``impact`` corrects the labels from the change time on by
+    the change; drift in batch order is not assessed); relabel the items after it, and check what changed
     then (rubric, tooling, workload). Dismiss a known, accepted change with
     ``evalaudit review dismiss labeler_drift:ID --reason ...``.
 """
@@ -91,5 +92,6 @@ RULE = register(
         uses=("min_support", "fdr", "min_effect", "min_effect_interval_sd"),
         build=lambda inp: drift_findings(inp.drift, inp.policy, inp.kind),
         finding_id=_drift_id,
+        materiality=True,
     )
 )
