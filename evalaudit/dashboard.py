@@ -33,7 +33,7 @@ from evalaudit.findings import Finding, cell_subject
 # reads the LabelTable)
 from evalaudit.items import cell_positions, item_positions, label_rows, peer_labels
 from evalaudit.render.charts import effect_units
-from evalaudit.render.format import fmt_effect
+from evalaudit.render.format import fmt_impact
 from evalaudit.result import AuditResult
 from evalaudit.validate import IngestOptions
 
@@ -330,17 +330,8 @@ def findings_view(result: AuditResult, reviews: Mapping[str, Any] | None = None)
 
 
 def _impact_text(f: Finding, kind: str) -> str:
-    """What correcting the finding does: ``headline -0.68 pts; slice -3.0 pts; material``."""
-    imp = f.impact or {}
-    if not imp.get("assessed"):
-        return ""
-    parts = [f"headline {fmt_effect(imp['headline']['delta'], kind)}"]
-    if imp.get("slice"):
-        parts.append(f"slice {fmt_effect(imp['slice']['delta'], kind)}")
-    if imp.get("ranking_changed"):
-        parts.append("model order changes")
-    parts.append("material" if imp.get("material") else "not material")
-    return "; ".join(parts)
+    """What correcting the finding does (:func:`evalaudit.render.format.fmt_impact`)."""
+    return fmt_impact(f.impact, kind)
 
 
 #: Finding kinds whose ``effect`` is a leniency on the score scale (shown in reader units).

@@ -160,3 +160,14 @@ def test_drift_impact_corrects_the_labels_after_the_change(tmp_path):
     assert f.impact["n_labels"] == int((mine & (ts >= change)).sum())
     # the change is detected near the planted time (within three weeks)
     assert abs(change - pd.Timestamp(after)) < pd.Timedelta(days=21)
+
+
+def test_every_renderer_shows_the_impact(tmp_path, run_cli):
+    md, out = tmp_path / "g.md", tmp_path / "r"
+    assert run_cli("gate", DATA, "-q", "--markdown", md, "--home", tmp_path / "h").code == 1
+    assert run_cli("report", DATA, "--out", out, "--no-history", "-q").code == 1
+    html = (out / "report.html").read_text()
+    findings = html[html.index('id="findings"') : html.index('id="leniency"')]
+    for text in (md.read_text(), (out / "report.md").read_text(), findings):
+        # lab017 x hallucination moves its slice by about 3 pts: material
+        assert "slice -3.0 pts; material" in text

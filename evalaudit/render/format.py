@@ -29,6 +29,7 @@ __all__ = [
     "effect_unit",
     "fmt_ci",
     "fmt_effect",
+    "fmt_impact",
     "fmt_num",
     "fmt_q",
     "fmt_score",
@@ -167,3 +168,18 @@ def fmt_q(q: Any, prefix: str = "") -> str:
     if q < 0.001:
         return f"{prefix}<0.001"
     return f"{prefix}={q:.3f}" if prefix else f"{q:.3f}"
+
+
+def fmt_impact(impact: Any, kind: Any) -> str:
+    """A finding's impact in one line: ``headline -0.68 pts; slice -3.0 pts; material``
+    (empty when not assessed)."""
+    imp = impact or {}
+    if not imp.get("assessed"):
+        return ""
+    parts = [f"headline {fmt_effect(imp['headline']['delta'], kind)}"]
+    if imp.get("slice"):
+        parts.append(f"slice {fmt_effect(imp['slice']['delta'], kind)}")
+    if imp.get("ranking_changed"):
+        parts.append("model order changes")
+    parts.append("material" if imp.get("material") else "not material")
+    return "; ".join(parts)

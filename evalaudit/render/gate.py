@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 from evalaudit import __version__
-from evalaudit.render.format import fmt_ci, fmt_effect, fmt_score
+from evalaudit.render.format import fmt_ci, fmt_effect, fmt_impact, fmt_score
 from evalaudit.render.markdown import md_cell, md_code
 
 if TYPE_CHECKING:
@@ -92,10 +92,18 @@ def render_gate_markdown(g: GateResult) -> str:
         if not rows:
             return
         out.extend(
-            [f"### {title} ({len(rows)})", "", "| rule | finding | message |", "|---|---|---|"]
+            [
+                f"### {title} ({len(rows)})",
+                "",
+                "| rule | finding | message | impact |",
+                "|---|---|---|---|",
+            ]
         )
         for f in rows[:MARKDOWN_ROWS]:
-            out.append(f"| {f['rule']} | `{md_code(f['id'])}` | {md_cell(f['message'])} |")
+            out.append(
+                f"| {f['rule']} | `{md_code(f['id'])}` | {md_cell(f['message'])} | "
+                f"{md_cell(fmt_impact(f.get('impact'), _kind(g)))} |"
+            )
         if len(rows) > MARKDOWN_ROWS:
             out.append(f"\n{len(rows) - MARKDOWN_ROWS} more in the JSON output.")
         out.append("")

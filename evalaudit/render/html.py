@@ -30,7 +30,7 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from evalaudit.history import RunChanges, RunSummary
-from evalaudit.render.format import fmt_effect, fmt_num, fmt_q
+from evalaudit.render.format import fmt_effect, fmt_impact, fmt_num, fmt_q
 from evalaudit.render.format import fmt_score as _fmt_score
 from evalaudit.render.markdown import md_cell, md_code, render_markdown
 from evalaudit.render.text import scan_method
@@ -359,6 +359,7 @@ def _env() -> Environment:
         score_ci=_score_ci,
         score=_score,
         q=fmt_q,
+        impact=fmt_impact,
         scan_method=scan_method,
         num=fmt_num,
         int=_int,
@@ -596,8 +597,8 @@ No blocking finding and no warning.
 <h2>Findings ({{ n_findings }})</h2>
 {% if findings %}
 <table>
-<tr><th>severity</th><th>finding</th><th>message</th></tr>
-{% for f in findings %}<tr><td>{{ sev(f.severity) }}</td><td class="id">{{ f.id }}</td><td>{{ f.message }}</td></tr>
+<tr><th>severity</th><th>finding</th><th>message</th><th>impact (correcting its labels)</th></tr>
+{% for f in findings %}<tr><td>{{ sev(f.severity) }}</td><td class="id">{{ f.id }}</td><td>{{ f.message }}</td><td>{{ f.impact | impact(kind) }}</td></tr>
 {% endfor %}
 </table>
 {% if n_findings > findings | length %}<p class="note">{{ n_findings - findings | length }} more in audit.json.</p>{% endif %}

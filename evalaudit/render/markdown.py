@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evalaudit.render.format import fmt_effect, fmt_num, fmt_q, fmt_score
+from evalaudit.render.format import fmt_effect, fmt_impact, fmt_num, fmt_q, fmt_score
 from evalaudit.render.text import scan_method
 from evalaudit.result import AuditResult
 
@@ -76,10 +76,13 @@ def render_markdown(result: AuditResult) -> str:
     if not d["findings"]:
         out.append("None.")
     else:
-        out.append("| severity | id | message |")
-        out.append("|---|---|---|")
+        out.append("| severity | id | message | impact |")
+        out.append("|---|---|---|---|")
         for f in d["findings"][:MAX_ROWS]:
-            out.append(f"| {f['severity']} | `{md_code(f['id'])}` | {md_cell(f['message'])} |")
+            out.append(
+                f"| {f['severity']} | `{md_code(f['id'])}` | {md_cell(f['message'])} | "
+                f"{md_cell(fmt_impact(f.get('impact'), kind))} |"
+            )
         if len(d["findings"]) > MAX_ROWS:
             out.append(f"\n... {len(d['findings']) - MAX_ROWS} more in the JSON output.")
     flagged_cells = [c for c in d.get("cells", []) if c.get("flagged")]
