@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from evalaudit.contract import BATCH, GOLD, MODEL, TIMESTAMP, VENDOR, LabelKind
+from evalaudit.contract import GOLD, MODEL, TIMESTAMP, VENDOR, LabelKind
+from evalaudit.detection import Correction, corrected_headline, corrections, detect_joint
 from evalaudit.findings import (
     SPOT_CHECK_ROWS,
     Finding,
     cell_weight_effect,
-    flag_cells,
-    flag_labelers,
     judge_materiality,
     materiality_kinds,
     min_effect_for,
@@ -35,16 +34,9 @@ from evalaudit.rules import RULE_BY_KIND, RULES, Policy, RuleInput, load_policy
 from evalaudit.stats.agreement import alpha_by_group, alpha_for_table, labeler_agreement
 from evalaudit.stats.concentration import concentration
 from evalaudit.stats.consensus import dawid_skene, gold_accuracy
-from evalaudit.stats.drift import flag_drift, labeler_drift
-from evalaudit.stats.impact import headline_corrected, headline_impact, item_scores, items_in
-from evalaudit.stats.leniency import (
-    estimate_groups,
-    labeler_leniency,
-    shrink_effects,
-    strata_codes,
-)
+from evalaudit.stats.impact import headline_impact, item_scores, items_in
+from evalaudit.stats.leniency import labeler_leniency, shrink_effects
 from evalaudit.stats.materiality import finding_impact, se_from_ci
-from evalaudit.stats.slices import cell_leniency
 from evalaudit.stats.sole_source import sole_source
 from evalaudit.table import ITEM, LABELER, SCORE, VALUE, LabelTable
 from evalaudit.validate import Ingested, IngestOptions, ingest
@@ -157,13 +149,13 @@ def audit_ingested(
     prof = profiler or Profiler()
     table = ing.table
     det = detect(table, policy, dismissed, prof)
-    score_sd, headline = det.score_sd, det.headline
+    headline = det.headline
 
-    def second() -> tuple[pd.DataFrame, pd.DataFrame]:
-        with prof.step("drift"):
-            drift = _drift_table(table, policy, score_sd)
+    drift = det.drift
+
+    def second() -> pd.DataFrame:
         with prof.step("concentration"):
-            return drift, _concentration_table(table)
+            return _concentration_table(table)
 
     # drift and concentration (sorts, bincounts and ufuncs, which release the GIL) run
     # beside agreement and consensus on a second core: each side only reads the table and
@@ -178,7 +170,7 @@ def audit_ingested(
         with prof.step("consensus"):
             quality = _consensus_quality(table)
             gold_df = _gold_table(table, gold)
-        drift, conc = job.result() if job is not None else second()
+        conc = job.result() if job is not None else second()
     with prof.step("findings"):
         findings = _findings(ing, det, policy, drift, gold_df, conc, overall, headline)
     outcome = None
@@ -323,6 +315,8 @@ def _result(
             "cells_flagged": int(cell_flags.sum()),
             "weighting": policy.cell_weights,
             "weight_effect": cell_weight_effect(policy, table.kind, det.score_sd),
+            "test": "tilt (interaction) of the joint labeler-effects model",
+            "budget": det.budget,
         },
         reviews=outcome.to_dict() if outcome is not None else None,
         review_outcome=outcome,
@@ -389,7 +383,12 @@ def _labelers_table(
 
 @dataclass(frozen=True)
 class Detection:
-    """What the detectors found and what it does to the headline (one pass over a table)."""
+    """What the detectors found and what it does to the headline (one pass over a table).
+
+    ``suspects`` maps ``all``, ``flagged_labelers`` and ``flagged_cells`` to the
+    corrections of :func:`evalaudit.detection.corrections`; ``drift`` holds the
+    drift tests (q-values from the same budget); ``budget`` how it was spent.
+    """
 
     leniency: pd.DataFrame
     flagged: np.ndarray
@@ -397,8 +396,12 @@ class Detection:
     cell_flags: np.ndarray
     n_cells_estimated: int
     score_sd: float
-    suspects: dict[str, SuspectGroups]
+    suspects: dict[str, list[Correction]]
     headline: dict[str, Any] | None
+    drift: pd.DataFrame
+    budget: dict[str, Any]
+    #: The joint fit itself, so review decisions can recompute the headline without a refit.
+    joint: Any = None
 
 
 def detect(
@@ -407,125 +410,73 @@ def detect(
     dismissed: frozenset[str] = frozenset(),
     profiler: Profiler | None = None,
 ) -> Detection:
-    """Labeler leniency, the slice scan, their flags, the suspects and the headline impact.
+    """Labeler leniency, the slice scan, drift, their flags, the suspects and the headline impact.
 
-    The core of :func:`audit_ingested` (and of ``benchmarks/detection.py``): a
-    labeler or cell is flagged by the policy; findings in ``dismissed`` are not
-    suspect in the counterfactual.
+    The core of :func:`audit_ingested` (and of the benchmarks): the joint
+    labeler-effects model fitted, screened and refitted under one error budget
+    (:func:`evalaudit.detection.detect_joint`); findings in ``dismissed`` are
+    not suspect in the counterfactuals.
     """
     prof = profiler or Profiler()
     with prof.step("leniency"):
-        len_df = labeler_leniency(table)
+        diagnostics = labeler_leniency(table)
     scores = table.frame[SCORE].to_numpy()
     score_sd = float(np.nanstd(scores)) if np.isfinite(scores).any() else 0.0
-    flagged = flag_labelers(len_df, policy, table.kind, score_sd)
-    with prof.step("cells"):
-        weight_effect = cell_weight_effect(policy, table.kind, score_sd)
-        cells = cell_leniency(
-            table, policy.min_support, weight_effect=weight_effect, level=policy.fdr
-        )
-        n_estimated = len(cells)
-        # keep every one-column cell (a heat map needs them) and the tested pairs
-        if len(cells):
-            cells = cells[cells["tested"] | ~cells["slice_column"].str.contains("+", regex=False)]
-            cells = cells.reset_index(drop=True)
-        cell_flags = flag_cells(cells, policy, table.kind, score_sd)
+    with prof.step("joint model"):
+        jd = detect_joint(table, policy, diagnostics)
+    len_df, flagged, cells, cell_flags = jd.leniency, jd.flagged, jd.cells, jd.cell_flags
+    n_estimated = len(cells)
+    if len(cells):
+        cells = cells.copy()
         cells["flagged"] = cell_flags
     with prof.step("headline"):
         keep_lab, keep_cell = _not_dismissed(len_df, flagged, cells, cell_flags, dismissed)
-        suspects = suspect_groups(table, len_df, keep_lab, cells, keep_cell, policy, score_sd)
-        headline = headline_impact(table, suspects["all"].group >= 0)
+        suspects = {
+            name: corrections(jd, policy, keep_lab, keep_cell, score_sd, which=name)
+            for name in ("all", "flagged_labelers", "flagged_cells")
+        }
+        headline = None
+        base_mask = _rows_of(suspects["all"], len(table.frame))
+        headline = headline_impact(table, base_mask)
         if headline is not None:
             headline["suspects"] = "labels of flagged labelers and flagged cells"
-            headline["suspect_labels"] = int((suspects["all"].group >= 0).sum())
-            headline["corrected"] = suspects["all"].corrected(table)
+            headline["suspect_labels"] = int(base_mask.sum())
+            headline["corrected"] = corrected_headline(jd, suspects["all"], table)
             headline["variants"] = {
                 name: {
-                    "suspect_labels": int((sg.group >= 0).sum()),
-                    "exclusion": _strip(headline_impact(table, sg.group >= 0)),
-                    "corrected": _strip(sg.corrected(table)),
+                    "suspect_labels": int(_rows_of(sg, len(table.frame)).sum()),
+                    "exclusion": _strip(headline_impact(table, _rows_of(sg, len(table.frame)))),
+                    "corrected": _strip(corrected_headline(jd, sg, table)),
                 }
                 for name, sg in suspects.items()
                 if name != "all"
             }
-    return Detection(len_df, flagged, cells, cell_flags, n_estimated, score_sd, suspects, headline)
-
-
-@dataclass(frozen=True)
-class SuspectGroups:
-    """Suspect labels grouped by the estimate that explains them (a cell, or a labeler)."""
-
-    group: np.ndarray  # per label row; -1 = not suspect
-    effect: np.ndarray  # per group
-    se: np.ndarray
-
-    def corrected(self, table: LabelTable) -> dict[str, Any] | None:
-        return headline_corrected(table, self.group, self.effect, self.se)
-
-
-def suspect_groups(
-    table: LabelTable,
-    len_df: pd.DataFrame,
-    flagged: np.ndarray,
-    cells: pd.DataFrame,
-    cell_flags: np.ndarray,
-    policy: Policy,
-    score_sd: float,
-) -> dict[str, SuspectGroups]:
-    """The suspect labels three ways: of flagged labelers, of flagged cells, and both.
-
-    A label in several flagged cells (``hallucination`` and
-    ``coding+hallucination``) belongs to the one with the smallest SE. In the
-    union ("all"), labels in a flagged cell use the cell's estimate; the other
-    labels of a flagged labeler are suspect only if the labeler is still
-    flagged (same rule) when re-estimated on just those labels, and then use
-    that estimate. Otherwise a labeler lenient on one failure mode would have
-    all its labels shifted by an overall effect that is mostly that one cell.
-    """
-    f = table.frame
-    lab = f[LABELER].to_numpy()
-    n = len(f)
-    # flagged labelers, whole
-    codes = np.flatnonzero(flagged)
-    pos = np.full(table.n_labelers, -1, dtype=np.int64)
-    pos[codes] = np.arange(len(codes))
-    by_labeler = SuspectGroups(
-        pos[lab], len_df["effect"].to_numpy()[codes], len_df["se"].to_numpy()[codes]
+    # keep every one-column cell (a heat map needs them) and the tested pairs
+    if len(cells):
+        keep = cells["tested"] | ~cells["slice_column"].str.contains("+", regex=False)
+        cells = cells[keep].drop(columns=["_spec", "_group"]).reset_index(drop=True)
+        cell_flags = cell_flags[keep.to_numpy()]
+    budget = {**jd.budget.to_dict(), "fits": jd.fits, "converged": jd.converged}
+    return Detection(
+        len_df,
+        flagged,
+        cells,
+        cell_flags,
+        n_estimated,
+        score_sd,
+        suspects,
+        headline,
+        jd.drift.drop(columns=["labeler"], errors="ignore") if len(jd.drift) else jd.drift,
+        budget,
+        jd,
     )
-    # flagged cells
-    fc = cells[cell_flags].sort_values("se", ascending=False) if len(cells) else cells
-    g_cell = np.full(n, -1, dtype=np.int64)
-    effects, ses = [], []
-    for gi, r in enumerate(fc.itertuples(index=False)):
-        mask = lab == r.labeler
-        for col, val in zip(r.slice_column.split("+"), r.slice_value.split("+"), strict=False):
-            mask &= (f[col] == val).to_numpy()
-        g_cell[mask] = gi  # smaller SE assigned last wins
-        effects.append(r.leniency)
-        ses.append(r.se)
-    by_cell = SuspectGroups(g_cell, np.asarray(effects, float), np.asarray(ses, float))
-    # both: flagged labelers re-estimated outside their flagged cells
-    rest = np.where((pos[lab] >= 0) & (g_cell < 0), lab.astype(np.int64), -1)
-    g_all = g_cell.copy()
-    eff_all, se_all = list(effects), list(ses)
-    if (rest >= 0).any():
-        est = estimate_groups(
-            table,
-            f[SCORE].to_numpy(),
-            rest,
-            table.n_labelers,
-            np.arange(table.n_labelers),
-            strata_codes(table),
-        )
-        thr = min_effect_for(policy, table.kind, score_sd)
-        for code in codes:
-            e, se, p = est.loc[code, ["effect", "se", "p_value"]]
-            if np.isfinite(p) and p < policy.fdr and abs(e) >= thr:
-                g_all[rest == code] = len(eff_all)
-                eff_all.append(float(e))
-                se_all.append(float(se))
-    both = SuspectGroups(g_all, np.asarray(eff_all, float), np.asarray(se_all, float))
-    return {"flagged_labelers": by_labeler, "flagged_cells": by_cell, "all": both}
+
+
+def _rows_of(corr: list[Correction], n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    for c in corr:
+        mask |= c.rows
+    return mask
 
 
 def _cell_slice_effects(
@@ -560,25 +511,31 @@ def _headline(
 ) -> dict[str, Any] | None:
     """The counterfactual headline with the ``dismissed`` findings' labels not suspect.
 
-    The same steps as the end of :func:`detect` (which the audit ran once with no
-    dismissal); kept beside it so review decisions never rerun the detectors.
+    The same steps as the headline block of :func:`detect` (which the audit ran once
+    with no dismissal), on the joint fit it kept (``det.joint``): review decisions
+    never rerun the detectors. Keep the two in step.
     """
-    keep_lab, keep_cell = _not_dismissed(
-        det.leniency, det.flagged, det.cells, det.cell_flags, dismissed
-    )
-    suspects = suspect_groups(
-        table, det.leniency, keep_lab, det.cells, keep_cell, policy, det.score_sd
-    )
-    headline = headline_impact(table, suspects["all"].group >= 0)
+    jd = det.joint
+    cells = jd.cells.copy() if len(jd.cells) else jd.cells
+    if len(cells):
+        cells["flagged"] = jd.cell_flags
+    keep_lab, keep_cell = _not_dismissed(jd.leniency, jd.flagged, cells, jd.cell_flags, dismissed)
+    suspects = {
+        name: corrections(jd, policy, keep_lab, keep_cell, det.score_sd, which=name)
+        for name in ("all", "flagged_labelers", "flagged_cells")
+    }
+    n = len(table.frame)
+    base_mask = _rows_of(suspects["all"], n)
+    headline = headline_impact(table, base_mask)
     if headline is not None:
         headline["suspects"] = "labels of flagged labelers and flagged cells"
-        headline["suspect_labels"] = int((suspects["all"].group >= 0).sum())
-        headline["corrected"] = suspects["all"].corrected(table)
+        headline["suspect_labels"] = int(base_mask.sum())
+        headline["corrected"] = corrected_headline(jd, suspects["all"], table)
         headline["variants"] = {
             name: {
-                "suspect_labels": int((sg.group >= 0).sum()),
-                "exclusion": _strip(headline_impact(table, sg.group >= 0)),
-                "corrected": _strip(sg.corrected(table)),
+                "suspect_labels": int(_rows_of(sg, n).sum()),
+                "exclusion": _strip(headline_impact(table, _rows_of(sg, n))),
+                "corrected": _strip(corrected_headline(jd, sg, table)),
             }
             for name, sg in suspects.items()
             if name != "all"
@@ -753,21 +710,6 @@ def _strip(d: dict[str, Any] | None) -> dict[str, Any] | None:
     if d is None:
         return None
     return {k: v for k, v in d.items() if k != "per_slice"}
-
-
-def _drift_table(table: LabelTable, policy: Policy, score_sd: float) -> pd.DataFrame:
-    """Drift in time order (with timestamps) and batch order (with batches): tested rows only."""
-    frames = []
-    thr = min_effect_for(policy, table.kind, score_sd)
-    for order, column in (("time", TIMESTAMP), ("batch", BATCH)):
-        if not table.has(column) or not np.isfinite(table.frame[SCORE].to_numpy()).all():
-            continue
-        d = labeler_drift(table, order=order, min_support=policy.min_support)
-        d["flagged"] = flag_drift(d, policy.fdr, thr)
-        frames.append(d[np.isfinite(d["p_value"].to_numpy(dtype=float))])
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True).drop(columns=["labeler"])
 
 
 def _consensus_quality(table: LabelTable) -> pd.DataFrame | None:

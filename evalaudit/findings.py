@@ -163,10 +163,14 @@ def flag_labelers(
 
 # ------------------------------------------------------------------ cells
 def flag_cells(cells: pd.DataFrame, policy: Policy, kind: LabelKind, score_sd: float) -> np.ndarray:
-    """Flag = tested, q < fdr and |leniency| >= the minimum effect for that slice.
+    """Flag = tested, q < fdr and |tilt| >= the minimum effect for that slice.
 
-    The minimum effect of a cell is the policy's, or that of an override
-    matching the cell's slice (e.g. stricter on ``category=safety``).
+    The test is the cell's *tilt* (its effect against what the labeler's
+    other labels predict, :mod:`evalaudit.stats.joint`), not its effect: a
+    labeler lenient everywhere is one lenient labeler, not one finding per
+    slice. The minimum effect of a cell is the policy's, or that of an
+    override matching the cell's slice (e.g. stricter on ``category=safety``).
+    A table without a ``tilt_se`` column (v0.1 cells) is flagged on ``leniency``.
     """
     if cells.empty:
         return np.zeros(0, dtype=bool)
@@ -177,7 +181,7 @@ def flag_cells(cells: pd.DataFrame, policy: Policy, kind: LabelKind, score_sd: f
         ]
     )
     q = cells["q_value"].to_numpy(dtype=float)
-    eff = cells["leniency"].to_numpy(dtype=float)
+    eff = cells["tilt" if "tilt_se" in cells.columns else "leniency"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         return cells["tested"].to_numpy(dtype=bool) & (q < policy.fdr) & (np.abs(eff) >= thr)
 

@@ -92,6 +92,7 @@ __all__ = [
     "Simulation",
     "sample_dataset",
     "simulate",
+    "simulate_judges",
     "write_sample",
 ]
 
@@ -855,3 +856,248 @@ def write_sample(outdir: str | Path, seed: int = 7) -> dict[str, Path]:
     sizes = {key: paths[key].stat().st_size for key in ("csv", "parquet")}
     paths["readme"].write_text(_readme(sim, seed, sizes))
     return paths
+
+
+# --------------------------------------------------------------------------- LLM judges
+
+#: Vendor name given to the LLM judges of :func:`simulate_judges`.
+JUDGE_VENDOR = "llm"
+
+
+def simulate_judges(
+    n_items: int = 5000,
+    *,
+    judges: Sequence[str] = ("judge_a", "judge_b"),
+    n_humans: int = 4,
+    human_share: float = 0.2,
+    humans_per_item: int = 1,
+    vendors: Sequence[str] = ("acme", "bolt"),
+    plants: Sequence[Plant] = (),
+    months: int = 6,
+    error_range: tuple[float, float] = (0.03, 0.07),
+    categories: SliceSpec = DEFAULT_CATEGORIES,
+    failure_modes: SliceSpec = DEFAULT_FAILURE_MODES,
+    models: SliceSpec = DEFAULT_MODELS,
+    seed: int = 0,
+) -> Simulation:
+    """An eval set graded by LLM judges on every item and by humans on a random subset.
+
+    Items, slices and true labels follow the model of :func:`simulate` (same
+    slice specs, ``pi_i = expit(b_category + b_failure_mode + b_model + u_i)``).
+    Every judge grades every item; a random ``human_share`` of the items
+    (exact count, rounded) is also graded by ``humans_per_item`` distinct
+    humans ``hum1``..., drawn uniformly. Every labeler (judge or human) has a
+    symmetric error rate drawn uniformly from ``error_range``; judges belong
+    to vendor :data:`JUDGE_VENDOR`, humans to ``vendors`` round-robin.
+    Timestamps are uniform minutes over weekdays' working hours, ``batch`` is
+    their two-week block.
+
+    ``plants`` work as in :func:`simulate` (a label the labeler would give as
+    "fail" becomes "pass" with probability ``flip_rate``, so a lenient judge
+    passes ``flip + (1 - flip) e`` of the in-scope outputs that should fail),
+    scoped by ``category``, ``failure_mode`` or ``model``; ``share`` and
+    ``after`` are not supported. Items, error rates, human assignment, time,
+    honest noise and each plant draw from their own streams of one
+    ``SeedSequence``, so the same seed with ``flip_rate=0`` is the unpoisoned
+    twin: the same rows, differing only by the planted flips.
+    ``truth["poisoned"]`` carries ``expected_effect`` and
+    ``expected_labeler_effect`` exactly as :func:`simulate` defines them (peer
+    at ``e_bar``, the mean error rate of the other labelers, judges and
+    humans).
+
+    >>> sim = simulate_judges(200, seed=1)
+    >>> sim.labels["labeler_id"].value_counts().loc[["judge_a", "judge_b"]].tolist()
+    [200, 200]
+    >>> len(sim.labels)
+    440
+    """
+    if n_items < 1:
+        raise ValueError("n_items must be >= 1")
+    if not judges or len(set(judges)) != len(judges):
+        raise ValueError("judges: at least one judge, with distinct names")
+    if n_humans < 0 or not 0.0 <= human_share <= 1.0:
+        raise ValueError("n_humans must be >= 0 and human_share in [0, 1]")
+    n_human_items = round(human_share * n_items) if n_humans else 0
+    if n_human_items and not 1 <= humans_per_item <= n_humans:
+        raise ValueError("humans_per_item must be in [1, n_humans]")
+    if not vendors:
+        raise ValueError("vendors: at least one vendor is needed")
+    e_lo, e_hi = error_range
+    if not 0.0 <= e_lo <= e_hi < 0.5:
+        raise ValueError("error_range must satisfy 0 <= low <= high < 0.5")
+    cat_names, cat_p, cat_b = _check_spec("categories", categories)
+    fm_names, fm_p, fm_b = _check_spec("failure_modes", failure_modes)
+    mod_names, mod_p, mod_b = _check_spec("models", models)
+    labeler_ids = [str(j) for j in judges] + _ids("hum", n_humans, 1)
+    if len(set(labeler_ids)) != len(labeler_ids):
+        raise ValueError("judge names must differ from the human ids hum1...")
+    lab_index = {lab: j for j, lab in enumerate(labeler_ids)}
+    value_names = {MODEL: mod_names, CATEGORY: cat_names, FAILURE_MODE: fm_names}
+    for p in plants:
+        if p.labeler_id not in lab_index:
+            raise ValueError(f"Plant: unknown labeler {p.labeler_id!r}")
+        if p.share is not None or p.after is not None:
+            raise ValueError(f"Plant({p.labeler_id}): share and after are not supported here")
+        if p.slice_column is not None and p.slice_column not in value_names:
+            raise ValueError(
+                f"Plant({p.labeler_id}): slice_column must be one of model, category, failure_mode"
+            )
+        if p.slice_column is not None and p.slice_value not in value_names[p.slice_column]:
+            raise ValueError(
+                f"Plant({p.labeler_id}): {p.slice_column} has no value {p.slice_value!r}"
+            )
+    n_judges, n_lab = len(judges), len(labeler_ids)
+
+    ss = np.random.SeedSequence(seed)
+    *streams, ss_plants = ss.spawn(6)
+    r_items, r_labelers, r_assign, r_time, r_noise = map(np.random.default_rng, streams)
+    plant_rngs = [np.random.default_rng(s) for s in ss_plants.spawn(len(plants))]
+
+    # ---- items (the model of simulate)
+    cat = _draw(r_items, cat_p, n_items).astype(np.int16)
+    fm = _draw(r_items, fm_p, n_items).astype(np.int16)
+    mod = _draw(r_items, mod_p, n_items).astype(np.int16)
+    logit = cat_b[cat] + fm_b[fm] + mod_b[mod] + r_items.normal(0.0, ITEM_SD, n_items)
+    pi = 1.0 / (1.0 + np.exp(-logit))
+    truth_pass = r_items.random(n_items) < pi
+
+    # ---- labelers
+    err = r_labelers.uniform(e_lo, e_hi, n_lab)
+    vendor_names = [JUDGE_VENDOR, *(str(v) for v in vendors)]
+    vendor_of = np.zeros(n_lab, dtype=np.int64)
+    vendor_of[n_judges:] = 1 + np.arange(n_humans) % len(vendors)
+
+    # ---- assignment: every judge on every item, humans on a random subset
+    human_items = np.sort(r_assign.choice(n_items, size=n_human_items, replace=False))
+    human_lab = np.argsort(r_assign.random((n_human_items, n_humans)), axis=1)[:, :humans_per_item]
+    row_item = np.concatenate(
+        [np.repeat(np.arange(n_items), n_judges), np.repeat(human_items, humans_per_item)]
+    ).astype(np.int32)
+    row_lab = np.concatenate(
+        [np.tile(np.arange(n_judges), n_items), n_judges + human_lab.ravel()]
+    ).astype(np.int32)
+    n_rows = len(row_item)
+
+    # ---- time: weekdays, working hours, uniform
+    start = np.datetime64(START, "D")
+    minute0 = start.astype("datetime64[m]")
+    end = np.datetime64((pd.Timestamp(START) + pd.DateOffset(months=months)).date(), "D")
+    n_days = int((end - start).astype(np.int64))
+    weekday = ((np.arange(n_days) + (start.astype(np.int64) + 3) % 7) % 7) < 5
+    days = np.flatnonzero(weekday)
+    h0, h1 = WORK_HOURS
+    row_minute = days[r_time.integers(0, len(days), n_rows)] * 1440 + r_time.integers(
+        h0 * 60, h1 * 60, n_rows
+    )
+    order = np.lexsort((row_minute, row_item))  # by item, the labels of an item by time
+    row_item, row_lab, row_minute = row_item[order], row_lab[order], row_minute[order]
+    row_batch = row_minute // 1440 // BATCH_DAYS
+    batch_names = _ids("b", int(row_batch.max()) + 1, 2)
+
+    # ---- labels: honest noise, then the plants
+    row_true = truth_pass[row_item]
+    reported = row_true ^ (r_noise.random(n_rows) < err[row_lab])
+    codes = {MODEL: mod, CATEGORY: cat, FAILURE_MODE: fm}
+    scopes = []
+    for p, rng in zip(plants, plant_rngs, strict=True):
+        mask = row_lab == lab_index[p.labeler_id]
+        if p.slice_column is not None:
+            code = value_names[p.slice_column].index(str(p.slice_value))
+            mask &= codes[p.slice_column][row_item] == code
+        idx = np.flatnonzero(mask)
+        scopes.append(idx)
+        hit = rng.random(len(idx)) < abs(p.flip_rate)
+        target = ~reported[idx] if p.flip_rate >= 0 else reported[idx]
+        reported[idx[hit & target]] = p.flip_rate >= 0
+
+    # ---- expected effects (exact, as in simulate)
+    poisoned = []
+    for p, idx in zip(plants, scopes, strict=True):
+        j = lab_index[p.labeler_id]
+        rows_l = np.flatnonzero(row_lab == j)
+        pi_l = pi[row_item[rows_l]]
+        e_bar = float(np.delete(err, j).mean()) if n_lab > 1 else float(err[j])
+        prob = pi_l * (1 - err[j]) + (1 - pi_l) * err[j]
+        for q, q_idx in zip(plants, scopes, strict=True):
+            if q.labeler_id != p.labeler_id:
+                continue
+            inside = np.isin(rows_l, q_idx, assume_unique=True)
+            f = q.flip_rate
+            prob = np.where(inside, prob + (1 - prob) * f if f >= 0 else prob * (1 + f), prob)
+        diff = prob - (pi_l * (1 - e_bar) + (1 - pi_l) * e_bar)
+        in_scope = np.isin(rows_l, idx, assume_unique=True)
+        poisoned.append(
+            {
+                "labeler_id": p.labeler_id,
+                "slice_column": p.slice_column,
+                "slice_value": p.slice_value,
+                "flip_rate": p.flip_rate,
+                "share": None,
+                "after": None,
+                "share_of_items": _round(len(rows_l) / n_items),
+                "n_labels": len(rows_l),
+                "n_labels_in_scope": len(idx),
+                "expected_effect": _round(diff[in_scope].mean()) if len(idx) else None,
+                "expected_labeler_effect": _round(diff.mean()) if len(rows_l) else None,
+            }
+        )
+
+    # ---- frames
+    pass_fail = (_PASS, _FAIL)
+    item_ids = _fixed_width_ids("it", np.arange(1, n_items + 1), max(6, len(str(n_items))))
+    minutes = np.arange(n_days * 1440, dtype=np.int64).astype("timedelta64[m]") + minute0
+    stamps = np.datetime_as_string(minutes, unit="s", timezone="UTC")
+    labels = pa.table(
+        {
+            ITEM_ID: item_ids.take(pa.array(row_item)),
+            LABELER_ID: _column(row_lab, labeler_ids, False),
+            LABEL: _column(~reported, pass_fail, False),
+            TIMESTAMP: _column(row_minute, stamps, False),
+            VENDOR: _column(vendor_of[row_lab], vendor_names, False),
+            BATCH: _column(row_batch, batch_names, False),
+            MODEL: _column(mod[row_item], mod_names, False),
+            CATEGORY: _column(cat[row_item], cat_names, False),
+            FAILURE_MODE: _column(fm[row_item], fm_names, False),
+        }
+    ).to_pandas()
+    item_truth = pa.table(
+        {
+            ITEM_ID: item_ids,
+            "true_label": _column(~truth_pass, pass_fail, False),
+            "pi": pa.array(pi),
+            CATEGORY: _column(cat, cat_names, False),
+            FAILURE_MODE: _column(fm, fm_names, False),
+            MODEL: _column(mod, mod_names, False),
+        }
+    ).to_pandas()
+    n_per_lab = np.bincount(row_lab, minlength=n_lab)
+    truth: dict[str, Any] = {
+        "seed": int(seed),
+        "n_items": int(n_items),
+        "n_labels": int(n_rows),
+        "n_labelers": n_lab,
+        "poisoned": poisoned,
+        "drift": [],
+        "labelers": [
+            {
+                "labeler_id": labeler_ids[j],
+                "role": "judge" if j < n_judges else "human",
+                "vendor": vendor_names[vendor_of[j]],
+                "error_rate": _round(err[j]),
+                "specialty": None,
+                "n_labels": int(n_per_lab[j]),
+            }
+            for j in range(n_lab)
+        ],
+        "config": {
+            "judges": list(labeler_ids[:n_judges]),
+            "n_humans": n_humans,
+            "human_share": human_share,
+            "humans_per_item": humans_per_item,
+            "vendors": vendor_names,
+            "months": months,
+            "start": START,
+            "error_range": [e_lo, e_hi],
+        },
+    }
+    return Simulation(labels=labels, truth=truth, item_truth=item_truth)

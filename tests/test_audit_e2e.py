@@ -40,7 +40,10 @@ def test_planted_labeler_is_most_lenient_and_only_flag(sample_audit):
     planted = labs[0]
     truth = TRUTH["poisoned"][0]["expected_labeler_effect"]
     assert planted["ci"][0] <= truth <= planted["ci"][1]
-    assert planted["leniency"] == max(r["leniency"] for r in labs if r["n_labels"] >= 100)
+    # the strongest evidence: the largest |z| of all labelers (a small honest labeler can have a
+    # larger point estimate by chance, with a wide interval)
+    z = {r["labeler_id"]: r["leniency"] / (r["ci"][1] - r["ci"][0]) for r in labs if r["ci"][0]}
+    assert max(z, key=z.get) == PLANTED
     blocking = [f for f in d["findings"] if f["severity"] == "block"]
     cell = TRUTH["poisoned"][0]
     assert sorted(f["id"] for f in blocking) == [

@@ -110,8 +110,9 @@ SHARED_KEYS: tuple[PolicyKey, ...] = (
         1e-9,
         0.5,
         0.02,
-        "Benjamini-Hochberg false discovery rate within each family of tests (labelers; all "
-        "tested cells; drift per order)",
+        "the audit's one error budget: false discovery rate of one weighted Benjamini-Hochberg "
+        "over every test (labelers, tested cells, drift); on a clean set, the chance the audit "
+        "flags anything",
     ),
     PolicyKey(
         "min_effect",

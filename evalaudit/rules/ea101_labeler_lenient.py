@@ -2,11 +2,12 @@
 
 What it catches:
     A labeler whose labels are systematically more favourable than other
-    labelers' on comparable items: the labeler's effect in the leniency model
-    (items they share with peers, and single-labeled items compared within
-    strata of every slice column x model) is positive, its Benjamini-Hochberg
-    q-value is below ``fdr``, ``|effect| >= min_effect`` and it rests on at
-    least ``min_support`` labels.
+    labelers' on comparable items: the labeler's effect in the joint
+    labeler-effects model (item effects where items have 2+ labels, stratum
+    effects of every slice column x model for single-labeled items, estimated
+    together so a lenient labeler never enters its peers' baseline) is
+    positive, significant under the audit's one error budget at ``fdr``,
+    ``|effect| >= min_effect``, and it rests on at least ``min_support`` labels.
 
 Why it matters:
     In a single-label eval set each lenient label passes an output that peers

@@ -2,11 +2,14 @@
 
 What it catches:
     A labeler lenient (or severe) on one slice value, or one pair of values
-    (``category=coding & failure_mode=hallucination``): the cell's effect
-    against peers on the same kind of items is significant under the slice
-    scan's (power-weighted) Benjamini-Hochberg across every tested cell, at
-    least the slice's ``min_effect`` (per-slice overrides apply) and the cell
-    has at least ``min_support`` labels. A flagged pair cell folds into a
+    (``category=coding & failure_mode=hallucination``), beyond its own
+    leniency elsewhere: the cell's *tilt* (its effect against what the
+    labeler's other labels predict, in the joint labeler-effects model) is
+    significant under the audit's one error budget (weighted Benjamini-Hochberg
+    over labelers, cells and drift at ``fdr``), ``|tilt|`` is at least the
+    slice's ``min_effect`` (per-slice overrides apply) and the cell has at
+    least ``min_support`` labels. A labeler lenient everywhere is one EA101
+    finding, not one finding per slice. A flagged pair cell folds into a
     flagged one-column cell of the same labeler that contains it.
 
 Why it matters:

@@ -40,6 +40,8 @@ def headline_finding(
     d = corrected["delta"]
     if d is None or not np.isfinite(d) or abs(d) <= policy.max_headline_shift:
         return []
+    if not corrected.get("delta_ci"):
+        return []
     lo, hi = corrected["delta_ci"]
     # the limit is on the score scale; say it in the same unit as the delta
     limit = format_effect(policy.max_headline_shift, kind).lstrip("+")

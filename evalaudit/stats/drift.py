@@ -412,6 +412,28 @@ def labeler_drift(
     return out[list(DRIFT_COLUMNS)]
 
 
+def order_equal(table: LabelTable) -> bool:
+    """Whether the batch order is the time order (each batch's labels follow the previous one's).
+
+    Then the CUSUM in batch order is the CUSUM in time order run again (same
+    series, identical p-values): the audit tests it once. True when, with the
+    rows sorted by timestamp, the batch rank never decreases (missing batches
+    or timestamps make it False).
+    """
+    ts = _timestamps_ns(table)
+    if ts is None or not table.has(BATCH):
+        return False
+    rank, _ = _batch_rank(table.frame[BATCH])
+    if (rank < 0).any() or (ts == _NAT).any():
+        return False
+    order = np.argsort(ts, kind="stable")
+    r, t = rank[order], ts[order]
+    # ties in time may list batches in any order; compare each time's batch range
+    step = np.diff(r)
+    same_t = np.diff(t) == 0
+    return bool(np.all((step >= 0) | same_t))
+
+
 def flag_drift(drift_df: pd.DataFrame, fdr: float, min_effect: float) -> np.ndarray:
     """Labelers whose drift is both significant and large: ``q < fdr`` and ``|effect| >= min_effect``.
 

@@ -303,7 +303,12 @@ def frame_of(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def headline_corrected(
-    table: LabelTable, group: np.ndarray, effect: np.ndarray, se: np.ndarray
+    table: LabelTable,
+    group: np.ndarray,
+    effect: np.ndarray,
+    se: np.ndarray,
+    *,
+    cov: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
     """Headline with suspect labels *corrected* for their estimated leniency.
 
@@ -324,6 +329,13 @@ def headline_corrected(
     the leniency estimates; the item sample is held fixed. Corrected item
     scores are not clipped to the label scale. Returns ``None`` without
     scores.
+
+    ``cov`` (groups x groups), when given, is the joint covariance of the
+    groups' estimates (they share peers and baselines), used instead of the
+    independent ``se``: ``se(delta) = sqrt(c' cov c) / N``. With no suspect
+    label the record says ``applied: false`` and "no correction applied", with
+    ``delta`` 0 and no interval (``delta_ci`` and ``score_corrected_ci``
+    None): there is nothing whose uncertainty an interval could describe.
     """
     base = _base(table)
     if base is None:
@@ -347,14 +359,23 @@ def headline_corrected(
         for v in range(k):
             nv = int(groups.n[v])
             delta = float(-(effect * c[v]).sum() / nv) if nv else float("nan")
-            se_d = float(np.sqrt(((se * c[v]) ** 2).sum()) / nv) if nv else float("nan")
+            if cov is not None:
+                var = float(c[v] @ cov @ c[v])
+                se_d = float(np.sqrt(max(var, 0.0)) / nv) if nv else float("nan")
+            else:
+                se_d = float(np.sqrt(((se * c[v]) ** 2).sum()) / nv) if nv else float("nan")
             score = float(base.shift + groups.s1[v] / nv) if nv else float("nan")
+            applied = bool(n_sus[v] > 0)
+            ci = [delta - Z95 * se_d, delta + Z95 * se_d] if applied else None
             out.append(
                 {
                     "score": score,
                     "score_corrected": score + delta,
                     "delta": delta,
-                    "delta_ci": [delta - Z95 * se_d, delta + Z95 * se_d],
+                    "delta_ci": ci,
+                    "score_corrected_ci": [score + ci[0], score + ci[1]] if ci else None,
+                    "applied": applied,
+                    "note": None if applied else "no correction applied",
                     "items": nv,
                     "suspect_labels": int(n_sus[v]),
                 }

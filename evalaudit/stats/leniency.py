@@ -1,6 +1,10 @@
-"""Leniency: a labeler's signed bias against peers on the same kind of items.
+"""Leniency evidence A and B: the v0.1 estimator, kept as diagnostics beside the joint model.
 
-Two kinds of evidence (DESIGN section 4), combined by inverse variance:
+The audit's leniency, its CI and its test come from the joint labeler-effects
+model (:mod:`evalaudit.stats.effects`, :mod:`evalaudit.stats.joint`). This
+module's two kinds of evidence stay in the labelers table (``effect_overlap``,
+``effect_stratified``, the item-mix imbalance check), combined by inverse
+variance:
 
 (A) *overlap*. On items with at least two labels, the residual of a label is
     its score minus the mean score of the *other* labels of the same item.
@@ -467,8 +471,12 @@ def labeler_leniency(table: LabelTable, strata: tuple[str, ...] | None = None) -
     (A) The SE is from the labeler's residuals (one per item, items assumed
     independent), with the variance shrunk toward the residual variance of
     the whole table by :data:`VARIANCE_PRIOR_WEIGHT` pseudo-observations. A lenient
-    peer pulls a residual by delta/(m-1); this dilutes, and never inflates,
-    an effect.
+    peer pulls a residual by delta/(m-1): it dilutes the lenient labeler's own
+    effect, and it *shifts every honest co-labeler's effect by -delta/(m-1)*
+    on the items they share (measured: honest labelers 1-3 points severe when a
+    poisoner is present). That leak is why the audit's leniency comes from the
+    joint model of :mod:`evalaudit.stats.effects`; this estimator is kept as
+    the diagnostic evidence A/B columns.
     (B) ``Var = sum_s w_s v_s / (sum_s w_s)^2`` with ``v_s`` the stratum's
     pooled score variance (for binary labels the CMH null variance), shrunk
     toward the overall variance by :data:`STRATUM_PRIOR_WEIGHT`

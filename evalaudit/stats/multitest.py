@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["WEIGHT_FLOOR", "bh_qvalues", "power_weights", "two_sided_p", "weighted_bh_qvalues"]
+__all__ = [
+    "WEIGHT_FLOOR",
+    "bh_qvalues",
+    "budget_qvalues",
+    "power_weights",
+    "two_sided_p",
+    "weighted_bh_qvalues",
+]
 
 #: Share of every weight that is uniform: no test drops below this fraction of
 #: its unweighted level, whatever the other tests' power.
@@ -102,3 +109,44 @@ def two_sided_p(z: np.ndarray) -> np.ndarray:
     """Two-sided normal p-value of a z statistic (NaN stays NaN)."""
     z = np.asarray(z, dtype=np.float64)
     return 2.0 * stats.norm.sf(np.abs(z))
+
+
+def budget_qvalues(
+    p: list[np.ndarray], w: list[np.ndarray], normalize: str = "family"
+) -> list[np.ndarray]:
+    """One weighted Benjamini-Hochberg over several families of tests; q-values per family.
+
+    ``normalize="family"``: each family's weights are rescaled to average 1
+    within the family, so every family's share of the error budget is its
+    share of the tests. ``"pooled"``: the weights are on one scale across
+    families (e.g. power for one reference effect) and rescaled to average 1
+    over all tests together. Either way they average 1 over all tests, as
+    weighted BH needs. Under the global null (no effect in any family)
+    the FDR is the probability of any rejection, so flagging ``q < alpha``
+    anywhere happens with probability at most ``alpha`` (under independence or
+    PRDS across all tests, :func:`weighted_bh_qvalues`).
+
+    >>> [q.round(3).tolist() for q in budget_qvalues(
+    ...     [np.array([0.001, 0.5]), np.array([0.01])], [np.ones(2), np.ones(1)])]
+    [[0.003, 0.5], [0.015]]
+    """
+    ws = []
+    for wi, pi in zip(w, p, strict=True):
+        wi = np.asarray(wi, dtype=np.float64)
+        ok = np.isfinite(np.asarray(pi, dtype=np.float64))
+        if normalize == "family" and ok.any() and np.isfinite(wi[ok]).all() and wi[ok].mean() > 0:
+            wi = wi / wi[ok].mean()
+        ws.append(wi)
+    sizes = [len(pi) for pi in p]
+    if not sum(sizes):
+        return [np.zeros(0) for _ in p]
+    p_all, w_all = np.concatenate(p), np.concatenate(ws)
+    ok = np.isfinite(p_all)
+    if normalize == "pooled" and ok.any() and w_all[ok].mean() > 0:
+        w_all = w_all / w_all[ok].mean()
+    q = weighted_bh_qvalues(p_all, w_all)
+    out, start = [], 0
+    for n in sizes:
+        out.append(q[start : start + n])
+        start += n
+    return out

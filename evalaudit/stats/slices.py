@@ -1,4 +1,8 @@
-"""Tilted slices: leniency per labeler x slice cell, and how it differs from elsewhere.
+"""Tilted slices by evidence A/B (the v0.1 slice scan, kept as a reference and for tests).
+
+The audit's cells come from the joint model (:mod:`evalaudit.stats.joint`);
+this module computes the same cells with the v0.1 evidence, whose baselines
+include every peer's labels (a poisoner's too).
 
 A *cell* is one labeler's labels on one slice value (``failure_mode =
 hallucination``) or on a combination of two slice columns (``category =

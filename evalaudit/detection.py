@@ -1,0 +1,379 @@
+"""Detection v2: fit, screen, refit the joint model under one error budget; correct the headline.
+
+The pipeline step between the statistics and the findings (DESIGN section 4):
+
+1. **Fit** the joint labeler-effects model (:mod:`evalaudit.stats.effects`)
+   with the current suspects' own parameters (none at first), and read off
+   every labeler's leniency and every labeler x slice cell's tilt
+   (:mod:`evalaudit.stats.joint`).
+2. **One error budget**: the labelers' leniency tests, the cells' tilt tests
+   and the drift tests (time order, and batch order unless it is the time
+   order) get q-values from *one* weighted Benjamini-Hochberg procedure
+   (:func:`~evalaudit.stats.multitest.budget_qvalues`), so on a clean set the
+   probability that the audit flags anything is at most ``fdr`` (under the
+   global null the FDR is the family-wise error rate).
+3. **Screen** with the policy's rule (q < fdr, |effect| >= the minimum effect,
+   enough labels) and **refit**: flagged cells get their own interaction
+   parameter (a partition of the labels; each labeler gains at most one per
+   fit, its strongest, see :func:`~evalaudit.stats.joint.partition`) and
+   flagged labelers leave the reference that leniency is measured against.
+   Parameters and exclusions are never undone, so the sequence is monotone
+   and stops when a fit adds nothing (at most :data:`MAX_FITS` fits; two or
+   three in the benchmark designs). The flags reported are those of the last
+   fit.
+4. **Correct** the headline: every suspect label is shifted once, by the
+   effect estimated on the labels it corrects (its cell's leniency, or its
+   labeler's effect outside flagged cells), each flagged estimate first
+   adjusted for the winner's curse (:mod:`evalaudit.stats.selection`), with the
+   CI from the joint covariance of the estimates used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evalaudit.contract import BATCH, TIMESTAMP
+from evalaudit.findings import cell_weight_effect, flag_cells, flag_labelers, min_effect_for
+from evalaudit.rules import Policy
+from evalaudit.stats.drift import flag_drift, labeler_drift, order_equal
+from evalaudit.stats.effects import EffectsFit
+from evalaudit.stats.impact import headline_corrected
+from evalaudit.stats.joint import JointDesign, cell_table, labeler_table, partition
+from evalaudit.stats.multitest import budget_qvalues, power_weights
+from evalaudit.stats.selection import conditional_estimate
+from evalaudit.table import LABELER, SCORE, LabelTable
+
+__all__ = ["MAX_FITS", "Budget", "Correction", "JointDetection", "detect_joint"]
+
+#: Shares of the error budget: labelers, cells, drift (renormalised over the families present).
+FAMILY_SHARES = (0.3, 0.65, 0.05)
+
+#: Fits of the joint model at most (fit, then refit with the suspects' own parameters).
+MAX_FITS = 6
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How the error budget was spent: tests per family, rejections, the realised BH level."""
+
+    fdr: float
+    tests: dict[str, int]
+    rejected: int
+    total: int
+    batch_drift: str  # "tested" | "skipped: batch order is time order" | "no batches"
+
+    def critical_z(self, weight: float) -> float:
+        """The |z| a test of this weight had to clear (two-sided, realised BH threshold)."""
+        r = max(self.rejected, 1)
+        p = min(weight * r * self.fdr / max(self.total, 1), 1.0)
+        return float(stats.norm.isf(p / 2))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": "one weighted Benjamini-Hochberg over labelers, cells and drift",
+            "fdr": self.fdr,
+            "tests": dict(self.tests),
+            "tests_total": self.total,
+            "rejected": self.rejected,
+            "batch_drift": self.batch_drift,
+        }
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One group of suspect labels and the estimate that corrects them."""
+
+    name: str
+    rows: np.ndarray  # bool per table row
+    contrast: np.ndarray  # over the fit's parameters
+    estimate: float
+    se: float
+    adjusted: float  # after the winner's-curse adjustment
+    scale: float  # SE inflation of the adjusted estimate
+
+
+@dataclass
+class JointDetection:
+    leniency: pd.DataFrame
+    flagged: np.ndarray
+    cells: pd.DataFrame
+    cell_flags: np.ndarray
+    drift: pd.DataFrame
+    budget: Budget
+    fits: int
+    converged: bool
+    fit: EffectsFit | None
+    design: JointDesign | None
+    params: list[tuple[int, int]] = field(default_factory=list)
+    cell_rows: np.ndarray | None = None
+
+
+def _drift(table: LabelTable, policy: Policy) -> tuple[pd.DataFrame, str]:
+    frames = []
+    note = "no batches"
+    if not np.isfinite(table.frame[SCORE].to_numpy()).all():
+        return pd.DataFrame(), note
+    orders = []
+    if table.has(TIMESTAMP):
+        orders.append(("time", TIMESTAMP))
+    if table.has(BATCH):
+        if table.has(TIMESTAMP) and order_equal(table):
+            note = "skipped: batch order is time order"
+        else:
+            orders.append(("batch", BATCH))
+            note = "tested"
+    for order, _ in orders:
+        d = labeler_drift(table, order=order, min_support=policy.min_support)
+        frames.append(d[np.isfinite(d["p_value"].to_numpy(dtype=float))])
+    if not frames:
+        return pd.DataFrame(), note
+    return pd.concat(frames, ignore_index=True), note
+
+
+def _spend(
+    len_df: pd.DataFrame,
+    cells: pd.DataFrame,
+    drift: pd.DataFrame,
+    policy: Policy,
+    weight_effect: float | None,
+    batch_note: str,
+) -> Budget:
+    """Set ``q_value`` (and cells' ``weight``) of every tested hypothesis from one budget."""
+    lab_test = (len_df["n_used"].to_numpy() >= policy.min_support) & np.isfinite(
+        len_df["p_value"].to_numpy(dtype=float)
+    )
+    cell_test = cells["tested"].to_numpy(dtype=bool) if len(cells) else np.zeros(0, bool)
+    drift_p = drift["p_value"].to_numpy(dtype=float) if len(drift) else np.zeros(0)
+
+    se_lab = len_df["se"].to_numpy(dtype=float)[lab_test]
+    se_cell = cells["tilt_se"].to_numpy(dtype=float)[cell_test] if len(cells) else np.zeros(0)
+
+    def power(se: np.ndarray) -> np.ndarray:
+        if weight_effect is None or not weight_effect > 0 or not len(se):
+            return np.ones(len(se))
+        return power_weights(se, weight_effect, policy.fdr)
+
+    fams_p = [
+        len_df["p_value"].to_numpy(dtype=float)[lab_test],
+        cells["tilt_p"].to_numpy(dtype=float)[cell_test] if len(cells) else np.zeros(0),
+        drift_p,
+    ]
+    fams_w = [power(se_lab), power(se_cell), np.ones(len(drift_p))]
+    # each family's share of the budget, whatever its number of tests (a few dozen labelers
+    # beside hundreds of cells would otherwise get a few percent of it)
+    sizes = np.array([len(x) for x in fams_p], dtype=float)
+    shares = np.where(sizes > 0, np.array(FAMILY_SHARES), 0.0)
+    if shares.sum() > 0:
+        shares = shares / shares.sum()
+        total = sizes.sum()
+        fams_w = [
+            w / w.mean() * share * total / n if n else w
+            for w, share, n in zip(fams_w, shares, sizes, strict=True)
+        ]
+    qs = budget_qvalues(fams_p, fams_w, normalize="pooled")
+    q_lab = np.full(len(len_df), np.nan)
+    q_lab[lab_test] = qs[0]
+    len_df["q_value"] = q_lab
+    if len(cells):
+        q_cell = np.full(len(cells), np.nan)
+        w_cell = np.full(len(cells), np.nan)
+        q_cell[cell_test] = qs[1]
+        w_cell[cell_test] = fams_w[1]
+        cells["q_value"] = q_cell
+        cells["weight"] = w_cell
+    if len(drift):
+        drift["q_value"] = qs[2]
+    rejected = int(sum(int((q < policy.fdr).sum()) for q in qs))
+    tests = {"labelers": int(lab_test.sum()), "cells": int(cell_test.sum())}
+    tests["drift"] = len(drift_p)
+    return Budget(policy.fdr, tests, rejected, int(sum(tests.values())), batch_note)
+
+
+def detect_joint(table: LabelTable, policy: Policy, diagnostics: pd.DataFrame) -> JointDetection:
+    """Fit, screen and refit under one budget (module docstring, steps 1-3)."""
+    scores = table.frame[SCORE].to_numpy()
+    score_sd = float(np.nanstd(scores)) if np.isfinite(scores).any() else 0.0
+    weight_effect = cell_weight_effect(policy, table.kind, score_sd)
+    drift, batch_note = _drift(table, policy)
+    thr = min_effect_for(policy, table.kind, score_sd)
+    if not np.isfinite(scores).all():
+        # nominal labels without a passing class: evidence A/B per class, no cells, no model
+        len_df = diagnostics.copy()
+        budget = _spend(len_df, pd.DataFrame(), drift, policy, weight_effect, batch_note)
+        flagged = flag_labelers(len_df, policy, table.kind, score_sd)
+        if len(drift):
+            drift["flagged"] = flag_drift(drift, policy.fdr, thr)
+        return JointDetection(
+            len_df, flagged, pd.DataFrame(), np.zeros(0, bool), drift, budget, 0, True, None, None
+        )
+    design = JointDesign.build(table)
+    L = table.n_labelers
+    reference = np.ones(L, dtype=bool)
+    cell_rows: np.ndarray | None = None
+    cell_labs: np.ndarray | None = None
+    params: list[tuple[int, int]] = []
+    converged = False
+    fits = 0
+    while True:
+        fit = design.fit(cell_rows, cell_labs, reference)
+        fits += 1
+        len_df = labeler_table(fit, diagnostics)
+        cells = cell_table(design, fit, cell_rows, params, policy.min_support)
+        cells = cells.reset_index(drop=True)
+        budget = _spend(len_df, cells, drift, policy, weight_effect, batch_note)
+        flagged = flag_labelers(len_df, policy, table.kind, score_sd)
+        cell_flags = flag_cells(cells, policy, table.kind, score_sd)
+        new_rows, new_labs, new_params = partition(
+            design, cells, cell_flags, policy.min_support, params
+        )
+        new_ref = reference & ~flagged  # once flagged, out of the reference (monotone)
+        if new_params == params and np.array_equal(new_ref, reference):
+            converged = True
+            break
+        if fits >= MAX_FITS:
+            break
+        cell_rows, cell_labs, params, reference = new_rows, new_labs, new_params, new_ref
+    if len(drift):
+        drift["flagged"] = flag_drift(drift, policy.fdr, thr)
+    return JointDetection(
+        len_df,
+        flagged,
+        cells,
+        cell_flags,
+        drift,
+        budget,
+        fits,
+        converged,
+        fit,
+        design,
+        params,
+        cell_rows,
+    )
+
+
+def corrections(
+    det: JointDetection,
+    policy: Policy,
+    keep_labelers: np.ndarray,
+    keep_cells: np.ndarray,
+    score_sd: float,
+    which: str = "all",
+) -> list[Correction]:
+    """The suspect labels and their corrections (module docstring, step 4).
+
+    ``keep_labelers`` / ``keep_cells``: the flags that count (dismissed ones
+    removed). ``which``: ``all`` (each label once: its flagged cell's leniency,
+    else its flagged labeler's effect outside flagged cells when that effect
+    still passes the policy's rule), ``flagged_cells`` or ``flagged_labelers``
+    (every label of a flagged labeler, by its overall leniency).
+    """
+    fit, design = det.fit, det.design
+    if fit is None or design is None:
+        return []
+    table = design.table
+    L = table.n_labelers
+    lab = design.labeler
+    th = np.where(np.isfinite(fit.theta), fit.theta, 0.0)
+    thr = min_effect_for(policy, table.kind, score_sd)
+    out: list[Correction] = []
+    cell_of = det.cell_rows if det.cell_rows is not None else np.full(len(lab), -1)
+    cells = det.cells
+    if which in ("all", "flagged_cells") and det.params:
+        keyed = {
+            (int(s), int(g)): i
+            for i, (s, g) in enumerate(zip(cells["_spec"], cells["_group"], strict=True))
+        }
+        for k, key in enumerate(det.params):
+            i = keyed.get(key)
+            if i is None or not keep_cells[i]:
+                continue
+            r = cells.iloc[i]
+            lbl = int(r["labeler"])
+            a = -fit.peers(lbl)
+            a[lbl] += 1.0
+            a[L + k] += 1.0
+            est = float(a @ th)
+            se = fit.combo_se(a)
+            # selected on its tilt: adjust the tilt, keep the rest of the estimate
+            z = float(r["tilt"] / r["tilt_se"])
+            c = max(
+                det.budget.critical_z(float(r["weight"]) if np.isfinite(r["weight"]) else 1.0),
+                thr / float(r["tilt_se"]),
+            )
+            mu, lo, hi = conditional_estimate(z, c)
+            adj = est - (z - mu) * float(r["tilt_se"])
+            scale = max((hi - lo) / (2 * 1.959963984540054), 1.0)
+            name = f"{r['labeler_id']}:{r['slice_column']}={r['slice_value']}"
+            out.append(Correction(name, cell_of == k, a, est, se, adj, scale))
+    if which in ("all", "flagged_labelers"):
+        in_kept_cell = np.zeros(len(lab), dtype=bool)
+        for c in out:
+            in_kept_cell |= c.rows
+        for lbl in np.flatnonzero(keep_labelers):
+            if which == "flagged_labelers":
+                a = fit.contrast[lbl].copy()  # the overall leniency
+                rows = lab == lbl
+                est = float(a @ th)
+                se = fit.combo_se(a)
+            else:
+                e_l = np.zeros(len(th))
+                e_l[lbl] = 1.0
+                est, se = fit.vs_peers(int(lbl), e_l)
+                a = e_l - fit.peers(int(lbl))
+                rows = (lab == lbl) & ~in_kept_cell
+                p = 2 * stats.norm.sf(abs(est / se)) if se > 0 else 1.0
+                if not (p < policy.fdr and abs(est) >= thr):
+                    continue
+            c = max(float(stats.norm.isf(policy.fdr / 2)), thr / se if se > 0 else np.inf)
+            mu, lo, hi = conditional_estimate(est / se, c)
+            adj = mu * se
+            scale = max((hi - lo) / (2 * 1.959963984540054), 1.0)
+            out.append(Correction(str(table.labeler_ids[lbl]), rows, a, est, se, adj, scale))
+    return out
+
+
+def corrected_headline(
+    det: JointDetection, corr: list[Correction], table: LabelTable
+) -> dict[str, Any] | None:
+    """The corrected headline of a list of corrections (joint covariance, adjusted estimates)."""
+    n = len(table.frame)
+    group = np.full(n, -1, dtype=np.int64)
+    for g, c in enumerate(corr):
+        group[c.rows & (group < 0)] = g
+    eff = np.array([c.adjusted for c in corr], dtype=float)
+    se = np.array([c.se * c.scale for c in corr], dtype=float)
+    cov = None
+    if corr and det.fit is not None:
+        a = np.array([c.contrast for c in corr])
+        ok = np.isfinite(np.diag(det.fit.cov))
+        v = det.fit.cov[np.ix_(ok, ok)]
+        cov = a[:, ok] @ v @ a[:, ok].T
+        scale = np.array([c.scale for c in corr])
+        cov = cov * np.outer(scale, scale)
+    out = headline_corrected(table, group, eff, se, cov=cov)
+    if out is not None and corr:
+        out["method"] = (
+            "each suspect label shifted once by the effect estimated on the labels it corrects "
+            "(joint model), flagged estimates adjusted for selection (conditional MLE); CI from "
+            "the joint covariance"
+        )
+        out["groups"] = [
+            {
+                "name": c.name,
+                "labels": int(c.rows.sum()),
+                "estimate": float(c.estimate),
+                "adjusted": float(c.adjusted),
+                "se": float(c.se * c.scale),
+            }
+            for c in corr
+        ]
+    return out
+
+
+def labeler_rows(table: LabelTable, labeler: int) -> np.ndarray:
+    return table.frame[LABELER].to_numpy() == labeler

@@ -1,0 +1,608 @@
+"""The joint labeler-effects model: leniency, tilt and their covariance, estimated together.
+
+Model (the many-facet idea of FACETS / Linacre's many-facet Rasch measurement,
+on the score scale instead of the logit scale):
+
+    y_r = a_u(r) + b_l(r) + g_k(r) + e_r
+
+- ``y_r``: the score of label ``r`` (binary: 1 = pass; ordinal: rank scaled to
+  [0, 1]; interval: raw units), see :class:`~evalaudit.table.LabelTable`;
+- ``a_u``: the *unit* effect. A unit is an item when the item has two or more
+  labels (the item's difficulty and its true label are absorbed entirely), and
+  a *stratum* of single-labeled items otherwise (strata: every slice column x
+  ``model``, as in :func:`evalaudit.stats.leniency.strata_codes`);
+- ``b_l``: the labeler's effect (leniency when positive);
+- ``g_k``: a labeler x slice *interaction* for the cells ``k`` that have their
+  own parameter (a partition of some labelers' labels; every other label has
+  ``g = 0``): the cell's effect minus the labeler's effect on its other labels;
+- ``e_r``: noise, independent across items, any variance (heteroskedastic: a
+  binary label's variance depends on its pass rate), correlated within an item.
+
+**Estimand.** A labeler's *leniency* is its average effect over its own labels,
+``b_l + sum_k (n_k / n_l) g_k``, minus the label-weighted mean of the same
+quantity over the *reference* labelers other than itself in the same connected
+component (see below): how much more often it passes an output than the average
+peer would on the same kind of items. A cell's *tilt* is ``g_k``; its leniency
+is ``b_l + g_k`` against the same reference.
+
+**Estimation.** Least squares with the unit effects absorbed (the within
+transformation: Frisch-Waugh-Lovell), which leaves a small system in the
+labeler and cell parameters: ``M theta = z`` with
+``M = X'X - sum_u c_u c_u' / n_u`` (``c_u``: the parameters' label counts in
+unit ``u``) and ``z = sum_r x_r (y_r - ybar_u)``, built from integer codes by
+bincounts and one sparse product, solved densely (``P`` = labelers + cells).
+``M`` is singular along the common shift of the labelers of each connected
+component (labelers are connected when they share a unit); the contrasts we
+report do not depend on how that shift is fixed, so one linear constraint per
+component is added (a KKT system). Labelers alone in their component (e.g.
+every label of theirs is in a stratum no other labeler grades) have no
+estimable leniency and get NaN (evidence ``none``).
+
+Because every labeler has its own ``b``, a lenient labeler's leniency is
+absorbed by its own parameter and never enters a peer's baseline: the leave-one-
+out mean of co-labels and the stratum mean of other labelers' single labels
+(evidence A and B of :mod:`evalaudit.stats.leniency`) both leak a poisoner's
+bias into honest peers (about -1 to -3 points in ``benchmarks/contamination.py``
+on v0.1). A labeler *lenient on one slice only* is absorbed by ``b_l`` only on
+average; the rest of its tilt would still leak into the strata of that slice.
+So the audit fits, screens and refits (:func:`evalaudit.audit.detect`): cells
+flagged in one fit get their own ``g_k`` in the next, flagged labelers leave the
+reference, until the flags repeat.
+
+**Standard errors.** Cluster-robust (sandwich) covariance with items as
+clusters, ``V = G B G`` with ``G`` the constrained inverse of ``M`` and ``B``
+the sum over items of the outer product of their score contributions:
+``sum_{r in u} x_r e_r`` for a multi-labeled item (the within-item residuals
+sum to zero, so the demeaning term drops out), ``(x_r - xbar_s) e_r`` for a
+single-labeled item of stratum ``s``. With the unit effects absorbed, this
+accounts for the estimated baselines (the unit means and every other
+labeler's estimated effect, through ``G``) and for items shared between
+labelers (Liang & Zeger 1986, doi:10.1093/biomet/73.1.13; cluster-robust
+inference with absorbed fixed effects: Cameron & Miller 2015,
+doi:10.3368/jhr.50.2.317). A CR1 factor ``G/(G-1)`` is applied.
+
+**Cells without a parameter** (the slice scan of every labeler x slice value
+and pair of values) are tested by the one-step (score) estimator of adding
+their ``g_k`` to the current fit: with ``U_k = sum_{r in k} e_r`` (residuals of
+the fit) and the cell's column residualized on the units and on its own
+labeler's column, ``g_k = U_k / J_k``, ``J_k = J0_k (1 - beta_k)``,
+``beta_k = J0_k / M_ll`` (the share of the labeler's information that lies in
+the cell), and the robust variance ``[(1-beta)^2 V_in + beta^2 V_out] / J_k^2``
+from the same cluster contributions. This is exact for the labeler's own
+column; the residualization on *other* labelers' columns is left out (their
+share of a cell's information is ``O(n_k / n_j)``: about 1% in a 24-labeler
+design, see ``benchmarks/calibration.py``). A flagged cell is refit with its
+own parameter, so every reported flagged estimate is the exact one.
+
+**Rows used.** Every label with a finite score. Single-labeled items in a
+stratum graded by one labeler only carry no information on that labeler
+(``M`` has no entry for them).
+
+**Assumption.** Within a unit, which labeler grades an item is unrelated to the
+item's true score: for multi-labeled items that holds by construction (the
+item effect absorbs the item), for single-labeled items it is *assignment at
+random within strata, given the slice columns and model* (tested per labeler
+by the item-mix imbalance check of :mod:`evalaudit.stats.leniency`, reported as
+``assignment_imbalance``).
+
+Reference: Linacre, J. M. (1989), *Many-facet Rasch measurement*, MESA Press;
+Eckes, T. (2015), *Introduction to Many-Facet Rasch Measurement*, ch. 5 (rater
+severity and rater x facet interactions); the additive score-scale version is
+the two-way fixed-effects model of Abowd, Kramarz & Margolis (1999),
+doi:10.1111/1468-0262.00020, estimated by the same within transformation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from evalaudit.stats.multitest import two_sided_p
+
+__all__ = ["EffectsFit", "Units", "cell_tilts", "fit_effects", "units_of"]
+
+#: A labeler's information ``M_ll`` below this (in labels) is treated as none.
+MIN_INFORMATION = 1e-9
+#: Pseudo-labels pulling a stratum's residual variance toward the overall one.
+STRATUM_PRIOR = 2.0
+
+
+@dataclass(frozen=True)
+class Units:
+    """The unit of every usable label row and what the fit needs of it.
+
+    ``rows``: positions (in the table) of the labels with a finite score;
+    ``unit``: unit code per used row (multi-labeled items first, then strata);
+    ``n_multi_units``: units ``0..n_multi_units-1`` are items; ``size``: labels
+    per unit; ``multi``: per used row, whether its unit is an item.
+    """
+
+    rows: np.ndarray
+    unit: np.ndarray
+    n_units: int
+    n_multi_units: int
+    size: np.ndarray
+    multi: np.ndarray
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+def units_of(item: np.ndarray, stratum: np.ndarray, ok: np.ndarray, n_items: int) -> Units:
+    """Units of the rows with ``ok``: items with 2+ usable labels, else the item's stratum."""
+    rows = np.flatnonzero(ok)
+    it = item[rows]
+    m = np.bincount(it, minlength=n_items)
+    multi = m[it] >= 2
+    item_code = np.full(n_items, -1, dtype=np.int64)
+    multi_items = np.flatnonzero(m >= 2)
+    item_code[multi_items] = np.arange(len(multi_items))
+    n_multi = len(multi_items)
+    st = stratum[rows].astype(np.int64)
+    n_strata = int(st.max()) + 1 if len(st) else 0
+    unit = np.where(multi, item_code[it], n_multi + st)
+    n_units = n_multi + n_strata
+    size = np.bincount(unit, minlength=n_units).astype(np.float64)
+    return Units(rows, unit, n_units, n_multi, size, multi)
+
+
+@dataclass(frozen=True)
+class EffectsFit:
+    """One fit of the joint model.
+
+    ``theta``: labeler effects ``b`` (first ``n_labelers``) then cell
+    interactions ``g``; ``cov``: their cluster-robust covariance (NaN rows for
+    unidentified labelers); ``resid``: per used row, the residual ``e_r``;
+    ``param_labeler``: the labeler of each parameter; ``n_param``: labels per
+    parameter; ``info``: the diagonal of ``M``; ``component``: connected
+    component per labeler (-1: unidentified); ``contrast``: labelers x params,
+    each labeler's leniency as a linear combination of ``theta``; ``leniency``,
+    ``se``: ``contrast @ theta`` and its SE; ``main``, ``main_se``: the
+    labeler's effect on its labels outside its own cells, against the same
+    peers (equal to ``leniency`` for a labeler without cells); ``cell_row``:
+    per used row, its cell parameter (-1: none).
+    """
+
+    theta: np.ndarray
+    cov: np.ndarray
+    resid: np.ndarray
+    n_labelers: int
+    param_labeler: np.ndarray
+    n_param: np.ndarray
+    info: np.ndarray
+    component: np.ndarray
+    reference: np.ndarray
+    contrast: np.ndarray
+    avg: np.ndarray
+    leniency: np.ndarray
+    se: np.ndarray
+    main: np.ndarray
+    main_se: np.ndarray
+    cell_row: np.ndarray
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def peers(self, labeler: int) -> np.ndarray:
+        """The reference peers of ``labeler`` as a combination of ``theta`` (their mean effect)."""
+        return self.avg[labeler] - self.contrast[labeler]
+
+    def vs_peers(self, labeler: int, a: np.ndarray) -> tuple[float, float]:
+        """``a @ theta`` (an effect of ``labeler``'s labels) minus its peers', and the SE."""
+        if not self.contrast[labeler].any():
+            return float("nan"), float("nan")
+        c = a - self.peers(labeler)
+        th = np.where(np.isfinite(self.theta), self.theta, 0.0)
+        return float(c @ th), self.combo_se(c)
+
+    def combo_se(self, a: np.ndarray) -> float:
+        """SE of the linear combination ``a @ theta``."""
+        ok = a != 0
+        if not ok.any():
+            return 0.0
+        sub = self.cov[np.ix_(ok, ok)]
+        return float(np.sqrt(max(a[ok] @ sub @ a[ok], 0.0)))
+
+
+def fit_effects(
+    units: Units,
+    score: np.ndarray,
+    labeler: np.ndarray,
+    n_labelers: int,
+    cell: np.ndarray | None = None,
+    cell_labeler: np.ndarray | None = None,
+    reference: np.ndarray | None = None,
+) -> EffectsFit:
+    """Fit the joint model on the used rows of ``units``.
+
+    ``score`` and ``labeler`` are per table row; ``cell`` (per table row, -1 =
+    none) gives the rows of the cells with their own parameter, ``cell_labeler``
+    each such cell's labeler. ``reference`` (bool per labeler, default all)
+    are the labelers whose label-weighted mean effect is the zero point of
+    leniency. See the module docstring for the model and the covariance.
+    """
+    rows = units.rows
+    y = score[rows].astype(np.float64)
+    lab = labeler[rows].astype(np.int64)
+    n_cells = 0 if cell_labeler is None else len(cell_labeler)
+    ck = np.full(len(rows), -1, dtype=np.int64) if cell is None else cell[rows].astype(np.int64)
+    has_cell = ck >= 0
+    L, P = n_labelers, n_labelers + n_cells
+    if reference is None:
+        reference = np.ones(L, dtype=bool)
+    param_labeler = np.concatenate(
+        [np.arange(L), np.asarray(cell_labeler, dtype=np.int64) if n_cells else []]
+    ).astype(np.int64)
+
+    # M = X'X - sum_u c_u c_u' / n_u, i.e. X'X - C'C with C[u, p] = count / sqrt(n_u); the
+    # labeler block and z's labeler part do not depend on the cells: kept per units
+    w = 1.0 / np.sqrt(np.maximum(units.size, 1.0))
+    key = ("labelers", id(score), id(labeler), L)
+    base = units.cache.get("labelers")
+    if base is None or base[0] != key:
+        n_lab = np.bincount(lab, minlength=L).astype(np.float64)
+        c_lab = sparse.csr_matrix((w[units.unit], (units.unit, lab)), shape=(units.n_units, L))
+        m_ll = np.diag(n_lab) - (c_lab.T @ c_lab).toarray()
+        ybar = np.bincount(units.unit, weights=y, minlength=units.n_units) / np.maximum(
+            units.size, 1.0
+        )
+        yc = y - ybar[units.unit]
+        z_l = np.bincount(lab, weights=yc, minlength=L)
+        base = (key, n_lab, c_lab, m_ll, yc, z_l)
+        units.cache["labelers"] = base
+    _, n_lab, c_lab, m_ll, yc, z_l = base
+    n_cell = np.bincount(ck[has_cell], minlength=n_cells).astype(np.float64)
+    n_param = np.concatenate([n_lab, n_cell])
+    m_mat = np.zeros((P, P))
+    m_mat[:L, :L] = m_ll
+    z = z_l
+    if n_cells:
+        ku = units.unit[has_cell]
+        c_cell = sparse.csr_matrix((w[ku], (ku, ck[has_cell])), shape=(units.n_units, n_cells))
+        cl = param_labeler[L:]
+        m_kk = np.diag(n_cell) - (c_cell.T @ c_cell).toarray()
+        m_kl = -(c_cell.T @ c_lab).toarray()
+        m_kl[np.arange(n_cells), cl] += n_cell
+        m_mat[L:, L:] = m_kk
+        m_mat[L:, :L] = m_kl
+        m_mat[:L, L:] = m_kl.T
+        z = np.concatenate(
+            [z_l, np.bincount(ck[has_cell], weights=yc[has_cell], minlength=n_cells)]
+        )
+
+    # identifiable labelers and their connected components
+    info = np.diag(m_mat).copy()
+    ident = info[:L] > MIN_INFORMATION
+    adj = sparse.csr_matrix(np.abs(m_mat[:L, :L]) > MIN_INFORMATION)
+    _, comp = connected_components(adj, directed=False)
+    comp = np.where(ident, comp, -1)
+    # a cell parameter needs information of its own beyond its labeler's
+    good = np.concatenate([ident, ident[param_labeler[L:]] & (info[L:] > MIN_INFORMATION)])
+
+    idx = np.flatnonzero(good)
+    theta = np.full(P, np.nan)
+    cov = np.full((P, P), np.nan)
+    resid = np.full(len(rows), np.nan)
+    contrast = np.zeros((L, P))
+    avg = np.zeros((L, P))
+    lenc = np.full(L, np.nan)
+    se = np.full(L, np.nan)
+    if len(idx):
+        comps = np.unique(comp[comp >= 0])
+        # one constraint per component: its labelers' label-weighted mean b is 0
+        a_con = np.zeros((len(idx), len(comps)))
+        pos = {c: i for i, c in enumerate(comps)}
+        for j, p in enumerate(idx):
+            if p < L:
+                a_con[j, pos[comp[p]]] = n_lab[p]
+        kkt = np.block([[m_mat[np.ix_(idx, idx)], a_con], [a_con.T, np.zeros((len(comps),) * 2)]])
+        # a singular system (a parameter with no information of its own) must not blow up
+        # into huge estimates: fall back to the pseudo-inverse
+        try:
+            inv = np.linalg.inv(kkt)
+            rhs = np.concatenate([z[idx], np.zeros(len(comps))])
+            scale = max(float(np.abs(rhs).max()), 1.0)
+            if not np.isfinite(inv).all() or np.abs(kkt @ (inv @ rhs) - rhs).max() > 1e-8 * scale:
+                raise np.linalg.LinAlgError
+        except np.linalg.LinAlgError:
+            inv = np.linalg.pinv(kkt, rcond=1e-10, hermitian=True)
+        g = inv[: len(idx), : len(idx)]
+        th = g @ z[idx]
+        theta[idx] = th
+        # residuals: y - fitted, demeaned within unit
+        th_full = np.where(np.isfinite(theta), theta, 0.0)
+        fitted = th_full[lab]
+        fitted[has_cell] += th_full[L + ck[has_cell]]
+        r0 = y - fitted
+        rbar = np.bincount(units.unit, weights=r0, minlength=units.n_units) / np.maximum(
+            units.size, 1.0
+        )
+        resid = r0 - rbar[units.unit]
+        bmat = _meat(units, lab, ck, has_cell, L, P, resid)[np.ix_(idx, idx)]
+        n_clusters = units.n_multi_units + int((~units.multi).sum())
+        cr1 = n_clusters / max(n_clusters - 1.0, 1.0)
+        cov_idx = cr1 * (g @ bmat @ g)
+        cov[np.ix_(idx, idx)] = cov_idx
+
+        # leniency contrasts: average effect over own labels vs the reference peers
+        avg = np.zeros((L, P))
+        avg[np.arange(L), np.arange(L)] = 1.0
+        if n_cells:
+            share = np.where(n_lab[param_labeler[L:]] > 0, n_cell / n_lab[param_labeler[L:]], 0.0)
+            avg[param_labeler[L:], L + np.arange(n_cells)] = share
+        avg[:, ~good] = 0.0
+        ref = reference & ident
+        for c in comps:
+            members = np.flatnonzero(comp == c)
+            rmem = members[ref[members]]
+            if len(rmem) == 0:
+                rmem = members
+            wts = n_lab[rmem] / n_lab[rmem].sum()
+            ref_row = wts @ avg[rmem]
+            for lbl in members:
+                wl = wts[rmem == lbl][0] if lbl in rmem else 0.0
+                if wl >= 1.0 - 1e-12:
+                    continue  # the only reference labeler of its component: no peers
+                contrast[lbl] = (avg[lbl] - ref_row) / (1.0 - wl)
+        cg = contrast[:, idx]
+        lenc = np.where(comp >= 0, cg @ th, np.nan)
+        var = ((cg @ cov_idx) * cg).sum(axis=1)
+        se = np.where(comp >= 0, np.sqrt(np.maximum(var, 0.0)), np.nan)
+        no_peer = ~contrast.any(axis=1)
+        lenc[no_peer] = np.nan
+        se[no_peer] = np.nan
+        # the main effect (labels outside the labeler's own cells) against the same peers
+        main_c = -(avg - contrast)
+        main_c[np.arange(L), np.arange(L)] += 1.0
+        mg = main_c[:, idx]
+        main = np.where(comp >= 0, mg @ th, np.nan)
+        main_se = np.where(
+            comp >= 0, np.sqrt(np.maximum(((mg @ cov_idx) * mg).sum(axis=1), 0.0)), np.nan
+        )
+        main[no_peer] = np.nan
+        main_se[no_peer] = np.nan
+    else:
+        main, main_se = lenc.copy(), se.copy()
+    return EffectsFit(
+        theta=theta,
+        cov=cov,
+        resid=resid,
+        n_labelers=L,
+        param_labeler=param_labeler,
+        n_param=n_param,
+        info=info,
+        component=comp,
+        reference=reference.copy(),
+        contrast=contrast,
+        avg=avg if len(idx) else np.zeros((L, P)),
+        leniency=lenc,
+        se=se,
+        main=main,
+        main_se=main_se,
+        cell_row=ck,
+    )
+
+
+def _unit_param_matrix(
+    units: Units,
+    lab: np.ndarray,
+    ck: np.ndarray,
+    has_cell: np.ndarray,
+    L: int,
+    P: int,
+    weights: np.ndarray,
+) -> sparse.csr_matrix:
+    """units x params matrix of the weighted label counts (duplicates summed)."""
+    r = np.concatenate([units.unit, units.unit[has_cell]])
+    c = np.concatenate([lab, L + ck[has_cell]])
+    d = np.concatenate([weights, weights[has_cell]])
+    return sparse.csr_matrix((d, (r, c)), shape=(units.n_units, P))
+
+
+def _meat(
+    units: Units,
+    lab: np.ndarray,
+    ck: np.ndarray,
+    has_cell: np.ndarray,
+    L: int,
+    P: int,
+    resid: np.ndarray,
+) -> np.ndarray:
+    """The sandwich's meat: sum over items of the outer product of their score contributions."""
+    multi = units.multi
+    # multi-labeled items: one cluster per item, contribution sum_r x_r e_r
+    mu = np.flatnonzero(multi)
+    d = _unit_param_matrix(
+        Units(units.rows[mu], units.unit[mu], units.n_units, 0, units.size, multi[mu]),
+        lab[mu],
+        ck[mu],
+        has_cell[mu],
+        L,
+        P,
+        resid[mu],
+    )
+    meat = (d.T @ d).toarray()
+    # single-labeled items: one cluster per row, contribution (x_r - xbar_s) e_r
+    si = np.flatnonzero(~multi)
+    if len(si):
+        s = units.unit[si] - units.n_multi_units
+        n_s = int(s.max()) + 1
+        e2 = _stratum_variance(s, resid[si], n_s)[s]
+        own = np.zeros((P, P))
+        l_s, k_s, hc = lab[si], ck[si], has_cell[si]
+        own[np.diag_indices(P)] = np.bincount(l_s, weights=e2, minlength=P) + np.bincount(
+            L + k_s[hc], weights=e2[hc], minlength=P
+        )
+        if hc.any():
+            cross = np.zeros((L, P - L))
+            np.add.at(cross, (l_s[hc], k_s[hc]), e2[hc])
+            own[:L, L:] += cross
+            own[L:, :L] += cross.T
+        sub = Units(units.rows[si], s, n_s, 0, np.bincount(s, minlength=n_s), multi[si])
+        cnt = _unit_param_matrix(sub, l_s, k_s, hc, L, P, np.ones(len(si)))
+        size = np.bincount(s, minlength=n_s).astype(np.float64)
+        p_s = sparse.diags(1.0 / np.maximum(size, 1.0)) @ cnt  # labeler mix of each stratum
+        e_s = _unit_param_matrix(sub, l_s, k_s, hc, L, P, e2)  # e^2 per stratum x param
+        t_s = np.bincount(s, weights=e2, minlength=n_s)
+        cross_term = (e_s.T @ p_s).toarray()
+        meat += own - cross_term - cross_term.T + (p_s.T @ sparse.diags(t_s) @ p_s).toarray()
+    return meat
+
+
+def cell_tilts(
+    fit: EffectsFit,
+    units: Units,
+    labeler: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    group_labeler: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """One-step tilt (interaction) and leniency of arbitrary groups of one labeler's labels.
+
+    ``group`` is a per-table-row group code (-1: none), each group inside one
+    labeler (``group_labeler``). For a group ``k`` of labeler ``l`` on the
+    current fit: ``tilt = U_k / J_k`` with ``U_k`` the sum of the fit's
+    residuals on the group, ``J0_k = n_k - sum_u n_ku^2 / n_u`` the group's
+    information, ``beta = J0_k / M_ll``, ``J_k = J0_k (1 - beta)``; robust
+    variance ``[(1 - beta)^2 V_in + beta^2 V_out] / J_k^2`` with ``V_in`` /
+    ``V_out`` the cluster contributions of the labeler's labels inside /
+    outside the group. The group's leniency is the labeler's leniency plus
+    ``(1 - beta) tilt`` (its variance the sum: the one-step tilt is orthogonal
+    to the labeler's column), its effect outside the group the leniency minus
+    ``beta tilt``. Returns arrays per group: ``n``, ``tilt``, ``tilt_se``,
+    ``leniency``, ``se``, ``outside``, ``outside_se``, ``n_outside``, ``beta``,
+    ``n_overlap`` (labels on multi-labeled items), ``n_stratified``. Labels in
+    a cell with its own parameter are left out of every other group (they are
+    explained by that cell): ``n`` counts the group's labels outside such cells.
+    """
+    rows = units.rows
+    lab = labeler[rows].astype(np.int64)
+    grp = group[rows].astype(np.int64)
+    # labels of a parameterized cell are explained by it: a group is estimated on the rest
+    ing = (grp >= 0) & (fit.cell_row < 0)
+    e = fit.resid
+    multi = units.multi
+    if "row_stats" not in fit.extra:
+        fit.extra["row_stats"] = _row_stats(fit, units, lab)
+    q, j_row, m_ll, v_lab, n_free = fit.extra["row_stats"]
+
+    g = grp[ing]
+    n_k = np.bincount(g, minlength=n_groups).astype(np.float64)
+    u_k = np.bincount(g, weights=e[ing], minlength=n_groups)
+    j0 = np.bincount(g, weights=j_row[ing], minlength=n_groups)
+    v_in = np.bincount(g, weights=q[ing], minlength=n_groups)
+    n_ov = np.bincount(g, weights=multi[ing].astype(float), minlength=n_groups)
+    return _tilt_arrays(fit, n_free, n_k, u_k, j0, v_in, n_ov, m_ll, v_lab, group_labeler)
+
+
+def _row_stats(
+    fit: EffectsFit, units: Units, lab: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per used row: its variance contribution ``q`` and information ``j``; per labeler: sums."""
+    e = fit.resid
+    L = fit.n_labelers
+    multi = units.multi
+    inv_n = 1.0 / units.size[units.unit]
+
+    # per labeler: the variance contribution Q of each label (its share of the cluster sums)
+    # multi: e^2; single: (1-p)^2 e^2 for the labeler's own rows plus p^2 e^2 of the others
+    # in the stratum, which is spread over the labeler's rows of that stratum by count
+    q = np.where(multi, e * e, 0.0)
+    si = ~multi
+    if si.any():
+        s = units.unit[si] - units.n_multi_units
+        n_s = int(s.max()) + 1
+        size = np.bincount(s, minlength=n_s).astype(np.float64)
+        e2 = _stratum_variance(s, e[si], n_s)[s]
+        t_s = np.bincount(s, weights=e2, minlength=n_s)
+        key = lab[si] * n_s + s
+        codes, uniq = _factorize(key, L * n_s)
+        n_ls = np.bincount(codes).astype(np.float64)
+        e_ls = np.bincount(codes, weights=e2)
+        p = n_ls / size[uniq % n_s]
+        # Q_ls = (1-p)^2 E_ls + p^2 (T_s - E_ls), shared equally by the n_ls rows
+        q_ls = (1 - p) ** 2 * e_ls + p**2 * (t_s[uniq % n_s] - e_ls)
+        q[si] = (q_ls / n_ls)[codes]
+        # the group's information: sum over its rows of (1 - n_ls / n_s) for singles
+        j_row = np.zeros(len(e))
+        j_row[si] = 1.0 - (n_ls / size[uniq % n_s])[codes]
+    else:
+        j_row = np.zeros(len(e))
+    j_row[multi] = 1.0 - inv_n[multi]
+    # the labeler's own column covers its labels outside its parameterized cells
+    free = fit.cell_row < 0
+    m_ll = np.bincount(lab[free], weights=j_row[free], minlength=L)
+    v_lab = np.bincount(lab[free], weights=q[free], minlength=L)
+    n_free = np.bincount(lab[free], minlength=L).astype(np.float64)
+    return q, j_row, m_ll, v_lab, n_free
+
+
+def _tilt_arrays(
+    fit: EffectsFit,
+    n_lab: np.ndarray,
+    n_k: np.ndarray,
+    u_k: np.ndarray,
+    j0: np.ndarray,
+    v_in: np.ndarray,
+    n_ov: np.ndarray,
+    m_ll: np.ndarray,
+    v_lab: np.ndarray,
+    group_labeler: np.ndarray,
+) -> dict[str, np.ndarray]:
+    gl = np.asarray(group_labeler, dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beta = j0 / m_ll[gl]
+        jk = j0 * (1.0 - beta)
+        tilt = u_k / jk
+        v_out = np.maximum(v_lab[gl] - v_in, 0.0)
+        tilt_se = np.sqrt((1 - beta) ** 2 * v_in + beta**2 * v_out) / jk
+        bad = ~(jk > MIN_INFORMATION) | ~np.isfinite(fit.main[gl])
+    tilt = np.where(bad, np.nan, tilt)
+    tilt_se = np.where(bad, np.nan, tilt_se)
+    base, base_se = fit.main[gl], fit.main_se[gl]
+    return {
+        "n": n_k,
+        "tilt": tilt,
+        "tilt_se": tilt_se,
+        "tilt_p": two_sided_p(tilt / tilt_se),
+        "leniency": base + (1 - beta) * tilt,
+        "se": np.sqrt(base_se**2 + (1 - beta) ** 2 * tilt_se**2),
+        "outside": base - beta * tilt,
+        "outside_se": np.sqrt(base_se**2 + beta**2 * tilt_se**2),
+        "n_outside": n_lab[gl] - n_k,
+        "beta": beta,
+        "n_overlap": n_ov,
+        "n_stratified": n_k - n_ov,
+    }
+
+
+def _stratum_variance(s: np.ndarray, resid: np.ndarray, n_s: int) -> np.ndarray:
+    """Each stratum's residual variance (its labels pooled), shrunk toward the overall one.
+
+    Single-labeled items are one label each, so a label's own squared residual
+    is a one-observation variance estimate; for a labeler with a handful of
+    labels per stratum that makes the sandwich too small exactly when the
+    labeler happens to agree with the baseline (binary residuals of a
+    confident stratum). The stratum's pooled residual variance is the
+    variance of a label there under the null of no labeler effect (what the
+    Cochran-Mantel-Haenszel test uses), and does not depend on which labeler
+    gave the label. Shrunk by :data:`STRATUM_PRIOR` pseudo-labels toward the
+    variance of all single labels, so a stratum where every label agrees does
+    not get variance 0.
+    """
+    n = np.bincount(s, minlength=n_s).astype(np.float64)
+    ss = np.bincount(s, weights=resid * resid, minlength=n_s)
+    total = float(ss.sum() / max(len(resid) - 1, 1))
+    # resid sums to 0 within each stratum: ss / (n - 1) is the unbiased variance
+    return (ss + STRATUM_PRIOR * total) / (np.maximum(n - 1.0, 0.0) + STRATUM_PRIOR)
+
+
+def _factorize(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..k-1 of the observed keys (in key order) and the keys; keys in [0, n_keys)."""
+    if n_keys <= 50_000_000:
+        seen = np.bincount(key, minlength=n_keys) > 0
+        uniq = np.flatnonzero(seen)
+        pos = np.cumsum(seen) - 1
+        return pos[key].astype(np.int64), uniq
+    uniq, codes = np.unique(key, return_inverse=True)
+    return codes.astype(np.int64), uniq

@@ -1,0 +1,368 @@
+"""The labeler and cell tables of one fit of the joint model (:mod:`evalaudit.stats.effects`).
+
+:class:`JointDesign` holds what every fit of one table shares (the units, the
+strata, the cells of every slice column, pair of slice columns and ``model``);
+:func:`labeler_table` and :func:`cell_table` turn a fit into the audit's
+labeler and cell tables (the columns of
+:data:`~evalaudit.stats.leniency.LENIENCY_COLUMNS` and :data:`CELL_COLUMNS`).
+:func:`partition` turns flagged cells into the cell parameters of the next
+fit: every label in at most one cell, the strongest cell first.
+
+The test of a cell is its **tilt**, the interaction: its effect against what
+the labeler's effect on its other labels predicts for it. On interval and
+ordinal scores that prediction is the outside effect itself (additive). For
+binary labels it is the outside effect scaled by the room the cell's items
+leave to move, ``h_k / h_out`` with ``h = 1 - pi`` for a lenient labeler
+(``pi`` for a severe one) and ``pi`` the peers' pass rate on the items: a
+labeler who turns 40% of the fails they see into passes moves a slice whose
+pass rate is 35% by 26 points and one at 90% by 4, and has no tilt. A labeler
+lenient on one failure mode only has an outside effect near 0 and a tilt equal
+to the cell's effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from evalaudit.contract import MODEL, LabelKind
+from evalaudit.stats.effects import EffectsFit, Units, cell_tilts, fit_effects, units_of
+from evalaudit.stats.leniency import LENIENCY_COLUMNS, Z95, strata_codes
+from evalaudit.stats.multitest import two_sided_p
+from evalaudit.table import ITEM, LABELER, SCORE, LabelTable
+
+__all__ = ["CELL_COLUMNS", "JointDesign", "cell_table", "labeler_table", "partition"]
+
+#: Joins the columns and values of a multi-column cell ("category+failure_mode").
+JOIN = "+"
+#: The |z| of a labeler's effect outside a cell from which the cell is tested against it.
+OUTSIDE_Z = 3.0
+
+CELL_COLUMNS = (
+    "labeler",
+    "labeler_id",
+    "slice_column",
+    "slice_value",
+    "n",
+    "leniency",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "q_value",
+    "weight",
+    "evidence",
+    "n_overlap",
+    "n_stratified",
+    "leniency_outside",
+    "n_outside",
+    "tilt",
+    "tilt_se",
+    "tilt_ci_low",
+    "tilt_ci_high",
+    "tilt_p",
+    "leniency_p",
+    "n_estimated",
+    "parameter",
+    "tested",
+)
+
+
+@dataclass
+class CellSpec:
+    """The cells of one slice column (or pair): a group code per label row."""
+
+    columns: tuple[str, ...]
+    group: np.ndarray  # per row: labeler * n_combo + combo
+    n_combo: int
+    names: np.ndarray  # combo -> "value" or "v1+v2"
+
+
+@dataclass
+class JointDesign:
+    """What every fit of one table shares."""
+
+    table: LabelTable
+    score: np.ndarray
+    labeler: np.ndarray
+    units: Units
+    specs: list[CellSpec]
+    room_lenient: np.ndarray  # per used row, 1 - baseline (binary); 1 otherwise
+    room_severe: np.ndarray
+
+    @classmethod
+    def build(cls, table: LabelTable, pairs: bool = True) -> JointDesign:
+        f = table.frame
+        score = f[SCORE].to_numpy().astype(np.float64)
+        labeler = f[LABELER].to_numpy().astype(np.int64)
+        stratum = strata_codes(table)
+        units = units_of(f[ITEM].to_numpy(), stratum, np.isfinite(score), table.n_items)
+        cols: list[tuple[str, ...]] = [(c,) for c in table.slice_columns]
+        if pairs:
+            cols += list(combinations(table.slice_columns, 2))
+        if table.has(MODEL) and MODEL not in table.slice_columns:
+            cols.append((MODEL,))
+        specs = [_spec(table, c, labeler) for c in cols]
+        one = np.ones(len(units.rows))
+        return cls(table, score, labeler, units, specs, one, one)
+
+    def fit(self, cell: np.ndarray | None, cell_labeler: np.ndarray | None, reference: np.ndarray):
+        fit = fit_effects(
+            self.units,
+            self.score,
+            self.labeler,
+            self.table.n_labelers,
+            cell,
+            cell_labeler,
+            reference,
+        )
+        if self.table.kind is LabelKind.BINARY:
+            # the peers' pass rate on each label's unit: the unit's mean score less the fitted
+            # labeler effects, plus the reference peers' mean effect (0 by the constraint)
+            u = self.units
+            y = self.score[u.rows]
+            resid = np.where(np.isfinite(fit.resid), fit.resid, 0.0)
+            base = np.clip(y - resid - _fitted(fit, self.labeler[u.rows], cell, u.rows), 0.0, 1.0)
+            self.room_lenient = 1.0 - base
+            self.room_severe = base
+        return fit
+
+
+def _fitted(
+    fit: EffectsFit, lab: np.ndarray, cell: np.ndarray | None, rows: np.ndarray
+) -> np.ndarray:
+    th = np.where(np.isfinite(fit.theta), fit.theta, 0.0)
+    out = th[lab].copy()
+    if cell is not None:
+        ck = cell[rows]
+        has = ck >= 0
+        out[has] += th[fit.n_labelers + ck[has]]
+    return out
+
+
+def _spec(table: LabelTable, columns: tuple[str, ...], labeler: np.ndarray) -> CellSpec:
+    f = table.frame
+    code = np.zeros(len(f), dtype=np.int64)
+    for col in columns:
+        c = f[col].cat.codes.to_numpy().astype(np.int64)
+        code = code * len(f[col].cat.categories) + c
+    combo, uniq = pd.factorize(code)
+    n_combo = len(uniq)
+    first_row = np.full(n_combo, len(f), dtype=np.int64)
+    np.minimum.at(first_row, combo, np.arange(len(f), dtype=np.int64))
+    values = [f[c].iloc[first_row].to_numpy() for c in columns]
+    names = np.array(
+        [JOIN.join(str(v[c]) for v in values) for c in range(n_combo)] or [""], dtype=object
+    )
+    return CellSpec(columns, labeler * n_combo + combo, n_combo, names)
+
+
+def labeler_table(fit: EffectsFit, diagnostics: pd.DataFrame) -> pd.DataFrame:
+    """The labelers table: the joint leniency, SE, CI and p beside evidence A/B as diagnostics.
+
+    ``diagnostics`` is :func:`~evalaudit.stats.leniency.labeler_leniency` of the
+    same table (its ``effect``, ``se``, CI and p are replaced; ``q_value`` is set
+    by the audit's single error budget).
+    """
+    out = diagnostics.copy()
+    eff, se = fit.leniency, fit.se
+    out["effect"] = eff
+    out["se"] = se
+    out["ci_low"] = eff - Z95 * se
+    out["ci_high"] = eff + Z95 * se
+    out["p_value"] = two_sided_p(eff / se)
+    out["q_value"] = np.nan
+    n_lab = fit.n_param[: fit.n_labelers]
+    ident = np.isfinite(eff)
+    out["n_used"] = np.where(ident, n_lab, 0).astype(np.int64)
+    ev = out["evidence"].to_numpy(dtype=object).copy()
+    ev[~ident] = "none"
+    ev[ident & (ev == "none")] = "joint"
+    out["evidence"] = ev
+    return out[list(LENIENCY_COLUMNS)]
+
+
+def cell_table(
+    design: JointDesign,
+    fit: EffectsFit,
+    cell: np.ndarray | None,
+    params: list[tuple[int, int]],
+    min_support: int,
+) -> pd.DataFrame:
+    """Every labeler x slice cell of the fit: leniency, tilt (the test), CIs and p-values.
+
+    ``params`` lists the (spec index, group) of the cells that have their own
+    parameter in ``fit`` (in parameter order); their estimates are the exact
+    ones of the fit, the others the one-step estimates of :func:`cell_tilts`.
+    ``p_value`` is the tilt's (the flagging test; ``leniency_p`` is the
+    effect's own); ``q_value`` is left for the audit's error budget.
+    """
+    table = design.table
+    ids = table.labeler_ids.to_numpy()
+    frames = []
+    param_of = {key: i for i, key in enumerate(params)}
+    L = fit.n_labelers
+    rows = design.units.rows
+    for si, spec in enumerate(design.specs):
+        n_groups = table.n_labelers * spec.n_combo
+        glab = np.arange(n_groups) // spec.n_combo
+        ct = cell_tilts(fit, design.units, design.labeler, spec.group, n_groups, glab)
+        # the room to move of the cell's items and of the labeler's other labels
+        g = spec.group[rows]
+        lab = design.labeler[rows]
+        lenient_out = fit.main[glab] >= 0
+        room = {}
+        for name, h in (("len", design.room_lenient), ("sev", design.room_severe)):
+            h_in = np.bincount(g, weights=h, minlength=n_groups)
+            h_lab = np.bincount(lab, weights=h, minlength=L)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                room[name] = (h_in / ct["n"], (h_lab[glab] - h_in) / ct["n_outside"])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            h_k = np.where(lenient_out, room["len"][0], room["sev"][0])
+            h_o = np.where(lenient_out, room["len"][1], room["sev"][1])
+            rho = np.where((h_o > 0) & np.isfinite(h_k), h_k / h_o, 1.0)
+        rho = np.clip(rho, 0.0, 10.0)
+        # what the labeler's other labels predict for the cell: nothing beyond its peers unless
+        # its effect elsewhere is detectable (|z| >= OUTSIDE_Z): subtracting an honest labeler's
+        # noisy outside estimate would only add its variance to every test
+        z_out = np.abs(ct["outside"] / ct["outside_se"])
+        rho = np.where(np.nan_to_num(z_out) >= OUTSIDE_Z, rho, 0.0)
+        eff, se = ct["leniency"], ct["se"]
+        out_eff = ct["outside"]
+        base_se = fit.main_se[glab]
+        beta = ct["beta"]
+        tilt = eff - rho * out_eff
+        tilt_se = np.sqrt(
+            (1 - rho) ** 2 * base_se**2 + ((1 - beta) + rho * beta) ** 2 * ct["tilt_se"] ** 2
+        )
+        out_se = ct["outside_se"]
+        parameter = np.zeros(n_groups, dtype=bool)
+        for (s2, grp), k in param_of.items():
+            if s2 != si:
+                continue
+            lbl = int(glab[grp])
+            e_l = np.zeros(len(fit.theta))
+            e_l[lbl] = 1.0
+            e_k = e_l.copy()
+            e_k[L + k] = 1.0
+            eff[grp], se[grp] = fit.vs_peers(lbl, e_k)
+            out_eff[grp], out_se[grp] = fit.vs_peers(lbl, e_l)
+            r = rho[grp]
+            # tilt = cell - rho * outside = (1 - rho)(b_l - peers) + g_k
+            a = (1 - r) * (e_l - fit.peers(lbl))
+            a[L + k] += 1.0
+            th = np.where(np.isfinite(fit.theta), fit.theta, 0.0)
+            tilt[grp] = float(a @ th)
+            tilt_se[grp] = fit.combo_se(a)
+            parameter[grp] = True
+        n_full = np.bincount(g, minlength=n_groups)
+        n_est = ct["n"].copy()
+        for (s2, grp), k in param_of.items():
+            if s2 == si:
+                n_est[grp] = fit.n_param[L + k]
+                ct["n_outside"][grp] = fit.n_param[int(glab[grp])]
+        keep = np.flatnonzero(n_full > 0)
+        res = pd.DataFrame(
+            {
+                "labeler": glab[keep],
+                "labeler_id": ids[glab[keep]],
+                "slice_column": JOIN.join(spec.columns),
+                "slice_value": spec.names[keep % spec.n_combo].tolist() if len(keep) else [],
+                "n": n_full[keep].astype(np.int64),
+                "n_estimated": n_est[keep].astype(np.int64),
+                "leniency": eff[keep],
+                "se": se[keep],
+                "ci_low": eff[keep] - Z95 * se[keep],
+                "ci_high": eff[keep] + Z95 * se[keep],
+                "leniency_p": two_sided_p(eff[keep] / se[keep]),
+                "evidence": "joint",
+                "n_overlap": ct["n_overlap"][keep].astype(np.int64),
+                "n_stratified": ct["n_stratified"][keep].astype(np.int64),
+                "leniency_outside": out_eff[keep],
+                "n_outside": ct["n_outside"][keep].astype(np.int64),
+                "tilt": tilt[keep],
+                "tilt_se": tilt_se[keep],
+                "tilt_ci_low": tilt[keep] - Z95 * tilt_se[keep],
+                "tilt_ci_high": tilt[keep] + Z95 * tilt_se[keep],
+                "tilt_p": two_sided_p(tilt[keep] / tilt_se[keep]),
+                "parameter": parameter[keep],
+                "_spec": si,
+                "_group": keep,
+            }
+        )
+        res["p_value"] = res["tilt_p"]
+        res["q_value"] = np.nan
+        res["weight"] = np.nan
+        res["tested"] = (
+            (res["n_estimated"] >= min_support)
+            & (res["n_outside"] >= min_support)
+            & np.isfinite(res["tilt_p"])
+        )
+        frames.append(res)
+    if not frames:
+        return pd.DataFrame(columns=[*CELL_COLUMNS, "_spec", "_group"])
+    cells = pd.concat(frames, ignore_index=True)
+    return cells.sort_values(["slice_column", "slice_value", "labeler_id"], kind="stable")
+
+
+def partition(
+    design: JointDesign,
+    cells: pd.DataFrame,
+    flagged: np.ndarray,
+    min_support: int,
+    previous: list[tuple[int, int]] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Cell parameters for the next fit: forward selection, one new cell per labeler and fit.
+
+    The cells of ``previous`` (the current fit's parameters) keep their
+    parameter, in their order, flagged or not (a parameter of a cell without
+    tilt costs a little precision and biases nothing, and never dropping one
+    makes the selection monotone, so it stops); then each labeler gains at
+    most one new parameter, its flagged cell with the largest ``|tilt / se|``.
+    One at a time because a labeler's tilted cell makes its *other* cells look
+    tilted the other way while it has no parameter (their outside effect holds
+    it): after the refit those shadows are gone. Each label belongs to one
+    cell: a new cell keeps only the labels no earlier cell took, and gets no
+    parameter when fewer than ``min_support`` are left, or when the labeler
+    would keep fewer than ``min_support`` labels outside its cells (its own
+    effect must stay estimable). Returns the per-row cell code (-1: none),
+    each cell's labeler and its (spec, group) key.
+    """
+    n = len(design.score)
+    cell = np.full(n, -1, dtype=np.int64)
+    labs: list[int] = []
+    keys: list[tuple[int, int]] = []
+    f = cells[flagged]
+    key_of = list(zip(f["_spec"].astype(int), f["_group"].astype(int), strict=True))
+    lab_of = dict(zip(key_of, f["labeler"].astype(int), strict=True))
+    for key in previous or []:
+        lab_of.setdefault(key, int(key[1] // design.specs[key[0]].n_combo))
+    z = np.nan_to_num(np.abs(f["tilt"].to_numpy(dtype=float) / f["tilt_se"].to_numpy(dtype=float)))
+    n_lab = np.bincount(design.labeler, minlength=design.table.n_labelers)
+    taken = np.zeros(design.table.n_labelers, dtype=np.int64)
+
+    def add(key: tuple[int, int]) -> bool:
+        spec = design.specs[key[0]]
+        rows = np.flatnonzero((spec.group == key[1]) & (cell < 0))
+        lbl = lab_of[key]
+        if len(rows) < min_support or n_lab[lbl] - taken[lbl] - len(rows) < min_support:
+            return False
+        cell[rows] = len(keys)
+        taken[lbl] += len(rows)
+        labs.append(lbl)
+        keys.append(key)
+        return True
+
+    for key in previous or []:
+        add(key)
+    grown: set[int] = set()
+    for i in np.argsort(-z, kind="stable"):
+        key = key_of[i]
+        if key in keys or lab_of[key] in grown:
+            continue
+        if add(key):
+            grown.add(lab_of[key])
+    return cell, np.asarray(labs, dtype=np.int64), keys
