@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -169,5 +170,7 @@ def test_every_renderer_shows_the_impact(tmp_path, run_cli):
     html = (out / "report.html").read_text()
     findings = html[html.index('id="findings"') : html.index('id="leniency"')]
     for text in (md.read_text(), (out / "report.md").read_text(), findings):
-        # lab017 x hallucination moves its slice by about 3 pts: material
-        assert "slice -3.0 pts; material" in text
+        # lab017 x hallucination moves its slice by about 3 pts (the planted shift,
+        # test_cell_impact_matches_the_planted_shift): above the 2-pt threshold, material
+        m = re.search(r"slice (-\d+\.\d) pts; material", text)
+        assert m and float(m.group(1)) <= -2.0, text[:200]
