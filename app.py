@@ -41,7 +41,6 @@ from evalaudit.reviews import (  # noqa: E402
     Decision,
     ReviewStore,
     StoreError,
-    apply_decisions,
     decisions_for_gate,
     default_home,
     utc_today,
@@ -99,23 +98,32 @@ def audit(
     sha256: str,
     opts_key: str,
     policy_sha: str,
-    dismissed: tuple[str, ...],
+    decisions_key: tuple[tuple[str, ...], ...],
+    today: str,
     _ing: Ingested,
     _policy: Policy,
+    _decisions: tuple[Decision, ...],
 ) -> AuditResult:
-    """The audit of a validated table (``dismissed`` findings' labels are not suspect)."""
+    """The audit of a validated table with the review decisions applied (by the audit, once).
+
+    ``decisions_key`` identifies ``_decisions`` for the cache (a new decision is a new key).
+    """
+    from datetime import date
+
     from evalaudit.audit import audit_ingested
 
-    return audit_ingested(_ing, _policy, dismissed=frozenset(dismissed))
+    return audit_ingested(
+        _ing, _policy, decisions=list(_decisions), today=date.fromisoformat(today)
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def drift_timeline(
     sha256: str, opts_key: str, labeler_ids: tuple[str, ...], order: str, _ing: Ingested
 ) -> pd.DataFrame:
-    from evalaudit.stats.timeline import drift_timeline as timeline
+    from evalaudit.audit import drift_timelines
 
-    return timeline(_ing.table, list(labeler_ids), order=order)  # type: ignore[arg-type]
+    return drift_timelines(_ing, labeler_ids, order)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -314,13 +322,15 @@ def _gate(ing: Ingested, src: Source, opts_key: str, policy: Policy, home: Path)
     from evalaudit.gate import FileRef, decide
 
     psha = policy.sha256 or "built-in"
-    decisions = decisions_for_gate(None, home)
-    today = utc_today()
-    result = audit(src.sha256, opts_key, psha, (), ing, policy)
-    outcome = apply_decisions([f.id for f in result.findings], decisions, today)
-    if outcome.dismissed:
-        result = audit(src.sha256, opts_key, psha, tuple(sorted(outcome.dismissed)), ing, policy)
-        outcome = apply_decisions([f.id for f in result.findings], decisions, today)
+    decisions = tuple(decisions_for_gate(None, home))
+    key = tuple(
+        sorted(
+            (d.finding_id, d.action, d.by, d.reason, d.until or "", d.recorded_at)
+            for d in decisions
+        )
+    )
+    result = audit(src.sha256, opts_key, psha, key, utc_today().isoformat(), ing, policy, decisions)
+    outcome = result.review_outcome
     g = decide(result, outcome, policy, (FileRef("data", src.name, src.sha256),), None)
     return Gate(
         result=result,
@@ -956,6 +966,12 @@ class Ctx:
 def main() -> None:
     st.set_page_config(page_title="evalaudit", layout="wide")
     st.sidebar.title("evalaudit")
+    # deep link from the report's spot-check table: ?item=ID opens that item in Items
+    linked = st.query_params.get("item")
+    if linked and st.session_state.get("_linked_item") != linked:
+        st.session_state["_linked_item"] = linked
+        st.session_state["view"] = "Items"
+        st.session_state["item_id"] = str(linked)
     if st.session_state.get("view") not in VIEWS:
         st.session_state["view"] = VIEWS[0]
     view = st.sidebar.radio("View", VIEWS, key="view")

@@ -5,43 +5,44 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from evalaudit.contract import GOLD, VENDOR, LabelKind
+from evalaudit.contract import GOLD, MODEL, TIMESTAMP, VENDOR, LabelKind
 from evalaudit.detection import Correction, corrected_headline, corrections, detect_joint
 from evalaudit.findings import (
+    SPOT_CHECK_ROWS,
     Finding,
-    agreement_findings,
-    cell_findings,
-    cell_subject,
     cell_weight_effect,
-    concentration_findings,
-    data_quality_findings,
-    drift_findings,
-    gold_findings,
-    headline_finding,
-    imbalance_findings,
-    labeler_findings,
+    judge_materiality,
+    materiality_kinds,
     min_effect_for,
+    not_assessed,
+    severity_rank,
     verdict_of,
 )
 from evalaudit.result import AuditResult
-from evalaudit.rules import Policy, load_policy
+from evalaudit.rules import RULE_BY_KIND, RULES, Policy, RuleInput, load_policy
 from evalaudit.stats.agreement import alpha_by_group, alpha_for_table, labeler_agreement
 from evalaudit.stats.concentration import concentration
 from evalaudit.stats.consensus import dawid_skene, gold_accuracy
 from evalaudit.stats.impact import headline_impact, item_scores, items_in
 from evalaudit.stats.leniency import labeler_leniency, shrink_effects
-from evalaudit.table import ITEM, LABELER, SCORE, LabelTable
+from evalaudit.stats.materiality import finding_impact, se_from_ci
+from evalaudit.stats.sole_source import sole_source
+from evalaudit.table import ITEM, LABELER, SCORE, VALUE, LabelTable
 from evalaudit.validate import Ingested, IngestOptions, ingest
+
+if TYPE_CHECKING:
+    from evalaudit.reviews import Decision
 
 __all__ = ["Profiler", "audit_ingested", "run_audit"]
 
@@ -128,6 +129,8 @@ def audit_ingested(
     profiler: Profiler | None = None,
     gold: pd.Series | None = None,
     dismissed: frozenset[str] = frozenset(),
+    decisions: Sequence[Decision] | None = None,
+    today: date | None = None,
 ) -> AuditResult:
     """Every statistic, finding and counterfactual of one validated table.
 
@@ -136,18 +139,23 @@ def audit_ingested(
     ``dismissed`` holds finding ids a reviewer dismissed: their labels are not
     suspect in the counterfactual headline (the findings themselves are still
     reported; the gate marks them dismissed).
+    ``decisions`` (review decisions, e.g. from ``decisions_for_gate``) are
+    applied here, once, as of ``today`` (default: today, UTC): the dismissed
+    findings' labels leave the counterfactual headline (only the headline is
+    recomputed, not the detectors), and the outcome is held in
+    ``AuditResult.reviews``. Every warn/block finding carries its ``impact``
+    and blocks only if material (:func:`~evalaudit.findings.judge_materiality`).
     """
     prof = profiler or Profiler()
     table = ing.table
     det = detect(table, policy, dismissed, prof)
-    len_df, flagged, cells, cell_flags = det.leniency, det.flagged, det.cells, det.cell_flags
-    score_sd, headline = det.score_sd, det.headline
+    headline = det.headline
 
     drift = det.drift
 
     def second() -> pd.DataFrame:
         with prof.step("concentration"):
-            return concentration(table)
+            return _concentration_table(table)
 
     # drift and concentration (sorts, bincounts and ufuncs, which release the GIL) run
     # beside agreement and consensus on a second core: each side only reads the table and
@@ -164,18 +172,105 @@ def audit_ingested(
             gold_df = _gold_table(table, gold)
         conc = job.result() if job is not None else second()
     with prof.step("findings"):
-        findings: list[Finding] = []
-        findings += labeler_findings(len_df, flagged, policy, table.kind)
-        findings += cell_findings(
-            cells, cell_flags, policy, table.kind, _cell_slice_effects(table, cells, cell_flags)
-        )
-        findings += drift_findings(drift, policy, table.kind)
-        findings += gold_findings(gold_df, policy)
-        findings += concentration_findings(conc, policy)
-        findings += headline_finding(headline and headline.get("corrected"), policy, table.kind)
-        findings += agreement_findings(overall.alpha, overall.level, overall.n_units, policy)
-        findings += imbalance_findings(len_df, policy)
-        findings += data_quality_findings(ing.warnings, policy)
+        findings = _findings(ing, det, policy, drift, gold_df, conc, overall, headline)
+    outcome = None
+    if decisions is not None:
+        from evalaudit.reviews import apply_decisions, utc_today
+
+        day = today or utc_today()
+        outcome = apply_decisions([f.id for f in findings], decisions, day)
+        if outcome.dismissed and not dismissed:
+            # the dismissed findings' labels are not suspect: only the counterfactual
+            # headline (and headline_shift) change, so the detectors are not run again
+            with prof.step("headline"):
+                headline = _headline(table, det, policy, frozenset(outcome.dismissed))
+            findings = [f for f in findings if f.kind != "headline_shift"]
+            findings += _findings(
+                ing, det, policy, drift, gold_df, conc, overall, headline, only="headline_shift"
+            )
+            outcome = apply_decisions([f.id for f in findings], decisions, day)
+    with prof.step("impact"):
+        findings = _judge(findings, table, policy, headline)
+    findings.sort(key=lambda f: (severity_rank(f.severity), f.kind, f.id))
+    result = _result(
+        ing,
+        policy,
+        det,
+        findings,
+        headline,
+        overall,
+        per_slice,
+        per_vendor,
+        lab_agree,
+        quality,
+        gold_df,
+        drift,
+        conc,
+        outcome,
+    )
+    with prof.step("drift timelines"):
+        ids, order = drift_labelers(result)
+        timelines = drift_timelines(ing, ids, order)
+    return replace(result, timelines=timelines)
+
+
+def _findings(
+    ing: Ingested,
+    det: Detection,
+    policy: Policy,
+    drift: pd.DataFrame,
+    gold_df: pd.DataFrame | None,
+    conc: pd.DataFrame,
+    overall: Any,
+    headline: dict[str, Any] | None,
+    only: str | None = None,
+) -> list[Finding]:
+    """Every finding of the detectors' outputs, before materiality and reviews: each
+    registered rule turns the statistics into its findings (evalaudit/rules/)."""
+    table = ing.table
+    inp = RuleInput(
+        table=table,
+        kind=table.kind,
+        policy=policy,
+        warnings=tuple(ing.warnings),
+        leniency=det.leniency,
+        flagged=det.flagged,
+        cells=det.cells,
+        cell_flags=det.cell_flags,
+        cell_slice_effects=_cell_slice_effects(table, det.cells, det.cell_flags),
+        score_sd=det.score_sd,
+        drift=drift,
+        concentration=conc,
+        gold=gold_df,
+        agreement=overall,
+        headline=headline,
+    )
+    findings: list[Finding] = []
+    for rule in RULES:
+        if only is None or rule.kind == only:
+            findings += rule.build(inp)
+    return findings
+
+
+def _result(
+    ing: Ingested,
+    policy: Policy,
+    det: Detection,
+    findings: list[Finding],
+    headline: dict[str, Any] | None,
+    overall: Any,
+    per_slice: list[pd.DataFrame],
+    per_vendor: pd.DataFrame,
+    lab_agree: pd.DataFrame,
+    quality: pd.DataFrame | None,
+    gold_df: pd.DataFrame | None,
+    drift: pd.DataFrame,
+    conc: pd.DataFrame,
+    outcome: Any,
+) -> AuditResult:
+    table = ing.table
+    len_df, flagged, cells, cell_flags = det.leniency, det.flagged, det.cells, det.cell_flags
+    score_sd = det.score_sd
     len_df["shrunk"] = shrink_effects(
         len_df["effect"].to_numpy(),
         len_df["se"].to_numpy(),
@@ -183,7 +278,6 @@ def audit_ingested(
     )
     labelers = _labelers_table(len_df, lab_agree, flagged, table)
     labelers = _add_by_labeler(labelers, quality, gold_df)
-    findings.sort(key=lambda f: ({"block": 0, "warn": 1, "info": 2}[f.severity], f.kind, f.id))
     return AuditResult(
         input={
             "path": ing.path,
@@ -224,7 +318,49 @@ def audit_ingested(
             "test": "tilt (interaction) of the joint labeler-effects model",
             "budget": det.budget,
         },
+        reviews=outcome.to_dict() if outcome is not None else None,
+        review_outcome=outcome,
     )
+
+
+#: Most labelers whose drift timeline the audit computes (and the report draws).
+MAX_DRIFT_CHARTS = 8
+
+
+def drift_labelers(result: Any, max_n: int = MAX_DRIFT_CHARTS) -> tuple[list[str], str | None]:
+    """Which labelers get a drift timeline, and in which order ("time" or "batch").
+
+    Labelers whose drift is flagged first, then flagged labelers, then labelers
+    with a flagged cell (at most ``max_n``). The order is the one the drift
+    test used: time when it ran in time order, else batch; ``None`` when
+    drift was not tested.
+    """
+    drift = result.drift
+    if drift is None or drift.empty or "order" not in drift.columns:
+        return [], None
+    order = "time" if (drift["order"] == "time").any() else "batch"
+    d = drift[drift["order"] == order]
+    ids: list[str] = [str(i) for i in d.loc[d["flagged"].astype(bool), "labeler_id"]]
+    ids += [str(i) for i in result.flagged_labelers()]
+    cells = result.cells
+    if cells is not None and not cells.empty and "flagged" in cells.columns:
+        ids += [str(i) for i in cells.loc[cells["flagged"].astype(bool), "labeler_id"]]
+    return list(dict.fromkeys(ids))[:max_n], order
+
+
+def drift_timelines(
+    ing: Ingested, labeler_ids: Sequence[str], order: str | None = "time"
+) -> pd.DataFrame:
+    """Leniency over time (or batches) of ``labeler_ids``: the data of a drift chart.
+
+    The entry point surfaces call for labelers beyond the ones the audit drew
+    (:func:`evalaudit.stats.timeline.drift_timeline`, same bins as the report).
+    """
+    from evalaudit.stats.timeline import drift_timeline
+
+    if not labeler_ids or order is None:
+        return pd.DataFrame()
+    return drift_timeline(ing.table, list(labeler_ids), order=order)  # type: ignore[arg-type]
 
 
 def _labelers_table(
@@ -264,6 +400,8 @@ class Detection:
     headline: dict[str, Any] | None
     drift: pd.DataFrame
     budget: dict[str, Any]
+    #: The joint fit itself, so review decisions can recompute the headline without a refit.
+    joint: Any = None
 
 
 def detect(
@@ -330,6 +468,7 @@ def detect(
         headline,
         jd.drift.drop(columns=["labeler"], errors="ignore") if len(jd.drift) else jd.drift,
         budget,
+        jd,
     )
 
 
@@ -365,6 +504,205 @@ def _cell_slice_effects(
         after = base - r.leniency * float((1.0 / cnt[item[rows]]).sum()) / n_items
         out[(r.labeler_id, r.slice_column, r.slice_value)] = (base, after)
     return out
+
+
+def _headline(
+    table: LabelTable, det: Detection, policy: Policy, dismissed: frozenset[str]
+) -> dict[str, Any] | None:
+    """The counterfactual headline with the ``dismissed`` findings' labels not suspect.
+
+    The same steps as the headline block of :func:`detect` (which the audit ran once
+    with no dismissal), on the joint fit it kept (``det.joint``): review decisions
+    never rerun the detectors. Keep the two in step.
+    """
+    jd = det.joint
+    cells = jd.cells.copy() if len(jd.cells) else jd.cells
+    if len(cells):
+        cells["flagged"] = jd.cell_flags
+    keep_lab, keep_cell = _not_dismissed(jd.leniency, jd.flagged, cells, jd.cell_flags, dismissed)
+    suspects = {
+        name: corrections(jd, policy, keep_lab, keep_cell, det.score_sd, which=name)
+        for name in ("all", "flagged_labelers", "flagged_cells")
+    }
+    n = len(table.frame)
+    base_mask = _rows_of(suspects["all"], n)
+    headline = headline_impact(table, base_mask)
+    if headline is not None:
+        headline["suspects"] = "labels of flagged labelers and flagged cells"
+        headline["suspect_labels"] = int(base_mask.sum())
+        headline["corrected"] = corrected_headline(jd, suspects["all"], table)
+        headline["variants"] = {
+            name: {
+                "suspect_labels": int(_rows_of(sg, n).sum()),
+                "exclusion": _strip(headline_impact(table, _rows_of(sg, n))),
+                "corrected": _strip(corrected_headline(jd, sg, table)),
+            }
+            for name, sg in suspects.items()
+            if name != "all"
+        }
+    return headline
+
+
+def _finding_rows(table: LabelTable, f: Finding) -> np.ndarray | None:
+    """The label rows behind a labeler or cell finding (None for other kinds)."""
+    sub = f.subject
+    if f.kind not in ("lenient_labeler", "severe_labeler", "tilted_slice", "labeler_drift"):
+        return None
+    ids = table.labeler_ids
+    pos = np.flatnonzero(np.asarray(ids) == sub.get("labeler_id"))
+    if not len(pos):
+        return None
+    fr = table.frame
+    mask = fr[LABELER].to_numpy() == pos[0]
+    if f.kind == "labeler_drift":
+        # the labels of the new regime: from the change time on (batch order: batches are
+        # ranked inside the drift test, so that impact is not assessed)
+        change = f.evidence.get("change_at")
+        if f.evidence.get("order") != "time" or not change or not table.has(TIMESTAMP):
+            return None
+        ts = fr[TIMESTAMP]
+        at = pd.Timestamp(change)
+        if ts.dt.tz is None and at.tzinfo is not None:
+            at = at.tz_convert(None)
+        elif ts.dt.tz is not None and at.tzinfo is None:
+            at = at.tz_localize("UTC")
+        mask &= (ts >= at).to_numpy()  # missing timestamps compare False
+    if f.kind == "tilted_slice":
+        cols, vals = sub["slice_column"].split("+"), sub["slice_value"].split("+")
+        if len(cols) != len(vals):
+            return None
+        for col, val in zip(cols, vals, strict=True):
+            mask &= (fr[col] == val).to_numpy()
+    return mask
+
+
+def _item_sums(table: LabelTable) -> tuple[np.ndarray, np.ndarray]:
+    """Labels per item and the sum of their scores (once per audit: bincounts over every row)."""
+    item = table.frame[ITEM].to_numpy()
+    scores = np.nan_to_num(table.frame[SCORE].to_numpy())
+    return (
+        np.bincount(item, minlength=table.n_items),
+        np.bincount(item, weights=scores, minlength=table.n_items),
+    )
+
+
+def _spot_check(
+    table: LabelTable,
+    rows: np.ndarray,
+    effect: float,
+    sums: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[dict[str, Any], ...]:
+    """Up to SPOT_CHECK_ROWS of a finding's labels: the ones its effect would change first.
+
+    First the labels that disagree with the other labels of the same item in the
+    finding's direction (a lenient finding's pass where peers failed), most
+    disagreeing first; then, for a lenient finding, its highest-scored labels (the
+    passes a peer might not give), for a severe one its lowest; ties by item id, so
+    the list is stable.
+    """
+    idx = np.flatnonzero(rows)
+    if not len(idx):
+        return ()
+    fr = table.frame
+    all_scores = fr[SCORE].to_numpy()
+    score = all_scores[idx]
+    item = fr[ITEM].to_numpy()
+    # decode only these rows' ids (the full id index of 10^6 items costs ~30 ms per finding)
+    item_ids = np.asarray(table.item_ids[item[idx]], dtype=object).astype(str)
+    sign = -1.0 if (effect or 0) > 0 else 1.0
+    # the mean of the item's other labels (NaN for a single label)
+    cnt_all, tot_all = sums if sums is not None else _item_sums(table)
+    cnt, tot = cnt_all[item[idx]], tot_all[item[idx]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        others = np.where(cnt > 1, (tot - score) / (cnt - 1), np.nan)
+    against = np.nan_to_num(sign * (score - others), nan=0.0)  # < 0: disagrees as the effect
+    order = np.lexsort((item_ids, np.nan_to_num(sign * score, nan=0.0), against))
+    order = order[:SPOT_CHECK_ROWS]
+    pick = idx[order]
+    cats = list(table.categories)
+    values = fr[VALUE].to_numpy()[pick] if VALUE in fr else None
+    out = []
+    for j, r in enumerate(pick):
+        if values is not None and values[j] >= 0 and cats:
+            label: Any = str(cats[int(values[j])])
+        else:
+            label = float(fr[SCORE].iat[int(r)])
+        rec: dict[str, Any] = {
+            "item_id": str(item_ids[order[j]]),
+            "labeler_id": str(table.labeler_ids[int(fr[LABELER].iat[int(r)])]),
+            "label": label,
+        }
+        for col in (MODEL, *table.slice_columns):
+            if table.has(col):
+                rec[col] = str(fr[col].iat[int(r)])
+        out.append(rec)
+    return tuple(out)
+
+
+def _judge(
+    findings: list[Finding],
+    table: LabelTable,
+    policy: Policy,
+    headline: dict[str, Any] | None,
+) -> list[Finding]:
+    """Impact, materiality and spot-check items of every finding (see judge_materiality)."""
+    out = []
+    assessed = materiality_kinds()
+    sums = None
+    for f in findings:
+        rows = _finding_rows(table, f)
+        if rows is not None:
+            sums = sums or _item_sums(table)
+            f = replace(f, items=_spot_check(table, rows, f.effect or 0.0, sums))
+        if f.kind in assessed and f.kind != "headline_shift" and rows is not None:
+            sub = f.subject
+            cols = sub["slice_column"].split("+") if "slice_column" in sub else None
+            vals = sub["slice_value"].split("+") if "slice_value" in sub else None
+            imp = finding_impact(table, rows, float(f.effect or 0.0), se_from_ci(f.ci), cols, vals)
+            if imp is not None:
+                imp["n_labels"] = int(rows.sum())
+            f = judge_materiality(f, imp, policy, table.kind)
+        elif f.kind == "headline_shift":
+            f = judge_materiality(f, _headline_shift_impact(headline), policy, table.kind)
+        elif f.severity in ("warn", "block"):
+            f = not_assessed(f)
+        out.append(f)
+    return out
+
+
+def _headline_shift_impact(headline: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The impact of headline_shift: the correction of every suspect label at once."""
+    c = (headline or {}).get("corrected")
+    if not c:
+        return None
+
+    def change(d: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "before": d["score"],
+            "after": d["score_corrected"],
+            "delta": d["delta"],
+            "delta_ci": list(d["delta_ci"]),
+        }
+
+    models = c.get("per_model") or []
+    return {
+        "headline": change(c),
+        "slice": None,
+        "per_model": [{"model": m["model"], **change(m)} for m in models],
+        "ranking_changed": bool(c.get("ranking_changed")),
+        "ranking_before": [m["model"] for m in sorted(models, key=lambda m: -m["score"])],
+        "ranking_after": [m["model"] for m in sorted(models, key=lambda m: -m["score_corrected"])],
+        "suspect_labels": int(c.get("suspect_labels") or 0),
+    }
+
+
+def _concentration_table(table: LabelTable) -> pd.DataFrame:
+    """Each scope's top source by items labeled at all, and by items labeled alone."""
+    conc = concentration(table)
+    if conc.empty:
+        return conc
+    sole = sole_source(table)
+    return conc.merge(sole, on=["scope", "slice_value", "who", "n_items"], how="left")
 
 
 def _strip(d: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -432,15 +770,19 @@ def _not_dismissed(
     lab = flagged.copy()
     for i, (lid, eff) in enumerate(zip(len_df["labeler_id"], len_df["effect"], strict=True)):
         kind = "lenient_labeler" if eff > 0 else "severe_labeler"
-        if lab[i] and f"{kind}:{lid}" in dismissed:
+        if lab[i] and RULE_BY_KIND[kind].finding_id({"labeler_id": lid}) in dismissed:
             lab[i] = False
     cf = cell_flags.copy()
     for i, r in enumerate(cells.itertuples(index=False)):
         if not cf[i]:
             continue
-        ids = {f"tilted_slice:{r.labeler_id}:{cell_subject(r.slice_column, r.slice_value)}"}
+        cell_id = RULE_BY_KIND["tilted_slice"].finding_id
+        ids = {
+            cell_id({"labeler_id": r.labeler_id, "slice_column": r.slice_column, "slice_value": v})
+            for v in [r.slice_value]
+        }
         ids |= {
-            f"tilted_slice:{r.labeler_id}:{c}={v}"
+            cell_id({"labeler_id": r.labeler_id, "slice_column": c, "slice_value": v})
             for c, v in zip(r.slice_column.split("+"), r.slice_value.split("+"), strict=False)
         }
         if ids & dismissed:

@@ -26,12 +26,9 @@ from evalaudit.commands.common import (
     rules_option,
 )
 from evalaudit.contract import InputError, Problem, format_problem
+from evalaudit.verdicts import EXIT_BLOCKED, EXIT_INPUT, EXIT_OK
 
 __all__ = ["EXIT_BLOCKED", "EXIT_INPUT", "EXIT_OK", "cli", "main"]
-
-EXIT_OK = 0
-EXIT_BLOCKED = 1
-EXIT_INPUT = 2
 
 
 @click.group(
@@ -91,20 +88,15 @@ def audit(
     written only when the audit succeeds.
     """
     from evalaudit.audit import Profiler, audit_ingested, load_inputs
-    from evalaudit.io import atomic_write
     from evalaudit.render.markdown import render_markdown
+    from evalaudit.render.output import write_outputs
     from evalaudit.render.text import render_text
 
     prof = Profiler(progress=not quiet)
     policy, gold, ing = load_inputs(file, ingest_options_from(kw), rules_path, gold_path, prof)
     result = audit_ingested(ing, policy, prof, gold=gold)
     with prof.step("write outputs"):
-        if json_out:
-            with atomic_write(json_out) as fh:
-                fh.write(result.to_json())
-        if md_out:
-            with atomic_write(md_out) as fh:
-                fh.write(render_markdown(result))
+        write_outputs([(json_out, result.to_json), (md_out, lambda: render_markdown(result))])
     click.echo(render_text(result), nl=False)
     if profile:
         from evalaudit.audit import parallel_steps
@@ -140,16 +132,15 @@ def validate(file: str, json_out: str | None, **kw: Any) -> None:
 
     Exits 0 when the file can be audited (warnings are printed), 2 otherwise.
     """
-    from evalaudit.io import atomic_write
+    from evalaudit.render.output import write_outputs
     from evalaudit.validate import ingest
 
     options = ingest_options_from(kw)
     try:
         ing = ingest(file, options)
     except InputError as exc:
-        if json_out:
-            with atomic_write(json_out) as fh:
-                json.dump(_problems_json(exc.path, exc.problems, "error"), fh, indent=2)
+        problems = _problems_json(exc.path, exc.problems, "error")
+        write_outputs([(json_out, lambda: json.dumps(problems, indent=2))])
         raise
     acc = ing.accounting
     click.echo(
@@ -170,13 +161,8 @@ def validate(file: str, json_out: str | None, **kw: Any) -> None:
     for p in ing.warnings:
         click.echo("warning:")
         click.echo("\n".join(format_problem(p, ing.row_label)))
-    if json_out:
-        with atomic_write(json_out) as fh:
-            json.dump(
-                {**_problems_json(ing.path, list(ing.warnings), "ok"), "accounting": acc.to_dict()},
-                fh,
-                indent=2,
-            )
+    report = {**_problems_json(ing.path, list(ing.warnings), "ok"), "accounting": acc.to_dict()}
+    write_outputs([(json_out, lambda: json.dumps(report, indent=2))])
 
 
 def _problems_json(path: str, problems: Sequence[Problem], status: str) -> dict[str, Any]:
@@ -204,8 +190,9 @@ def _register_subcommands() -> None:
     from evalaudit.commands.gate import gate, verify
     from evalaudit.commands.report import report
     from evalaudit.commands.review import review
+    from evalaudit.commands.rules import rules
 
-    for command in (consensus, diff, gate, report, review, verify):
+    for command in (consensus, diff, gate, report, review, rules, verify):
         cli.add_command(command)
 
 

@@ -18,16 +18,20 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree as ET
 
 from evalaudit import __version__
 from evalaudit.audit import Profiler, audit_ingested
 from evalaudit.io import sha256_of
-from evalaudit.render.markdown import md_cell, md_code
+from evalaudit.render.gate import (
+    render_gate_markdown,
+    render_gate_text,
+    render_junit,
+)
 from evalaudit.result import AuditResult, clean_json
-from evalaudit.reviews import ReviewOutcome, apply_decisions, decisions_for_gate
+from evalaudit.reviews import ReviewOutcome, decisions_for_gate
 from evalaudit.rules import RULES, Policy
 from evalaudit.validate import IngestOptions, ingest
+from evalaudit.verdicts import EXIT_BLOCKED, EXIT_PASS, exit_code_of, verdict_of_severities
 
 __all__ = [
     "EXIT_BLOCKED",
@@ -41,12 +45,8 @@ __all__ = [
     "verify_attestation",
 ]
 
-EXIT_PASS = 0
-EXIT_BLOCKED = 1
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "urn:evalaudit:predicate:gate:v1"
-#: Rows per table in the Markdown summary (keeps it far below GitHub's 1 MiB job-summary cap).
-MARKDOWN_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class GateResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_BLOCKED if self.verdict == "block" else EXIT_PASS
+        return exit_code_of(self.verdict)
 
     def to_dict(self) -> dict[str, Any]:
         return clean_json(
@@ -116,9 +116,9 @@ def run_gate(
     prof = profiler or Profiler()
     gold = None
     if gold_path:
-        from evalaudit.stats.consensus import read_gold
+        from evalaudit.aggregate import read_gold_file
 
-        gold = read_gold(gold_path)
+        gold = read_gold_file(gold_path)
     decisions = decisions_for_gate(reviews, home)
     with prof.step("read and validate"):
         ing = ingest(data, options)
@@ -155,19 +155,15 @@ def audit_with_reviews(
     gold: Any = None,
     profiler: Profiler | None = None,
 ) -> tuple[AuditResult, ReviewOutcome]:
-    """Audit, then apply the review decisions that are in force on ``day``.
+    """The audit with the review decisions in force on ``day`` applied (by the audit, once).
 
-    When a finding is dismissed its labels stop being suspect, so the audit is
-    run again without them (the counterfactual headline changes, and with it
-    possibly ``headline_shift``); the decisions are then matched again.
+    A dismissed finding's labels stop being suspect, which changes the
+    counterfactual headline (and possibly ``headline_shift``): the audit
+    recomputes that part itself; nothing runs twice.
     """
-    result = audit_ingested(ing, policy, profiler, gold=gold)
-    outcome = apply_decisions([f.id for f in result.findings], decisions, day)
-    if outcome.dismissed:
-        result = audit_ingested(
-            ing, policy, profiler, gold=gold, dismissed=frozenset(outcome.dismissed)
-        )
-        outcome = apply_decisions([f.id for f in result.findings], decisions, day)
+    result = audit_ingested(ing, policy, profiler, gold=gold, decisions=decisions, today=day)
+    outcome = result.review_outcome
+    assert outcome is not None  # decisions were given
     return result, outcome
 
 
@@ -222,18 +218,18 @@ def decide(
     live = [f for f in findings if f["review"] != "dismissed"]
     blocking = sorted((f for f in live if f["severity"] == "block"), key=lambda f: f["id"])
     warnings = sorted((f for f in live if f["severity"] == "warn"), key=lambda f: f["id"])
-    verdict = "block" if blocking else "warn" if warnings else "pass"
+    verdict = verdict_of_severities(f["severity"] for f in live)
     rules = []
     for rule in RULES:
         mine = [f for f in findings if f["kind"] == rule.kind]
         live_mine = [f for f in mine if f["review"] != "dismissed"]
-        worst = max((("info", "warn", "block").index(f["severity"]) for f in live_mine), default=-1)
+        worst = verdict_of_severities(f["severity"] for f in live_mine)
         rules.append(
             {
                 "code": rule.code,
                 "name": rule.name,
                 "kind": rule.kind,
-                "status": {-1: "pass", 0: "pass", 1: "warn", 2: "fail"}[worst],
+                "status": {"pass": "pass", "warn": "warn", "block": "fail"}[worst],
                 "findings": sorted(f["id"] for f in live_mine),
                 "dismissed": sorted(f["id"] for f in mine if f["review"] == "dismissed"),
             }
@@ -249,146 +245,6 @@ def decide(
         warnings=tuple(warnings),
         rules=tuple(rules),
     )
-
-
-# ------------------------------------------------------------------ renderers
-def render_gate_text(g: GateResult) -> str:
-    """Verdict and blocking findings first, then what reviews did."""
-    lines = [
-        f"evalaudit gate: {g.verdict.upper()} (exit {g.exit_code}); policy "
-        f"{g.policy.path or 'built-in'}"
-    ]
-    if g.blocking:
-        lines.append(f"Blocking findings ({len(g.blocking)}):")
-        for f in g.blocking:
-            lines.append(f"  {f['rule']} {f['id']}: {f['message']}")
-    o = g.outcome
-    if o.dismissed:
-        lines.append(f"Dismissed ({len(o.dismissed)}):")
-        for fid, d in o.dismissed.items():
-            until = f", until {d.until}" if d.until else ""
-            lines.append(f"  {fid}: by {d.by}{until}: {d.reason}")
-    if o.confirmed:
-        lines.append(f"Confirmed ({len(o.confirmed)}): " + ", ".join(o.confirmed))
-    if o.expired:
-        lines.append(
-            "Expired decisions (no longer applied): " + ", ".join(d.finding_id for d in o.expired)
-        )
-    if o.stale:
-        lines.append(
-            "Stale decisions (match no finding any more): "
-            + ", ".join(d.finding_id for d in o.stale)
-        )
-    if g.warnings:
-        lines.append(f"Warnings ({len(g.warnings)}):")
-        for f in g.warnings[:20]:
-            lines.append(f"  {f['rule']} {f['id']}: {f['message']}")
-        if len(g.warnings) > 20:
-            lines.append(f"  ... {len(g.warnings) - 20} more in --json")
-    h = g.audit.headline
-    if h and h.get("corrected"):
-        c = h["corrected"]
-        lines.append(
-            f"Headline {c['score'] * 100:.1f}%; corrected for suspect labels "
-            f"{c['score_corrected'] * 100:.1f}% (delta {c['delta'] * 100:+.2f} pts)."
-        )
-    return "\n".join(lines) + "\n"
-
-
-def render_gate_markdown(g: GateResult) -> str:
-    """A CI job summary / pull-request comment; tables capped at :data:`MARKDOWN_ROWS` rows."""
-    icon = {"pass": "PASS", "warn": "PASS with warnings", "block": "BLOCKED"}[g.verdict]
-    out = [f"## evalaudit gate: {icon}", ""]
-    data = next(f for f in g.files if f.role == "data")
-    out.append(
-        f"Data `{md_code(data.path)}` (sha256 `{data.sha256[:12]}`), policy "
-        f"`{md_code(g.policy.path or 'built-in')}`, evalaudit {__version__}."
-    )
-    out.append("")
-    h = g.audit.headline
-    if h and h.get("corrected"):
-        c = h["corrected"]
-        out.append(
-            f"Headline **{c['score'] * 100:.1f}%**; corrected for suspect labels "
-            f"**{c['score_corrected'] * 100:.1f}%** (delta {c['delta'] * 100:+.2f} pts, "
-            f"95% CI {c['delta_ci'][0] * 100:+.2f} to {c['delta_ci'][1] * 100:+.2f})."
-        )
-        out.append("")
-
-    def table(title: str, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        out.extend(
-            [f"### {title} ({len(rows)})", "", "| rule | finding | message |", "|---|---|---|"]
-        )
-        for f in rows[:MARKDOWN_ROWS]:
-            out.append(f"| {f['rule']} | `{md_code(f['id'])}` | {md_cell(f['message'])} |")
-        if len(rows) > MARKDOWN_ROWS:
-            out.append(f"\n{len(rows) - MARKDOWN_ROWS} more in the JSON output.")
-        out.append("")
-
-    table("Blocking", list(g.blocking))
-    o = g.outcome
-    if o.dismissed:
-        out.extend(
-            [
-                f"### Dismissed ({len(o.dismissed)})",
-                "",
-                "| finding | by | until | reason |",
-                "|---|---|---|---|",
-            ]
-        )
-        for fid, d in list(o.dismissed.items())[:MARKDOWN_ROWS]:
-            out.append(
-                f"| `{md_code(fid)}` | {md_cell(d.by)} | {d.until or ''} | {md_cell(d.reason)} |"
-            )
-        out.append("")
-    if o.stale:
-        out.append(
-            "Stale decisions (match no finding): "
-            + ", ".join(f"`{md_code(d.finding_id)}`" for d in o.stale[:MARKDOWN_ROWS])
-        )
-        out.append("")
-    table("Warnings", list(g.warnings))
-    out.append("| rule | name | status |")
-    out.append("|---|---|---|")
-    for r in g.rules:
-        out.append(f"| {r['code']} | {r['name']} | {r['status']} |")
-    out.append("")
-    return "\n".join(out)
-
-
-def render_junit(g: GateResult) -> str:
-    """JUnit XML: one test case per rule; a rule with live blocking findings fails."""
-    suite = ET.Element(
-        "testsuite",
-        name="evalaudit gate",
-        tests=str(len(g.rules)),
-        failures=str(sum(r["status"] == "fail" for r in g.rules)),
-        errors="0",
-        skipped="0",
-    )
-    by_id = {f["id"]: f for f in (*g.blocking, *g.warnings)}
-    for r in g.rules:
-        case = ET.SubElement(
-            suite, "testcase", classname=f"evalaudit.{r['code']}", name=f"{r['code']} {r['name']}"
-        )
-        msgs = [f"{fid}: {by_id[fid]['message']}" for fid in r["findings"] if fid in by_id]
-        if r["status"] == "fail":
-            fail = ET.SubElement(
-                case, "failure", message=f"{len(msgs)} blocking finding(s)", type=r["kind"]
-            )
-            fail.text = "\n".join(msgs)
-        out_lines = []
-        if r["status"] == "warn":
-            out_lines += msgs
-        out_lines += [f"dismissed: {fid}" for fid in r["dismissed"]]
-        if out_lines:
-            ET.SubElement(case, "system-out").text = "\n".join(out_lines)
-    root = ET.Element("testsuites")
-    root.append(suite)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 # ------------------------------------------------------------------ attestation

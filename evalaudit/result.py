@@ -16,6 +16,7 @@ import pandas as pd
 
 from evalaudit import __version__
 from evalaudit.findings import Finding
+from evalaudit.headline import Headline
 
 __all__ = ["SCHEMA_VERSION", "AuditResult", "clean_json"]
 
@@ -94,7 +95,14 @@ class AuditResult:
     drift: pd.DataFrame = field(default_factory=pd.DataFrame)
     concentration: pd.DataFrame = field(default_factory=pd.DataFrame)
     scan: dict[str, Any] = field(default_factory=dict)
+    #: Drift timelines of the labelers the report draws (``drift_labelers``), computed by
+    #: the audit: ``stats.timeline.TIMELINE_COLUMNS``.
+    timelines: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: tuple[str, ...] = ()
+    #: Review decisions applied by the audit (``ReviewOutcome.to_dict()``), or None when
+    #: the audit was given none; ``review_outcome`` holds the objects (not serialized).
+    reviews: dict[str, Any] | None = None
+    review_outcome: Any = field(default=None, compare=False, repr=False)
     evalaudit_version: str = __version__
     schema_version: int = SCHEMA_VERSION
 
@@ -112,11 +120,13 @@ class AuditResult:
                 "drift": _records(self.drift),
                 "concentration": _records(self.concentration),
                 "scan": self.scan,
+                "timelines": _records(self.timelines),
                 "headline": self.headline,
                 "findings": [f.to_dict() for f in self.findings],
                 "verdict": self.verdict,
                 "policy": self.policy,
                 "notes": list(self.notes),
+                "reviews": self.reviews,
             }
         )
 
@@ -143,7 +153,9 @@ class AuditResult:
             drift=pd.DataFrame(d.get("drift", [])),
             concentration=pd.DataFrame(d.get("concentration", [])),
             scan=d.get("scan", {}),
+            timelines=pd.DataFrame(d.get("timelines", [])),
             notes=tuple(d.get("notes", [])),
+            reviews=d.get("reviews"),
             evalaudit_version=d["evalaudit_version"],
             schema_version=d["schema_version"],
         )
@@ -153,6 +165,11 @@ class AuditResult:
         return cls.from_dict(json.loads(text))
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def typed_headline(self) -> Headline | None:
+        """The headline as frozen dataclasses (:class:`evalaudit.headline.Headline`)."""
+        return Headline.from_dict(self.headline)
+
     def flagged_labelers(self) -> list[str]:
         if self.labelers.empty:
             return []

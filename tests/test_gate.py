@@ -268,3 +268,45 @@ def test_gate_with_baseline_includes_the_version_diff(run_cli, tmp_path):
 def test_gate_help_has_examples(run_cli):
     r = run_cli("gate", "--help")
     assert r.code == 0 and "Examples:" in r.out and "--attest" in r.out
+
+
+def test_the_gate_runs_the_audit_once_even_with_a_dismissal(run_cli, home, tmp_path, monkeypatch):
+    """Review decisions are applied by the audit itself: the detectors run once per gate."""
+    import evalaudit.audit as audit_mod
+
+    calls = []
+    real = audit_mod.detect
+
+    def counting(*a, **kw):
+        calls.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(audit_mod, "detect", counting)
+    reviews = write(
+        tmp_path / "r.yaml",
+        f"""version: 1
+decisions:
+- finding_id: {CELL_ID}
+  action: dismiss
+  by: Dana
+  reason: rubric changed
+  until: null
+  recorded_at: '2026-01-01T00:00:00Z'
+""",
+    )
+    out = tmp_path / "g.json"
+    r = run_cli("gate", DATA, "-q", "--reviews", reviews, "--json", out)
+    assert len(calls) == 1
+    g = json.loads(out.read_text())
+    assert [d["finding_id"] for d in g["reviews"]["dismissed"]] == [CELL_ID]
+    assert g["audit"]["reviews"] == g["reviews"]  # the result holds the decisions applied
+    assert r.code == 1 and {f["id"] for f in g["blocking"]} == {LABELER_ID}
+    # one pass gives the headline the old second audit (detectors rerun with the dismissal) gave
+    from evalaudit.rules import load_policy
+    from evalaudit.validate import ingest
+
+    monkeypatch.setattr(audit_mod, "detect", real)
+    twice = audit_mod.audit_ingested(
+        ingest(str(DATA)), load_policy(None), dismissed=frozenset({CELL_ID})
+    )
+    assert g["audit"]["headline"] == json.loads(twice.to_json())["headline"]

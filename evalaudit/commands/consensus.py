@@ -20,20 +20,12 @@ import click
 
 from evalaudit.commands.common import ingest_options_from, input_options
 from evalaudit.contract import (
-    GOLD,
     ITEM_ID,
-    MAX_ROWS_SHOWN,
-    InputError,
-    LabelKind,
-    Problem,
     format_problem,
 )
 
 if TYPE_CHECKING:  # pandas/numpy are imported when the command runs, not at CLI start-up
-    import numpy as np
-    import pandas as pd
-
-    from evalaudit.table import LabelTable
+    pass
 
 __all__ = ["OUTPUT_COLUMNS", "consensus", "neutralize_formula"]
 
@@ -147,88 +139,18 @@ def consensus(
     """
     import pandas as pd
 
-    from evalaudit.io import atomic_write
-    from evalaudit.stats.consensus import (
-        TIE_RULE,
-        dawid_skene,
-        majority_vote,
-        mean_consensus,
-        read_gold,
-        tie_order,
-    )
+    from evalaudit.aggregate import MethodMismatch, consensus_labels, read_gold_file
+    from evalaudit.render.output import write_outputs
     from evalaudit.validate import ingest
 
     options = ingest_options_from(kw)
-    gold = read_gold(gold_path) if gold_path else None  # fail fast, before the big read
+    gold = read_gold_file(gold_path) if gold_path else None  # fail fast, before the big read
     ing = ingest(file, options)
-    table = ing.table
-    kind = table.kind
-    categorical = kind is not LabelKind.INTERVAL
-    if method == "dawid-skene" and not categorical:
-        raise click.UsageError(
-            "--method dawid-skene needs categorical labels; these are interval labels "
-            "(use --method majority, which reports the item mean)"
-        )
-    if gold is not None and not categorical:
-        raise click.UsageError(
-            "--gold needs categorical labels; these are interval labels "
-            "(declare the scale with --label-kind ordinal --order ...)"
-        )
-    use_gold = categorical and (gold is not None or table.has(GOLD))
-    codes = _checked_gold_codes(table, gold, ing.path, ing.row_label) if use_gold else None
-
-    lines = [
-        f"{ing.path}: {table.n_items:,} items, {table.n_labelers:,} labelers, "
-        f"{table.n_labels:,} labels. Labels: {ing.label_spec.describe()}"
-    ]
-    if method == "majority" and kind in (LabelKind.ORDINAL, LabelKind.INTERVAL):
-        labels = mean_consensus(table)
-        if kind is LabelKind.ORDINAL:
-            lines.append(
-                "Method: item mean (for ordinal labels 'majority' means the mean of the "
-                "category ranks); label = the nearest category, confidence = the share of "
-                "the item's labels equal to it."
-            )
-            lines.append(
-                f"{int(labels['tied'].sum()):,} item(s) have a mean exactly halfway between "
-                "two categories; they were rounded up to the higher one."
-            )
-        else:
-            lines.append(
-                "Method: item mean (for interval labels 'majority' means the mean); "
-                "label = the mean, confidence is left empty (there is no vote share)."
-            )
-    elif method == "majority":
-        labels = majority_vote(table)
-        n_tied = int(labels["tied"].sum())
-        lines.append("Method: majority vote (plurality of the item's labels).")
-        lines.append(
-            f"{n_tied:,} of {table.n_items:,} items tied ({n_tied / table.n_items:.1%}); "
-            f"ties broken {TIE_RULE} (here: {' > '.join(tie_order(table))})."
-        )
-    else:
-        res = dawid_skene(table, tol=tol, max_iter=max_iter)
-        labels = res.labels
-        note = " (ordinal categories treated as nominal)" if kind is LabelKind.ORDINAL else ""
-        if res.converged:
-            lines.append(
-                f"Method: Dawid-Skene EM{note}; converged after {res.n_iter} iterations "
-                f"(max posterior change < {tol:g})."
-            )
-        else:
-            lines.append(
-                f"Method: Dawid-Skene EM{note}; did NOT converge in {res.n_iter} iterations "
-                f"(last max posterior change {res.final_change:.2g} >= {tol:g}); "
-                "raise --max-iter, or read the labels as approximate."
-            )
-        mv = majority_vote(table)
-        differ = int((mv["value"].to_numpy() != labels["value"].to_numpy()).sum())
-        n_tied = int(labels["tied"].sum())
-        lines.append(
-            f"{differ:,} item(s) get a different label than the majority vote."
-            + (f" {n_tied:,} tied on the largest posterior (broken {TIE_RULE})." if n_tied else "")
-        )
-
+    try:
+        run = consensus_labels(ing, method, gold, gold_path, tol, max_iter, min_gold)
+    except MethodMismatch as exc:
+        raise click.UsageError(str(exc)) from None
+    labels, lines = run.labels, list(run.lines)
     out = pd.DataFrame(
         {
             ITEM_ID: labels[ITEM_ID].astype(str).map(neutralize_formula),
@@ -238,106 +160,13 @@ def consensus(
         },
         columns=list(OUTPUT_COLUMNS),
     )
-    with atomic_write(out_path) as fh:
-        out.to_csv(fh, index=False, lineterminator="\n", float_format="%.6g")
+    write_outputs(
+        [(out_path, lambda: out.to_csv(index=False, lineterminator="\n", float_format="%.6g"))]
+    )
     lines.append(f"Wrote {len(out):,} rows to {out_path} ({','.join(OUTPUT_COLUMNS)}).")
 
-    if codes is not None:
-        lines += _gold_summary(table, labels, codes, gold, gold_path, min_gold)
+    lines += run.gold_lines
     for p in ing.warnings:
         click.echo("warning:", err=True)
         click.echo("\n".join(format_problem(p, ing.row_label)), err=True)
     click.echo("\n".join(lines))
-
-
-def _checked_gold_codes(
-    table: LabelTable, gold: pd.Series | None, data_path: str, data_row_label: str
-) -> np.ndarray:
-    """Gold codes per item, or an InputError naming the file, column and rows of bad values."""
-    from evalaudit.stats.consensus import GOLD_LABEL, gold_codes
-    from evalaudit.table import ROW_COL
-
-    try:
-        return gold_codes(table, gold)
-    except ValueError as exc:
-        cats = list(table.categories)
-        if gold is not None:
-            in_table = gold.index.isin(table.item_ids)
-            bad = in_table & ~gold.isin(cats).to_numpy()
-            rows_of = gold.attrs.get("rows", {})
-            rows = tuple(int(rows_of[i]) for i in gold.index[bad][:MAX_ROWS_SHOWN] if i in rows_of)
-            path, column = str(gold.attrs.get("path", "gold")), GOLD_LABEL
-            row_label, count = str(gold.attrs.get("row_label", "row")), int(bad.sum())
-        else:
-            f = table.frame
-            bad = f[GOLD].notna() & ~f[GOLD].isin(cats)
-            rows = tuple(int(r) for r in f.loc[bad, ROW_COL].head(MAX_ROWS_SHOWN))
-            path, column, row_label, count = data_path, GOLD, data_row_label, int(bad.sum())
-        raise InputError(
-            path,
-            [
-                Problem(
-                    "gold_value",
-                    column,
-                    count,
-                    rows,
-                    str(exc),
-                    "write gold with the same spelling as the labels, "
-                    f"one of: {', '.join(cats[:12])}",
-                )
-            ],
-            row_label=row_label,
-        ) from None
-
-
-def _gold_summary(
-    table: LabelTable,
-    labels: pd.DataFrame,
-    codes: np.ndarray,
-    gold: pd.Series | None,
-    gold_path: str | None,
-    min_gold: int,
-) -> list[str]:
-    from evalaudit.stats.consensus import gold_accuracy
-
-    has = codes >= 0
-    n = int(has.sum())
-    source = gold_path if gold_path else f"the '{GOLD}' column"
-    lines = []
-    unmatched = 0 if gold is None else int((~gold.index.isin(table.item_ids)).sum())
-    extra = f"; {unmatched:,} gold item(s) have no labels and are ignored" if unmatched else ""
-    lines.append(f"Gold ({source}): {n:,} of {table.n_items:,} items have gold{extra}.")
-    if n == 0:
-        return lines
-    hits = int((labels["value"].to_numpy()[has] == codes[has]).sum())
-    lines.append(f"Consensus accuracy on gold items: {hits / n:.4f} ({hits:,}/{n:,}).")
-    per = gold_accuracy(table, gold)
-    ranked = per[per["n_gold"] >= min_gold]
-    lines.append(
-        f"Per-labeler gold accuracy ({len(ranked):,} labeler(s) with >= {min_gold} labels on "
-        "gold items; Wilson 95% CI):"
-    )
-    if ranked.empty:
-        lines.append("  (none; lower --min-gold to rank labelers with fewer gold labels)")
-        return lines
-
-    def row(r: Any) -> str:
-        return (
-            f"    {r.labeler_id!s:<24} {r.gold_accuracy:.3f} "
-            f"[{r.ci_low:.3f}, {r.ci_high:.3f}]  n={r.n_gold}"
-        )
-
-    best = ranked.sort_values(
-        ["gold_accuracy", "n_gold", "labeler_id"], ascending=[False, False, True], kind="stable"
-    )
-    if len(ranked) <= 10:
-        lines += [row(r) for r in best.itertuples()]
-        return lines
-    worst = ranked.sort_values(
-        ["gold_accuracy", "n_gold", "labeler_id"], ascending=[True, False, True], kind="stable"
-    )
-    lines.append("  top 5:")
-    lines += [row(r) for r in best.head(5).itertuples()]
-    lines.append("  bottom 5:")
-    lines += [row(r) for r in worst.head(5).itertuples()]
-    return lines

@@ -96,7 +96,7 @@ def gate(
         render_junit,
         run_gate,
     )
-    from evalaudit.io import atomic_write
+    from evalaudit.render.output import write_outputs
     from evalaudit.rules import load_policy
 
     options = ingest_options_from(kw)
@@ -119,10 +119,7 @@ def gate(
         (junit_out, lambda: render_junit(g)),
         (attest_out, lambda: attestation(g)),
     ]
-    for path, render in outputs:
-        if path:
-            with atomic_write(path) as fh:
-                fh.write(render())
+    write_outputs(outputs)
     click.echo(render_gate_text(g), nl=False)
     return 0 if nofail else g.exit_code
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from evalaudit.audit import MAX_DRIFT_CHARTS, drift_labelers
 from evalaudit.commands.common import (
     ExamplesCommand,
     gold_option,
@@ -19,30 +20,6 @@ from evalaudit.commands.common import (
 )
 
 __all__ = ["MAX_DRIFT_CHARTS", "drift_labelers", "report"]
-
-#: Most labelers with a drift timeline in the report.
-MAX_DRIFT_CHARTS = 8
-
-
-def drift_labelers(result: Any, max_n: int = MAX_DRIFT_CHARTS) -> tuple[list[str], str | None]:
-    """Which labelers get a drift timeline, and in which order ("time" or "batch").
-
-    Labelers whose drift is flagged first, then flagged labelers, then labelers
-    with a flagged cell (at most ``max_n``). The order is the one the drift
-    test used: time when it ran in time order, else batch; ``None`` when
-    drift was not tested.
-    """
-    drift = result.drift
-    if drift is None or drift.empty or "order" not in drift.columns:
-        return [], None
-    order = "time" if (drift["order"] == "time").any() else "batch"
-    d = drift[drift["order"] == order]
-    ids: list[str] = [str(i) for i in d.loc[d["flagged"].astype(bool), "labeler_id"]]
-    ids += [str(i) for i in result.flagged_labelers()]
-    cells = result.cells
-    if cells is not None and not cells.empty and "flagged" in cells.columns:
-        ids += [str(i) for i in cells.loc[cells["flagged"].astype(bool), "labeler_id"]]
-    return list(dict.fromkeys(ids))[:max_n], order
 
 
 @click.command(
@@ -110,7 +87,6 @@ def report(
     **kw: Any,
 ) -> int:
     """Write a self-contained HTML report (plus Markdown and JSON) of the audit of DATA."""
-    import pandas as pd
 
     from evalaudit.audit import Profiler, load_inputs
     from evalaudit.history import (
@@ -121,14 +97,13 @@ def report(
         default_series,
         summarize,
     )
-    from evalaudit.io import atomic_write
     from evalaudit.render.html import (
         MAX_TREND_RUNS,
         ReportData,
         render_html,
         render_report_markdown,
     )
-    from evalaudit.stats.timeline import drift_timeline
+    from evalaudit.render.output import write_outputs
 
     if no_history and history_path:
         raise click.UsageError("--history and --no-history exclude each other")
@@ -140,9 +115,7 @@ def report(
     decisions = decisions_for_gate(reviews, home)
     result, outcome = audit_with_reviews(ing, policy, decisions, utc_today(), gold, prof)
     result = reviewed_result(result, outcome)
-    with prof.step("drift timelines"):
-        ids, order = drift_labelers(result)
-        timeline = drift_timeline(ing.table, ids, order=order) if ids and order else None
+    timeline = result.timelines  # computed by the audit
 
     now = datetime.now(UTC)
     run_series = series.strip() if series and series.strip() else default_series(data, title)
@@ -165,7 +138,7 @@ def report(
             result=result,
             title=title,
             generated_at=summary.recorded_at[:19] + "Z",
-            timeline=timeline if timeline is not None else pd.DataFrame(),
+            timeline=timeline,
             history=(*past, summary) if store is not None else (),
             changes=changes,
             history_path=str(hist_file) if hist_file else None,
@@ -176,9 +149,10 @@ def report(
             js = result.to_json()
         out = Path(out_dir)
         with prof.step("write outputs"):
-            for name, text in (("audit.json", js), ("report.md", md), ("report.html", html)):
-                with atomic_write(out / name) as fh:
-                    fh.write(text)
+            write_outputs(
+                (out / name, lambda t=text: t)
+                for name, text in (("audit.json", js), ("report.md", md), ("report.html", html))
+            )
         if store is not None:
             try:
                 store.append(summary)

@@ -23,6 +23,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from evalaudit.render.format import effect_scale, score_scale
 from evalaudit.result import AuditResult
 
 __all__ = [
@@ -61,25 +62,14 @@ ROW_PX = 16
 
 # ------------------------------------------------------------------ helpers
 def effect_units(kind: str) -> tuple[float, str]:
-    """Factor and unit to show an effect on the score scale in reader units.
-
-    >>> effect_units("binary"), effect_units("ordinal"), effect_units("interval")
-    ((100.0, 'pts'), (100.0, '% of scale'), (1.0, 'label units'))
-    """
-    if kind in ("binary", "nominal"):
-        return 100.0, "pts"
-    if kind == "ordinal":
-        return 100.0, "% of scale"
-    return 1.0, "label units"
+    """Factor and unit to show an effect on the score scale in reader units
+    (:func:`evalaudit.render.format.effect_scale`)."""
+    return effect_scale(kind)
 
 
 def _score_units(kind: str) -> tuple[float, str]:
-    """Factor and unit of a score (headline): a pass rate in % for binary/nominal."""
-    if kind in ("binary", "nominal"):
-        return 100.0, "%"
-    if kind == "ordinal":
-        return 100.0, "% of scale"
-    return 1.0, "label units"
+    """Factor and unit of a score (:func:`evalaudit.render.format.score_scale`)."""
+    return score_scale(kind)
 
 
 def _kind(result: AuditResult) -> str:

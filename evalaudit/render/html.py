@@ -30,9 +30,12 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from evalaudit.history import RunChanges, RunSummary
+from evalaudit.render.format import fmt_effect, fmt_impact, fmt_num, fmt_q
+from evalaudit.render.format import fmt_score as _fmt_score
 from evalaudit.render.markdown import md_cell, md_code, render_markdown
-from evalaudit.render.text import fmt_effect, fmt_num, fmt_q, scan_method
+from evalaudit.render.text import scan_method
 from evalaudit.result import AuditResult
+from evalaudit.verdicts import SEVERITIES
 
 __all__ = [
     "MAX_TABLE_ROWS",
@@ -45,6 +48,10 @@ __all__ = [
 
 #: Most rows of a table in the report (the rest are in audit.json).
 MAX_TABLE_ROWS = 100
+#: Finding kinds listed under "Data quality" instead of "Findings" (each finding is listed once).
+DATA_SECTION_KINDS = ("data_quality", "assignment_imbalance")
+#: Most rows of the spot-check table (each blocking finding lists at most 20 of its labels).
+MAX_SPOT_ROWS = 100
 #: Most runs drawn in the trend chart and listed in the Markdown trend table.
 MAX_TREND_RUNS = 50
 
@@ -166,11 +173,7 @@ def _int(x: Any) -> str:
 
 
 def _score(x: Any, kind: str) -> str:
-    if _missing(x):
-        return "n/a"
-    if kind == "interval":
-        return f"{x:.3g}"
-    return _pct(x)
+    return _fmt_score(x, kind)
 
 
 def _signed_pts(x: Any, kind: str) -> str:
@@ -220,7 +223,7 @@ def _context(data: ReportData) -> dict[str, Any]:
     kind = d["label"].get("kind") or d["input"].get("label_kind") or "binary"
     findings = d["findings"]
     by_id = {f["id"]: f for f in findings}
-    severities = {s: [f for f in findings if f["severity"] == s] for s in ("block", "warn", "info")}
+    severities = {s: [f for f in findings if f["severity"] == s] for s in reversed(SEVERITIES)}
     h = d.get("headline") or None
     flagged_labelers = [x for x in d["labelers"] if x.get("flagged")]
     flagged_cells = sorted(
@@ -228,6 +231,21 @@ def _context(data: ReportData) -> dict[str, Any]:
         key=lambda c: (c.get("p_value") is None, c.get("p_value") or 0.0),
     )
     drift_flagged = [x for x in d.get("drift", []) if x.get("flagged")]
+    main_findings = [f for f in findings if f["kind"] not in DATA_SECTION_KINDS]
+    slice_cols = list(d["input"].get("slice_columns") or [])
+    spot_check = [
+        {
+            "finding": f["id"],
+            "item_id": it.get("item_id"),
+            "label": it.get("label"),
+            "labeler_id": it.get("labeler_id"),
+            "model": it.get("model", ""),
+            "slice": ", ".join(f"{c}={it[c]}" for c in slice_cols if c in it),
+        }
+        for f in findings
+        if f["severity"] == "block"
+        for it in f.get("items") or []
+    ]
 
     ch = data.changes
     changes = None
@@ -252,7 +270,7 @@ def _context(data: ReportData) -> dict[str, Any]:
     fig["headline"] = _chart("headline", lambda: charts.headline_chart(r))
     fig["trend"] = (
         _chart("trend", lambda: charts.trend_chart(history), n_points=len(history))
-        if history
+        if len(history) >= 2  # one run is a dot, not a trend
         else {}
     )
     fig["leniency"] = _chart("leniency", lambda: charts.leniency_chart(r))
@@ -274,12 +292,8 @@ def _context(data: ReportData) -> dict[str, Any]:
         for k, v in pol.items()
         if k not in ("severity", "overrides", "path", "sha256")
     ]
-    conc_caps = {"labeler": pol.get("max_labeler_share"), "vendor": pol.get("max_vendor_share")}
-    concentrated = [
-        c
-        for c in d.get("concentration", [])
-        if conc_caps.get(c.get("who")) is not None and c["top_share"] > conc_caps[c["who"]]
-    ]
+    # the concentration rule decides (overrides, min_support, sole-source share): list its findings
+    concentrated = [f for f in findings if f["kind"] == "concentration"]
     drawn = (
         list(dict.fromkeys(data.timeline["labeler_id"].astype(str)))
         if not data.timeline.empty
@@ -299,8 +313,12 @@ def _context(data: ReportData) -> dict[str, Any]:
             m.get("model"): m for m in ((h or {}).get("corrected") or {}).get("per_model") or []
         },
         "verdict": d["verdict"],
-        "findings": findings[:MAX_TABLE_ROWS],
-        "n_findings": len(findings),
+        # each finding is listed once: data-quality and assumption findings under Data
+        "findings": main_findings[:MAX_TABLE_ROWS],
+        "n_findings": len(main_findings),
+        "n_data_findings": len(findings) - len(main_findings),
+        "spot_check": spot_check[:MAX_SPOT_ROWS],
+        "n_spot_check": len(spot_check),
         "severities": severities,
         "flagged_labelers": flagged_labelers,
         "flagged_cells": flagged_cells[:MAX_TABLE_ROWS],
@@ -309,9 +327,7 @@ def _context(data: ReportData) -> dict[str, Any]:
         "n_labelers": len(d["labelers"]),
         "drift_flagged": drift_flagged,
         "drift_drawn": drawn,
-        "data_quality": [
-            f for f in findings if f["kind"] in ("data_quality", "assignment_imbalance")
-        ],
+        "data_quality": [f for f in findings if f["kind"] in DATA_SECTION_KINDS],
         "concentrated": concentrated,
         "changes": changes,
         "history": history,
@@ -343,6 +359,7 @@ def _env() -> Environment:
         score_ci=_score_ci,
         score=_score,
         q=fmt_q,
+        impact=fmt_impact,
         scan_method=scan_method,
         num=fmt_num,
         int=_int,
@@ -580,17 +597,27 @@ No blocking finding and no warning.
 <h2>Findings ({{ n_findings }})</h2>
 {% if findings %}
 <table>
-<tr><th>severity</th><th>finding</th><th>message</th></tr>
-{% for f in findings %}<tr><td>{{ sev(f.severity) }}</td><td class="id">{{ f.id }}</td><td>{{ f.message }}</td></tr>
+<tr><th>severity</th><th>finding</th><th>message</th><th>impact (correcting its labels)</th></tr>
+{% for f in findings %}<tr><td>{{ sev(f.severity) }}</td><td class="id">{{ f.id }}</td><td>{{ f.message }}</td><td>{{ f.impact | impact(kind) }}</td></tr>
 {% endfor %}
 </table>
 {% if n_findings > findings | length %}<p class="note">{{ n_findings - findings | length }} more in audit.json.</p>{% endif %}
-{% else %}<p class="note">No findings.</p>{% endif %}
+{% else %}<p class="note">No findings{% if n_data_findings %} beyond data quality{% endif %}.</p>{% endif %}
+{% if n_data_findings %}<p class="note">{{ n_data_findings }} data-quality and assumption finding{{ "s" if n_data_findings != 1 }}: see <a href="#data">Data quality</a>.</p>{% endif %}
+{% if spot_check %}
+<h3 id="spot-check">Spot-check: labels behind the blocking findings</h3>
+<p class="note">The labels each blocking finding's effect would change first (a lenient finding's passes, a severe one's fails), at most 20 per finding{% if n_spot_check > spot_check | length %}, the first {{ spot_check | length }} of {{ n_spot_check }} here (all in audit.json, <code>findings[].items</code>){% endif %}. Open an item in the dashboard's Items view by adding <code>?item=ITEM_ID</code> to its address.</p>
+<table class="spot-check">
+<tr><th>finding</th><th>item</th><th>label</th><th>labeler</th><th>model</th><th>slice</th></tr>
+{% for x in spot_check %}<tr><td class="id">{{ x.finding }}</td><td><code>{{ x.item_id }}</code></td><td>{{ x.label }}</td><td>{{ x.labeler_id }}</td><td>{{ x.model }}</td><td class="slice">{{ x.slice }}</td></tr>
+{% endfor %}
+</table>
+{% endif %}
 <h3>Flagged labelers ({{ flagged_labelers | length }})</h3>
 {% if flagged_labelers %}
 <table>
 <tr><th>labeler</th><th class="n">labels</th><th class="n">share</th><th class="n">leniency</th><th>95% CI</th><th class="n">q</th><th>evidence</th><th class="n">kappa</th><th>vendor</th></tr>
-{% for x in flagged_labelers %}<tr><td class="id">{{ x.labeler_id }}</td><td class="n">{{ x.n_labels | int }}</td><td class="n">{{ x.share | pct }}</td><td class="n">{{ x.leniency | eff(kind) }}</td><td class="ci">{{ x.ci | ci(kind) }}</td><td class="n">{{ x.q_value | q }}</td><td>{{ x.evidence }}</td><td class="n">{{ x.kappa | num(2) }}</td><td>{{ x.vendor if x.vendor is not none else "" }}</td></tr>
+{% for x in flagged_labelers %}<tr><td class="id">{{ x.labeler_id }}</td><td class="n">{{ x.n_labels | int }}</td><td class="n">{{ x.share | pct }}</td><td class="n">{{ x.leniency | eff(kind) }}</td><td class="ci">{{ x.ci | ci(kind) }}</td><td class="n">{{ x.q_value | q }}</td><td>{{ x.evidence }}</td><td class="n">{{ x.kappa | num(2) }}</td><td>{{ x.get("vendor") or "" }}</td></tr>
 {% endfor %}
 </table>
 {% else %}<p class="note">None.</p>{% endif %}
@@ -651,8 +678,8 @@ No blocking finding and no warning.
 {{ figure(fig.concentration) }}
 {% if concentrated %}
 <table>
-<tr><th>scope</th><th>who</th><th>top</th><th class="n">share of items</th><th class="n">effective number</th></tr>
-{% for c in concentrated %}<tr><td>{{ c.scope }}: {{ c.slice_value }}</td><td>{{ c.who }}</td><td class="id">{{ c.top }}</td><td class="n">{{ c.top_share | pct }}</td><td class="n">{{ c.effective_n | num(1) }}</td></tr>
+<tr><th>scope</th><th>who</th><th>source</th><th class="n">items labeled alone</th><th class="n">effective number</th><th>severity</th></tr>
+{% for c in concentrated %}<tr><td>{{ c.subject.scope }}: {{ c.subject.slice_value }}</td><td>{{ c.subject.who }}</td><td class="id">{{ c.subject.id }}</td><td class="n">{{ c.effect | pct }}</td><td class="n">{{ c.evidence.effective_n | num(1) }}</td><td>{{ sev(c.severity) }}</td></tr>
 {% endfor %}
 </table>
 {% else %}<p class="note">No scope rests on one labeler or vendor beyond the policy's limits.</p>{% endif %}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from evalaudit.render.text import _pct, fmt_effect, fmt_num, fmt_q, scan_method
+from evalaudit.render.format import fmt_effect, fmt_impact, fmt_num, fmt_q, fmt_score
+from evalaudit.render.text import scan_method
 from evalaudit.result import AuditResult
 
 __all__ = ["md_cell", "md_code", "render_markdown"]
@@ -27,6 +28,10 @@ def render_markdown(result: AuditResult) -> str:
     d = result.to_dict()
     inp, lab, agr = d["input"], d["label"], d["agreement"]
     kind = lab["kind"]
+
+    def _pct(x: object) -> str:
+        return fmt_score(x, kind)
+
     out = [f"# evalaudit: {d['verdict'].upper()}", ""]
     out.append(
         f"Audit of `{md_code(inp['path'])}` (sha256 `{inp['sha256'][:12]}`), evalaudit "
@@ -71,10 +76,13 @@ def render_markdown(result: AuditResult) -> str:
     if not d["findings"]:
         out.append("None.")
     else:
-        out.append("| severity | id | message |")
-        out.append("|---|---|---|")
+        out.append("| severity | id | message | impact |")
+        out.append("|---|---|---|---|")
         for f in d["findings"][:MAX_ROWS]:
-            out.append(f"| {f['severity']} | `{md_code(f['id'])}` | {md_cell(f['message'])} |")
+            out.append(
+                f"| {f['severity']} | `{md_code(f['id'])}` | {md_cell(f['message'])} | "
+                f"{md_cell(fmt_impact(f.get('impact'), kind))} |"
+            )
         if len(d["findings"]) > MAX_ROWS:
             out.append(f"\n... {len(d['findings']) - MAX_ROWS} more in the JSON output.")
     flagged_cells = [c for c in d.get("cells", []) if c.get("flagged")]

@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from evalaudit.render.format import fmt_effect, fmt_num, fmt_q, fmt_score
 from evalaudit.result import AuditResult
+from evalaudit.verdicts import SEVERITIES
 
 __all__ = ["fmt_effect", "fmt_num", "fmt_q", "render_text", "scan_method"]
 
 MAX_LABELER_ROWS = 15
-
-
-def fmt_num(x: Any, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{x:.{digits}f}"
-
-
-def fmt_effect(x: Any, kind: str) -> str:
-    """Effect in reader units: pass-rate points for binary/nominal, % of scale for ordinal."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if kind in ("binary", "nominal"):
-        return f"{x * 100:+.{1 if abs(x) >= 0.01 else 2}f} pts"
-    if kind == "ordinal":
-        return f"{x * 100:+.1f}%"
-    return f"{x:+.3g}"
-
-
-def fmt_q(q: Any) -> str:
-    """A q-value for people: '<0.001' below 0.001, else three decimals."""
-    if q is None or (isinstance(q, float) and math.isnan(q)):
-        return "n/a"
-    return "<0.001" if q < 0.001 else f"{q:.3f}"
 
 
 def scan_method(scan: dict[str, Any], kind: str) -> str:
@@ -48,14 +25,14 @@ def scan_method(scan: dict[str, Any], kind: str) -> str:
     return "Benjamini-Hochberg across all tested"
 
 
-def _pct(x: Any) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x * 100:.1f}%"
-
-
 def render_text(result: AuditResult) -> str:
     d = result.to_dict()
     inp, lab, agr = d["input"], d["label"], d["agreement"]
     kind = lab["kind"]
+
+    def _sc(x: Any) -> str:
+        return fmt_score(x, kind)
+
     lines = [
         f"evalaudit {d['evalaudit_version']}: audit of {inp['path']} (sha256 {inp['sha256'][:12]})"
     ]
@@ -90,14 +67,14 @@ def render_text(result: AuditResult) -> str:
     if h:
         lines.append("")
         lines.append(
-            f"Headline (mean item score): {_pct(h['score'])} "
-            f"[95% CI {_pct(h['ci'][0])}, {_pct(h['ci'][1])}] over {h['items']:,} items."
+            f"Headline (mean item score): {fmt_score(h['score'], kind)} "
+            f"[95% CI {_sc(h['ci'][0])}, {_sc(h['ci'][1])}] over {h['items']:,} items."
         )
         if h.get("suspect_labels"):
             kept = h["items"] - h["items_dropped"]
             lines.append(
                 f"  without the {h['suspect_labels']:,} suspect labels ({h['suspects']}): "
-                f"{_pct(h['score_kept_items'])} -> {_pct(h['score_without_suspects'])} on the "
+                f"{_sc(h['score_kept_items'])} -> {_sc(h['score_without_suspects'])} on the "
                 f"{kept:,} items that keep a label; paired delta {fmt_effect(h['delta'], kind)} "
                 f"[95% CI {fmt_effect(h['delta_ci'][0], kind)}, "
                 f"{fmt_effect(h['delta_ci'][1], kind)}]."
@@ -110,8 +87,8 @@ def render_text(result: AuditResult) -> str:
             corr = h.get("corrected")
             if corr:
                 lines.append(
-                    f"  corrected for their estimated leniency: {_pct(corr['score'])} -> "
-                    f"{_pct(corr['score_corrected'])}, delta {fmt_effect(corr['delta'], kind)} "
+                    f"  corrected for their estimated leniency: {_sc(corr['score'])} -> "
+                    f"{_sc(corr['score_corrected'])}, delta {fmt_effect(corr['delta'], kind)} "
                     f"[95% CI {fmt_effect(corr['delta_ci'][0], kind)}, "
                     f"{fmt_effect(corr['delta_ci'][1], kind)}] over all {corr['items']:,} items"
                     + ("; the order of the models changes" if corr.get("ranking_changed") else "")
@@ -120,7 +97,7 @@ def render_text(result: AuditResult) -> str:
             per_model = (corr or {}).get("per_model") or []
             for m in per_model:
                 lines.append(
-                    f"  {m['model']}: {_pct(m['score'])} -> {_pct(m['score_corrected'])} "
+                    f"  {m['model']}: {_sc(m['score'])} -> {_sc(m['score_corrected'])} "
                     f"corrected (delta {fmt_effect(m['delta'], kind)})"
                 )
     lines.append("")
@@ -165,7 +142,7 @@ def render_text(result: AuditResult) -> str:
             )
     lines.append("")
     fs = d["findings"]
-    counts = {s: sum(f["severity"] == s for f in fs) for s in ("block", "warn", "info")}
+    counts = {s: sum(f["severity"] == s for f in fs) for s in reversed(SEVERITIES)}
     lines.append(
         f"Findings: {counts['block']} block, {counts['warn']} warn, {counts['info']} info."
     )

@@ -1,11 +1,11 @@
-"""Policies as code: thresholds, severities and per-slice overrides from ``rules/*.yaml``.
+"""Policies: thresholds, severities and per-slice overrides from ``rules/*.yaml``.
 
-Every finding kind is a *rule* with a stable code and a readable name
-(:data:`RULES`); codes never change once shipped (configs and CI dashboards
-key on them). Loading validates the file: an unknown key, a wrong type or an
-out-of-range value raises :class:`~evalaudit.contract.InputError` naming the
-file, the line and the key — every problem at once. The schema is
-documented in ``rules/README.md``.
+The schema (which keys a policy may set, their types, ranges and defaults) is
+generated from the rule registry (:mod:`evalaudit.rules.base`): the shared keys
+plus each rule's own. Loading validates the file: an unknown key, a wrong type
+or an out-of-range value raises :class:`~evalaudit.contract.InputError` naming
+the file, the line and the key, every problem at once. ``rules/README.md``
+documents the keys (its tables are generated from the registry too).
 """
 
 from __future__ import annotations
@@ -18,123 +18,23 @@ from typing import Any
 import yaml
 
 from evalaudit.contract import InputError, Problem
+from evalaudit.rules.base import RULES, SEVERITIES, PolicyKey, all_keys
 
-__all__ = [
-    "FINDING_KINDS",
-    "RULES",
-    "SEVERITIES",
-    "Override",
-    "Policy",
-    "Rule",
-    "default_rules_path",
-    "load_policy",
-]
+__all__ = ["Override", "Policy", "default_rules_path", "load_policy"]
 
 
-@dataclass(frozen=True)
-class Rule:
-    """A finding kind as a policy rule: stable code, readable name, what it checks."""
-
-    code: str
-    name: str
-    kind: str
-    summary: str
+def _keys() -> dict[str, PolicyKey]:
+    """YAML name -> key, from the registry as it is now."""
+    return {k.name: k for k in all_keys()}
 
 
-#: The rules, in a fixed order. Codes and names are stable: never renumber or rename.
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "EA101",
-        "labeler.lenient",
-        "lenient_labeler",
-        "a labeler passes more than peers on the same kind of items",
-    ),
-    Rule(
-        "EA102",
-        "labeler.severe",
-        "severe_labeler",
-        "a labeler passes less than peers on the same kind of items",
-    ),
-    Rule(
-        "EA201",
-        "slice.tilted",
-        "tilted_slice",
-        "a labeler deviates from peers on one slice (labeler x slice cell)",
-    ),
-    Rule(
-        "EA301",
-        "labeler.drift",
-        "labeler_drift",
-        "a labeler's leniency changes over time or batches",
-    ),
-    Rule("EA401", "agreement.low", "low_agreement", "Krippendorff's alpha below the policy floor"),
-    Rule(
-        "EA501",
-        "supply.concentration",
-        "concentration",
-        "one labeler or vendor carries too much of a slice",
-    ),
-    Rule(
-        "EA601",
-        "assignment.imbalance",
-        "assignment_imbalance",
-        "a labeler's item mix differs strongly from peers'",
-    ),
-    Rule(
-        "EA701",
-        "gold.failure",
-        "gold_failure",
-        "a labeler's accuracy on gold items is below the floor",
-    ),
-    Rule(
-        "EA801",
-        "data.quality",
-        "data_quality",
-        "the input has problems that did not stop the audit",
-    ),
-    Rule(
-        "EA901",
-        "headline.shift",
-        "headline_shift",
-        "correcting suspect labels moves the headline more than allowed",
-    ),
-)
-RULE_BY_KIND: dict[str, Rule] = {r.kind: r for r in RULES}
-FINDING_KINDS: tuple[str, ...] = tuple(r.kind for r in RULES)
-SEVERITIES = ("info", "warn", "block")
+def _default_severity() -> dict[str, str]:
+    return {r.kind: r.severity for r in RULES}
 
-_DEFAULT_SEVERITY = {
-    "lenient_labeler": "block",
-    "severe_labeler": "warn",
-    "tilted_slice": "block",
-    "labeler_drift": "warn",
-    "low_agreement": "warn",
-    "concentration": "warn",
-    "assignment_imbalance": "info",
-    "gold_failure": "warn",
-    "data_quality": "warn",
-    "headline_shift": "block",
-}
 
-# key -> (type, low, high); bounds inclusive
-_SCHEMA: dict[str, tuple[type, float, float]] = {
-    "min_support": (int, 1, 10**9),
-    "fdr": (float, 1e-9, 0.5),
-    "min_effect": (float, 0.0, 1.0),
-    "min_effect_interval_sd": (float, 0.0, 100.0),
-    "agreement_floor": (float, -1.0, 1.0),
-    "imbalance_tv": (float, 0.0, 1.0),
-    "max_labeler_share": (float, 0.0, 1.0),
-    "max_vendor_share": (float, 0.0, 1.0),
-    "max_headline_shift": (float, 0.0, 1e9),
-    "gold_accuracy_floor": (float, 0.0, 1.0),
-}
-#: Keys whose value is one of a few words: key -> allowed values.
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "cell_weights": ("power", "uniform"),
-}
-#: Keys an override may set (thresholds that make sense per slice) besides severity.
-_OVERRIDE_KEYS = ("min_effect", "min_effect_interval_sd", "max_labeler_share", "max_vendor_share")
+def _override_fields() -> tuple[str, ...]:
+    """Policy fields an override may set (the per-slice keys)."""
+    return tuple(k.field for k in all_keys() if k.per_slice)
 
 
 @dataclass(frozen=True)
@@ -176,15 +76,34 @@ class Policy:
     max_vendor_share: float = 0.9
     max_headline_shift: float = 0.01
     gold_accuracy_floor: float = 0.7
+    #: A significant finding blocks only if correcting its labels moves the headline by at
+    #: least this much (pts; interval: label units), its slice by ``materiality_slice``,
+    #: or the order of the models; otherwise it warns.
+    materiality_headline: float = 0.5
+    materiality_slice: float = 2.0
     cell_weights: str = "power"
-    severity: dict[str, str] = field(default_factory=lambda: dict(_DEFAULT_SEVERITY))
+    severity: dict[str, str] = field(default_factory=_default_severity)
     overrides: tuple[Override, ...] = ()
+    #: Values of keys declared by rules that are not fields above (added rules' keys).
+    extra: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
     sha256: str | None = None
 
+    def get(self, name: str) -> Any:
+        """The value of a policy key (YAML name or field name), set or default."""
+        f = name.replace(".", "_")
+        if f in self.extra:
+            return self.extra[f]
+        if hasattr(self, f) and f not in ("extra", "severity", "overrides"):
+            return getattr(self, f)
+        for k in all_keys():
+            if k.field == f:
+                return k.default
+        raise KeyError(name)
+
     def for_slice(self, column: str, value: str) -> tuple[dict[str, float], dict[str, str]]:
         """Settings and severities that apply to a slice cell (later overrides win)."""
-        settings = {k: getattr(self, k) for k in _OVERRIDE_KEYS}
+        settings = {k: self.get(k) for k in _override_fields()}
         severity = dict(self.severity)
         for o in self.overrides:
             if o.matches(column, value):
@@ -194,6 +113,8 @@ class Policy:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out.pop("extra")
+        out.update(sorted(self.extra.items()))
         out["severity"] = dict(sorted(self.severity.items()))
         out["overrides"] = [o.to_dict() for o in self.overrides]
         return out
@@ -201,7 +122,7 @@ class Policy:
 
 def default_rules_path() -> Path | None:
     """``rules/default.yaml`` beside the package (source checkout), if present."""
-    p = Path(__file__).resolve().parent.parent / "rules" / "default.yaml"
+    p = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
     return p if p.exists() else None
 
 
@@ -216,7 +137,8 @@ class _Checker:
         self.problems.append(Problem("rules", key, 1, (line,) if line else (), message, hint))
 
     def number(self, key: str, value: Any, line: int | None, schema_key: str) -> float | None:
-        typ, lo, hi = _SCHEMA[schema_key]
+        spec = _keys()[schema_key]
+        typ, lo, hi = spec.type, spec.low, spec.high
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if typ is int and ok and float(value) != int(value):
             ok = False
@@ -240,7 +162,7 @@ class _Checker:
         return typ(value)
 
     def choice(self, key: str, value: Any, line: int | None, schema_key: str) -> str | None:
-        allowed = _CHOICES[schema_key]
+        allowed = _keys()[schema_key].choices
         if value in allowed:
             return str(value)
         self.add(
@@ -250,6 +172,43 @@ class _Checker:
             f"use {' or '.join(allowed)}",
         )
         return None
+
+    def group(
+        self, prefix: str, value: Any, node: Any, line: int | None, only: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """A mapping of dotted keys, e.g. ``materiality: {headline: 0.5, slice: 2}`` -> the
+        Policy fields it sets; ``prefix`` may be ``overrides[0].materiality`` (its group is
+        the last part). ``only``: the fields allowed here (an override's per-slice keys)."""
+        group = prefix.rsplit(".", 1)[-1]
+        members = {k.name.split(".", 1)[1]: k for k in all_keys() if k.name.startswith(group + ".")}
+        if only:
+            members = {m: k for m, k in members.items() if k.field in only}
+        out: dict[str, Any] = {}
+        example = ", ".join(f"{m}: {k.default:g}" for m, k in members.items())
+        if not isinstance(value, dict):
+            self.add(
+                prefix,
+                line,
+                f"'{prefix}' must be a mapping with " + " and/or ".join(f"'{m}'" for m in members),
+                f"e.g. {group}: {{{example}}}",
+            )
+            return out
+        lines = _key_lines(node)
+        for m, v in value.items():
+            key = f"{prefix}.{m}"
+            spec = members.get(str(m))
+            if spec is None:
+                self.add(
+                    key,
+                    lines.get(str(m), line),
+                    f"unknown key '{m}'",
+                    "use " + " or ".join(members),
+                )
+                continue
+            num = self.number(key, v, lines.get(str(m), line), spec.name)
+            if num is not None:
+                out[spec.field] = num
+        return out
 
     def severity(self, prefix: str, value: Any, node: Any, line: int | None) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -264,12 +223,12 @@ class _Checker:
         lines = _key_lines(node)
         for kind, level in value.items():
             key = f"{prefix}.{kind}"
-            if kind not in FINDING_KINDS:
+            if kind not in {r.kind for r in RULES}:
                 self.add(
                     key,
                     lines.get(str(kind)),
                     f"unknown finding kind '{kind}'",
-                    "use one of: " + ", ".join(FINDING_KINDS),
+                    "use one of: " + ", ".join(r.kind for r in RULES),
                 )
             elif level not in SEVERITIES:
                 self.add(
@@ -346,30 +305,35 @@ def load_policy(path: str | Path | None = None) -> Policy:
     lines = _key_lines(node)
     children = _child_nodes(node)
     values: dict[str, Any] = {}
+    keys = _keys()
+    groups = {k.name.split(".", 1)[0] for k in keys.values() if "." in k.name}
+    policy_fields = {f.name for f in fields(Policy)}
     for key, value in data.items():
         line = lines.get(str(key))
         if key == "severity":
             values["severity"] = {
-                **_DEFAULT_SEVERITY,
+                **_default_severity(),
                 **chk.severity("severity", value, children.get(key), line),
             }
         elif key == "overrides":
             values["overrides"] = _overrides(chk, value, children.get(key), line)
-        elif key in _SCHEMA:
-            v = chk.number(str(key), value, line, key)
-            if v is not None:
-                values[key] = v
-        elif key in _CHOICES:
+        elif key in groups:
+            values.update(chk.group(str(key), value, children.get(key), line))
+        elif key in keys and keys[key].choices:
             w = chk.choice(str(key), value, line, key)
             if w is not None:
-                values[key] = w
+                values[keys[key].field] = w
+        elif key in keys:
+            v = chk.number(str(key), value, line, key)
+            if v is not None:
+                values[keys[key].field] = v
         else:
-            chk.add(
-                str(key),
-                line,
-                f"unknown key '{key}'",
-                "known keys: " + ", ".join([*_SCHEMA, *_CHOICES, "severity", "overrides"]),
-            )
+            known = [k for k in keys if "." not in k] + sorted(groups) + ["severity", "overrides"]
+            chk.add(str(key), line, f"unknown key '{key}'", "known keys: " + ", ".join(known))
+    extra = {k: v for k, v in values.items() if k not in policy_fields}
+    values = {k: v for k, v in values.items() if k in policy_fields}
+    if extra:
+        values["extra"] = extra
     if chk.problems:
         raise InputError(name, chk.problems, row_label="line")
     return Policy(**values, path=name, sha256=hashlib.sha256(raw).hexdigest())
@@ -386,6 +350,10 @@ def _overrides(chk: _Checker, value: Any, node: Any, line: int | None) -> tuple[
         return ()
     out: list[Override] = []
     items = node.value if isinstance(node, yaml.SequenceNode) else []
+    keys = _keys()
+    per_slice = _override_fields()
+    allowed = [k.name for k in keys.values() if k.per_slice]
+    groups = {k.split(".", 1)[0] for k in allowed if "." in k}
     for i, entry in enumerate(value):
         enode = items[i] if i < len(items) else None
         eline = enode.start_mark.line + 1 if enode is not None else line
@@ -413,7 +381,11 @@ def _overrides(chk: _Checker, value: Any, node: Any, line: int | None) -> tuple[
             kline = elines.get(str(key), eline)
             if key == "severity":
                 severity = chk.severity(f"{prefix}.severity", v, echildren.get(key), kline)
-            elif key in _OVERRIDE_KEYS:
+            elif key in groups:
+                settings.update(
+                    chk.group(f"{prefix}.{key}", v, echildren.get(key), kline, per_slice)
+                )
+            elif key in keys and keys[key].field in per_slice and "." not in key:
                 num = chk.number(f"{prefix}.{key}", v, kline, key)
                 if num is not None:
                     settings[key] = num
@@ -422,7 +394,8 @@ def _overrides(chk: _Checker, value: Any, node: Any, line: int | None) -> tuple[
                     f"{prefix}.{key}",
                     kline,
                     f"unknown key '{key}' in an override",
-                    "an override may set: slice, severity, " + ", ".join(_OVERRIDE_KEYS),
+                    "an override may set: slice, severity, "
+                    + ", ".join(sorted({k.split(".", 1)[0] for k in allowed})),
                 )
         out.append(Override(col, val, settings, severity))
     return tuple(out)

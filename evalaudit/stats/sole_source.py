@@ -1,0 +1,101 @@
+"""Sole-source shares: how much of a slice rests on one labeler (or vendor) *alone*.
+
+:func:`evalaudit.stats.concentration.concentration` gives the top entity's
+share of the items it labeled at all. That share cannot tell a slice graded
+by one person from a slice double-labeled by two people who each labeled
+every item: both have a top share of 100%. What makes a slice rest on one
+source is the items nobody else looked at. For every scope (overall, and each
+value of each slice column) and for labelers and vendors, this module counts
+the items whose labels all come from one entity, and reports the entity with
+the most such items and its share of the scope's items.
+
+Estimand: ``sole_share = #{items u in scope: every label of u is by e} /
+#{items in scope}`` for the entity ``e`` that maximises it. An item with one
+label is sole-sourced by its labeler; an item labeled by two labelers of the
+same vendor is sole-sourced by that vendor but by neither labeler. Items are
+assigned to a slice by their first label's value (slices are item
+attributes, as in :mod:`evalaudit.stats.concentration`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evalaudit.contract import VENDOR
+from evalaudit.table import ITEM, LABELER, LabelTable
+
+__all__ = ["sole_source"]
+
+
+def _sole_entity(item: np.ndarray, entity: np.ndarray, n_items: int) -> np.ndarray:
+    """Per item: the entity that gave all of its labels, or -1 when two or more did."""
+    s = pd.DataFrame({"i": item, "e": entity}).groupby("i", sort=True)["e"].agg(["min", "max"])
+    out = np.full(n_items, -1, dtype=np.int64)
+    one = (s["min"] == s["max"]).to_numpy()
+    out[s.index.to_numpy()[one]] = s["min"].to_numpy()[one]
+    return out
+
+
+def sole_source(table: LabelTable) -> pd.DataFrame:
+    """Top sole-source entity per scope, for labelers and vendors.
+
+    Returns
+    -------
+    DataFrame with ``scope`` ("overall" or the slice column), ``slice_value``
+    ("(all)" overall), ``who`` ("labeler" or "vendor"), ``n_items`` (items in
+    scope), ``top_sole`` (the entity with the most items labeled by it alone;
+    empty when no item is), ``sole_share`` (that entity's sole items over
+    ``n_items``) and ``sole_items`` (their number). The keys match the rows of
+    :func:`~evalaudit.stats.concentration.concentration`.
+    """
+    f = table.frame
+    item = f[ITEM].to_numpy()
+    n_items = table.n_items
+    cnt = np.bincount(item, minlength=n_items)
+    first = np.flatnonzero(table.first_rows())
+    whos: list[tuple[str, np.ndarray, np.ndarray]] = []
+    # a labeler labels an item once (the contract): an item is sole-sourced by its
+    # labeler exactly when it has one label
+    lab_sole = np.full(n_items, -1, dtype=np.int64)
+    single = first[cnt[item[first]] == 1]
+    lab_sole[item[single]] = f[LABELER].to_numpy()[single]
+    whos.append(("labeler", lab_sole, table.labeler_ids.to_numpy()))
+    if table.has(VENDOR):
+        vcode = f[VENDOR].cat.codes.to_numpy().astype(np.int64)
+        whos.append(
+            ("vendor", _sole_entity(item, vcode, n_items), np.asarray(f[VENDOR].cat.categories))
+        )
+    scopes: list[tuple[str, np.ndarray, list[str]]] = [
+        ("overall", np.zeros(n_items, dtype=np.int64), ["(all)"])
+    ]
+    for col in table.slice_columns:
+        v = np.full(n_items, -1, dtype=np.int64)
+        v[item[first]] = f[col].cat.codes.to_numpy()[first]
+        scopes.append((col, v, [str(c) for c in f[col].cat.categories]))
+    rows: list[dict[str, object]] = []
+    for who, sole, names in whos:
+        n_ent = len(names)
+        for scope, value, value_names in scopes:
+            k = len(value_names)
+            has = value >= 0
+            n_in = np.bincount(value[has], minlength=k)
+            ok = has & (sole >= 0)
+            per = np.bincount(value[ok] * n_ent + sole[ok], minlength=k * n_ent).reshape(k, n_ent)
+            for j in range(k):
+                if n_in[j] == 0:
+                    continue
+                top = int(np.argmax(per[j]))
+                n_sole = int(per[j, top])
+                rows.append(
+                    {
+                        "scope": scope,
+                        "slice_value": value_names[j],
+                        "who": who,
+                        "n_items": int(n_in[j]),
+                        "top_sole": str(names[top]) if n_sole else "",
+                        "sole_share": n_sole / float(n_in[j]),
+                        "sole_items": n_sole,
+                    }
+                )
+    return pd.DataFrame(rows)
