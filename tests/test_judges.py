@@ -149,9 +149,13 @@ def test_self_preference_flagged_with_a_ci_covering_the_planted_value(two_judges
     assert a["own_models"] == "model-a" and a["n_own"] + a["n_other"] == round(0.4 * 6000)
     assert a["ci_low"] <= planted <= a["ci_high"] and a["p_value"] < 1e-4
     assert a["effect"] == pytest.approx(a["bias_own"] - a["bias_other"])
+    # the false-pass contrast: 20% of its own family's fails flipped, ~0.2 (1 - e) more passed
+    assert a["false_pass_ci_low"] <= 0.2 * (1 - 0.05) <= a["false_pass_ci_high"]
+    assert a["false_pass_p"] < 1e-4 and a["n_fail_own"] > 100
     # judge_b is lenient on hallucination everywhere, not on its own family: no self-preference
     b = sp.loc["judge_b"]
     assert b["ci_low"] <= 0 <= b["ci_high"]
+    assert b["false_pass_ci_low"] <= 0 <= b["false_pass_ci_high"]
     # a dict model -> family and a predicate give the same answer as the default
     d = judge_self_preference(t, is_judge, {"judge_a": "fam"}, model_family={"model-a": "fam"})
     assert d.iloc[0]["effect"] == pytest.approx(a["effect"])

@@ -122,6 +122,15 @@ SELF_PREFERENCE_COLUMNS = (
     "ci_low",
     "ci_high",
     "p_value",  # H0: effect = 0
+    "false_pass_own",  # binary: P(judge pass | humans fail) on its family's outputs
+    "n_fail_own",  # shared own-family items the human consensus fails
+    "false_pass_other",
+    "n_fail_other",
+    "false_pass_effect",  # false_pass_own - false_pass_other
+    "false_pass_se",
+    "false_pass_ci_low",
+    "false_pass_ci_high",
+    "false_pass_p",  # H0: false_pass_effect = 0
 )
 
 
@@ -303,7 +312,17 @@ def judge_self_preference(
     ``se = sqrt(se_own^2 + se_other^2)``. A judge whose family grades no model
     (or every model) gets NaN. Columns :data:`SELF_PREFERENCE_COLUMNS`; empty
     without ``model``. The contrast removes a judge's overall leniency: a judge
-    lenient everywhere has no self-preference.
+    lenient everywhere has no self-preference on interval scores; on binary
+    labels it does when the families' pass rates differ (a judge passing a share
+    ``f`` of the fails it sees moves a model with more fails more: ``f (1 - p)``).
+    So binary labels also get the *false-pass* contrast, ``P(judge pass | humans
+    fail)`` on own minus other outputs (the consensus-fail items, ties left out;
+    Wald SE of a difference of two proportions): a uniform ``f`` gives the same
+    false-pass rate whatever the pass rate, and a judge that passes 20% more of
+    its own family's failing outputs shows ``~0.2 (1 - e)`` there. Human errors
+    blur it (a consensus fail that truly passes is passed by most judges, and
+    there are more of those where the pass rate is high), so it is a check on
+    ``effect``, not a replacement. NaN on other label kinds.
     """
     if not table.has(MODEL):
         return pd.DataFrame(columns=list(SELF_PREFERENCE_COLUMNS))
@@ -321,6 +340,8 @@ def judge_self_preference(
             return fam_map.get(m) == fam
 
     has_y = np.isfinite(inp.y)
+    binary = table.kind is LabelKind.BINARY
+    cons = np.where(inp.y > 0.5, 1.0, np.where(inp.y < 0.5, 0.0, np.nan))
     rows = []
     for c, (code, name) in enumerate(zip(inp.judges, inp.judge_names, strict=True)):
         fam = family.get(name)
@@ -352,6 +373,35 @@ def judge_self_preference(
                 "ci_low": lo,
                 "ci_high": hi,
                 "p_value": p,
+                **_false_pass(f, cons, own, other, binary),
             }
         )
     return pd.DataFrame(rows, columns=list(SELF_PREFERENCE_COLUMNS))
+
+
+def _false_pass(
+    f: np.ndarray, cons: np.ndarray, own: np.ndarray, other: np.ndarray, binary: bool
+) -> dict[str, float | int]:
+    """The false-pass contrast of :func:`judge_self_preference` (NaN unless binary)."""
+    nan = float("nan")
+    out: dict[str, float | int] = dict.fromkeys(SELF_PREFERENCE_COLUMNS[-9:], nan)
+    out["n_fail_own"] = out["n_fail_other"] = 0
+    if not binary:
+        return out
+    fo, ft = f[own & (cons == 0.0)] >= 0.5, f[other & (cons == 0.0)] >= 0.5
+    out["n_fail_own"], out["n_fail_other"] = len(fo), len(ft)
+    if not len(fo) or not len(ft):
+        return out
+    po, pt = float(fo.mean()), float(ft.mean())
+    se = float(np.sqrt(po * (1 - po) / len(fo) + pt * (1 - pt) / len(ft)))
+    lo, hi, p = _with_ci(po - pt, se)
+    out.update(
+        false_pass_own=po,
+        false_pass_other=pt,
+        false_pass_effect=po - pt,
+        false_pass_se=se,
+        false_pass_ci_low=lo,
+        false_pass_ci_high=hi,
+        false_pass_p=p,
+    )
+    return out

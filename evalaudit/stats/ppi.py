@@ -391,9 +391,9 @@ def ppi_headline(
     ``per_slice`` records ``slice_column`` and ``slice_value``. A record:
     ``judge``, ``method``, ``score``, ``ci``, ``se``, ``lambda``, ``n_labeled``,
     ``n_unlabeled``, ``n_human_labels``, ``judge_only_score``/``_ci`` (mean of the
-    judge's scores over all its items), ``humans_only_score``/``_ci`` (the same
-    estimator with lambda = 0: the human mean, stratified when weighted),
-    ``weights``, ``n_strata``, ``note``.
+    judge's scores over all its items; for the combinations, of the judges' mean),
+    ``humans_only_score``/``_ci`` (the same estimator with lambda = 0: the human
+    mean, stratified when weighted), ``weights``, ``n_strata``, ``note``.
     """
     score = table.frame[SCORE].to_numpy()
     if not np.isfinite(score).all():
