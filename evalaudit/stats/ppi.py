@@ -68,6 +68,7 @@ names it (merge strata).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -170,11 +171,16 @@ def ppi_mean_stratified(
         "n_strata": 0,
         "note": None,
     }
-    codes = np.unique(np.concatenate([s_l, s_u]))
+    both = np.concatenate([s_l, s_u])
+    # small non-negative codes: a count, no sort
+    codes = np.flatnonzero(np.bincount(both)) if len(both) and both.min() >= 0 else np.unique(both)
     out["n_strata"] = len(codes)
     parts = []
     for h in codes:
-        yl, fl, fu = y[s_l == h], f[s_l == h], f_u[s_u == h]
+        if len(codes) == 1:  # one stratum: every item (no masks)
+            yl, fl, fu = y, f, f_u
+        else:
+            yl, fl, fu = y[s_l == h], f[s_l == h], f_u[s_u == h]
         if len(yl) < 2:
             out["note"] = (
                 f"a stratum has {len(yl)} human-labeled item(s) of {len(yl) + len(fu)}: "
@@ -307,45 +313,43 @@ def _mean_ci(x: np.ndarray, z: float) -> tuple[float, list[float]]:
     return m, [m - z * se, m + z * se]
 
 
-def _estimates(
-    inp: ItemInputs,
-    in_group: np.ndarray,
-    stratum: np.ndarray,
-    weights_label: str,
-    alpha: float,
-    combine: bool,
-) -> list[dict[str, Any]]:
-    """One record per judge (and the combinations) on the items in ``in_group``."""
-    z = _z(alpha)
-    has_y = np.isfinite(inp.y)
+def _predictors(inp: ItemInputs, combine: bool) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(name, method, items x k predictor matrix, items where it is defined)."""
     k = inp.judge_scores.shape[1]
-    preds: list[tuple[str, str, np.ndarray]] = [
-        (inp.judge_names[j], "ppi++", inp.judge_scores[:, [j]]) for j in range(k)
-    ]
+    preds = [(inp.judge_names[j], "ppi++", inp.judge_scores[:, [j]]) for j in range(k)]
     if combine and k > 1:
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(np.where(np.isfinite(inp.judge_scores), inp.judge_scores, np.nan), 1)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an item no judge labels: NaN
+            mean = np.nanmean(inp.judge_scores, axis=1)
         preds.append((JUDGES_MEAN, "ppi++ (predictor: mean of the judges' scores)", mean[:, None]))
         preds.append(
             (JUDGES_WEIGHTED, "ppi++ multi-predictor (variance-optimal weights)", inp.judge_scores)
         )
+    return [(a, b, m, np.isfinite(m).all(axis=1)) for a, b, m in preds]
+
+
+def _estimates(
+    inp: ItemInputs,
+    preds: list[tuple[str, str, np.ndarray, np.ndarray]],
+    in_group: np.ndarray,
+    stratum: np.ndarray,
+    weights_label: str,
+    alpha: float,
+) -> list[dict[str, Any]]:
+    """One record per judge (and the combinations) on the items in ``in_group``."""
+    z = _z(alpha)
+    gi = np.flatnonzero(in_group)  # the group's items first: each slice value costs its own size
+    y, n_human, s_g = inp.y[gi], inp.n_human[gi], stratum[gi]
+    has_y = np.isfinite(y)
     out = []
-    for name, method, fmat in preds:
-        on = in_group & np.isfinite(fmat).all(axis=1)
+    for name, method, fmat_all, finite in preds:
+        fmat = fmat_all[gi]
+        on = finite[gi]
         lab_i, unl_i = np.flatnonzero(on & has_y), np.flatnonzero(on & ~has_y)
-        r = ppi_mean_stratified(
-            inp.y[lab_i], fmat[lab_i], stratum[lab_i], fmat[unl_i], stratum[unl_i], alpha=alpha
-        )
-        h = ppi_mean_stratified(
-            inp.y[lab_i],
-            fmat[lab_i],
-            stratum[lab_i],
-            fmat[unl_i],
-            stratum[unl_i],
-            lam=[0.0] * fmat.shape[1],
-            alpha=alpha,
-        )
-        j_score, j_ci = _mean_ci(fmat[np.flatnonzero(on)].mean(axis=1), z)
+        args = (y[lab_i], fmat[lab_i], s_g[lab_i], fmat[unl_i], s_g[unl_i])
+        r = ppi_mean_stratified(*args, alpha=alpha)
+        h = ppi_mean_stratified(*args, lam=[0.0] * fmat.shape[1], alpha=alpha)
+        j_score, j_ci = _mean_ci(fmat[on].mean(axis=1), z)
         out.append(
             {
                 "judge": name,
@@ -356,7 +360,7 @@ def _estimates(
                 "lambda": r["lambda"],
                 "n_labeled": r["n_labeled"],
                 "n_unlabeled": r["n_unlabeled"],
-                "n_human_labels": int(inp.n_human[lab_i].sum()),
+                "n_human_labels": int(n_human[lab_i].sum()),
                 "judge_only_score": j_score,
                 "judge_only_ci": j_ci,
                 "humans_only_score": h["score"],
@@ -402,9 +406,10 @@ def ppi_headline(
     if inp.judge_scores.shape[1] == 0 or not np.isfinite(inp.y).any():
         return None
     stratum, label = _strata_of_items(table, strata)
+    preds = _predictors(inp, combine)
     everything = np.ones(table.n_items, dtype=bool)
     out: dict[str, Any] = {
-        "overall": _estimates(inp, everything, stratum, label, alpha, combine),
+        "overall": _estimates(inp, preds, everything, stratum, label, alpha),
         "per_model": [],
         "per_slice": [],
         "method": "PPI++ (Angelopoulos, Duchi & Zrnic 2023), power-tuned lambda in [0, 1]; "
@@ -414,11 +419,11 @@ def ppi_headline(
     if table.has(MODEL):
         g = item_groups(table, MODEL)
         for v, name in enumerate(g.values):
-            for r in _estimates(inp, g.value_of_item == v, stratum, label, alpha, combine):
+            for r in _estimates(inp, preds, g.value_of_item == v, stratum, label, alpha):
                 out["per_model"].append({"model": str(name), **r})
     for col in table.slice_columns:
         g = item_groups(table, col)
         for v, name in enumerate(g.values):
-            for r in _estimates(inp, g.value_of_item == v, stratum, label, alpha, combine):
+            for r in _estimates(inp, preds, g.value_of_item == v, stratum, label, alpha):
                 out["per_slice"].append({"slice_column": col, "slice_value": str(name), **r})
     return out
