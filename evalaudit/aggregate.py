@@ -30,7 +30,7 @@ class MethodMismatch(ValueError):
 
 def read_gold_file(path: str) -> pd.Series:
     """Gold answers (``item_id,gold_label``) from a file; InputError naming it on bad input."""
-    from evalaudit.stats.consensus import read_gold
+    from evalaudit.gold import read_gold
 
     return read_gold(path)
 

@@ -99,7 +99,7 @@ def load_inputs(
         policy = load_policy(rules_path)
     gold = None
     if gold_path:
-        from evalaudit.stats.consensus import read_gold
+        from evalaudit.gold import read_gold
 
         gold = read_gold(gold_path)
     with prof.step("read and validate"):

@@ -29,6 +29,7 @@ from scipy.stats import spearmanr
 from statsmodels.stats.proportion import proportion_confint
 
 from evalaudit.contract import InputError
+from evalaudit.gold import read_gold
 from evalaudit.stats.consensus import (
     DawidSkeneResult,
     dawid_skene,
@@ -37,7 +38,6 @@ from evalaudit.stats.consensus import (
     gold_codes,
     majority_vote,
     mean_consensus,
-    read_gold,
     tie_order,
     wilson_interval,
 )

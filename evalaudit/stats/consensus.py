@@ -16,7 +16,7 @@ Conventions shared by every function:
   The ``tied`` column says which items needed the rule.
 - Gold (honeypot answers) comes from the table's ``gold`` column (the first non-null
   value per item) or from an explicit ``pd.Series`` (``item_id -> gold label``, e.g. from
-  :func:`read_gold`). A gold value that is not one of the table's categories raises
+  :func:`evalaudit.gold.read_gold`). A gold value that is not one of the table's categories raises
   ``ValueError``.
 
 References
@@ -38,14 +38,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from evalaudit.contract import GOLD, ITEM_ID, MAX_ROWS_SHOWN, InputError, LabelKind, Problem
+from evalaudit.contract import GOLD, ITEM_ID, LabelKind
 from evalaudit.table import ITEM, LABELER, SCORE, VALUE, LabelTable
 
 __all__ = [
@@ -60,7 +59,6 @@ __all__ = [
     "gold_codes",
     "majority_vote",
     "mean_consensus",
-    "read_gold",
     "tie_order",
     "wilson_interval",
 ]
@@ -79,7 +77,7 @@ DEFAULT_SMOOTHING = 0.01
 #: Two-sided 95% normal quantile, ``scipy.stats.norm.ppf(0.975)``.
 WILSON_Z = 1.959963984540054
 
-#: Column of the gold file read by :func:`read_gold`.
+#: Column of the gold file read by :func:`evalaudit.gold.read_gold`.
 GOLD_LABEL = "gold_label"
 
 #: Columns of the per-item consensus tables, in order.
@@ -545,7 +543,7 @@ def dawid_skene(
 def gold_codes(table: LabelTable, gold: pd.Series | None = None) -> IntArray:
     """Gold category code per item code (-1 where the item has no gold).
 
-    ``gold`` is a Series ``item_id -> gold label`` (e.g. :func:`read_gold`); without it
+    ``gold`` is a Series ``item_id -> gold label`` (e.g. :func:`evalaudit.gold.read_gold`); without it
     the table's ``gold`` column is used (the first non-null value per item). Gold for
     items that are not in the table is ignored.
 
@@ -658,96 +656,3 @@ def gold_accuracy(table: LabelTable, gold: pd.Series | None = None) -> pd.DataFr
             "ci_high": hi,
         }
     ).astype({"labeler_id": "string"})
-
-
-def read_gold(path: str | Path) -> pd.Series:
-    """Read a gold file (``item_id,gold_label``; CSV, TSV, Parquet or JSON Lines).
-
-    Returns a string Series ``item_id -> gold label`` (name ``gold_label``), one entry
-    per item; a row repeated with the same gold is kept once. ``attrs["path"]`` holds
-    the path and ``attrs["rows"]`` maps each item id to its first row in the file, so
-    later problems (a gold value that is not a label category) can name the row.
-
-    Raises
-    ------
-    InputError
-        Naming the file, column and rows: the file cannot be read, ``item_id`` or
-        ``gold_label`` is missing, a value is empty, or an item has two different gold
-        labels.
-    """
-    from evalaudit.io import read_table
-
-    raw = read_table(path)
-    frame = raw.frame
-    missing = [c for c in (ITEM_ID, GOLD_LABEL) if c not in frame.columns]
-    if missing:
-        found = ", ".join(map(str, frame.columns[:20]))
-        alias = "gold" if GOLD_LABEL in missing and "gold" in frame.columns else None
-        raise InputError(
-            raw.path,
-            [
-                Problem(
-                    "column_exists",
-                    col,
-                    0,
-                    (),
-                    f"the gold file needs a '{col}' column (the file has: {found})",
-                    f"rename the column '{alias}' to '{col}'"
-                    if col == GOLD_LABEL and alias
-                    else f"write the gold file as {ITEM_ID},{GOLD_LABEL} with a header line",
-                )
-                for col in missing
-            ],
-            row_label=raw.row_label,
-        )
-    problems: list[Problem] = []
-    for col in (ITEM_ID, GOLD_LABEL):
-        empty = frame[col].isna() | (frame[col].astype("string").str.strip() == "")
-        if empty.any():
-            problems.append(
-                Problem(
-                    "not_null",
-                    col,
-                    int(empty.sum()),
-                    tuple(int(r) for r in frame.index[empty][:MAX_ROWS_SHOWN]),
-                    f"'{col}' is empty in the gold file",
-                    "give every gold row an item id and a gold label, or delete the row",
-                )
-            )
-    if problems:
-        raise InputError(raw.path, problems, row_label=raw.row_label)
-    ids = frame[ITEM_ID].astype("string")
-    vals = frame[GOLD_LABEL].astype("string")
-    n_distinct = vals.groupby(ids, sort=False).nunique()
-    conflict_ids = n_distinct.index[n_distinct > 1]
-    if len(conflict_ids):
-        mask = ids.isin(conflict_ids).to_numpy()
-        examples = tuple(
-            f"item {i}: " + "/".join(vals[(ids == i).to_numpy()].tolist()) for i in conflict_ids[:3]
-        )
-        raise InputError(
-            raw.path,
-            [
-                Problem(
-                    "unique_key",
-                    ITEM_ID,
-                    int(mask.sum()),
-                    tuple(int(r) for r in frame.index[mask][:MAX_ROWS_SHOWN]),
-                    f"{len(conflict_ids)} item(s) have different gold labels on different rows",
-                    "keep one gold label per item_id",
-                    examples=examples,
-                )
-            ],
-            row_label=raw.row_label,
-        )
-    first = ~ids.duplicated(keep="first").to_numpy()
-    out = pd.Series(
-        vals.to_numpy()[first],
-        index=pd.Index(ids.to_numpy()[first], dtype="string", name=ITEM_ID),
-        dtype="string",
-        name=GOLD_LABEL,
-    )
-    out.attrs["path"] = raw.path
-    out.attrs["rows"] = dict(zip(out.index.tolist(), frame.index[first].tolist(), strict=True))
-    out.attrs["row_label"] = raw.row_label
-    return out
