@@ -230,6 +230,7 @@ def audit_ingested(
             "weighting": policy.cell_weights,
             "weight_effect": cell_weight_effect(policy, table.kind, det.score_sd),
         },
+        notes=ing.notes,
     )
 
 

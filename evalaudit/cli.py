@@ -163,6 +163,8 @@ def validate(file: str, json_out: str | None, **kw: Any) -> None:
         )
         + "."
     )
+    for note in ing.notes:
+        click.echo(f"Input: {note}.")
     click.echo(
         f"Items {acc.items:,}, labelers {acc.labelers:,}. Labels: {ing.label_spec.describe()}"
     )

@@ -98,6 +98,14 @@ class IngestOptions:
     slices: tuple[str, ...] | None = None  # None: auto-detect
     duplicates: DuplicatePolicy = "error"
     version: str | None = None
+    #: a CSV's delimiter (default: sniffed from the first lines)
+    delimiter: str | None = None
+    #: the labeling-tool control / scorer / question / feedback key to read
+    control: str | None = None
+    #: set rows with a blank item_id, labeler_id or label aside (counted) instead of stopping
+    skip_invalid: bool = False
+    #: refuse label spellings that differ only in case or surrounding whitespace
+    labels_exact: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,9 @@ class Ingested:
     slice_note: str
     row_label: str
     side_files: dict[str, str] = field(default_factory=dict)  # role -> sha256
+    #: what was done to read the input (decompressed, delimiter, export mapped, labels
+    #: normalised, rows set aside): printed, and carried into ``AuditResult.notes``
+    notes: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------ codes
@@ -231,8 +242,11 @@ def _per_group_varies(group: np.ndarray, n_groups: int, value: np.ndarray) -> np
 
 
 # ==========================================================================
-def ingest(path: str, options: IngestOptions | None = None) -> Ingested:
+def ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingested:
     """Read ``path`` (and side tables), check the contract, build the LabelTable.
+
+    ``path`` may also be a :class:`~evalaudit.io.RawFile` already read (a DataFrame
+    through :func:`evalaudit.io.frame_to_raw`).
 
     Raises :class:`InputError` with every error found. The order of checks:
     file -> columns -> values (the contract) -> item/labeler consistency.
@@ -258,10 +272,15 @@ def _release_arrow_memory() -> None:
         pa.default_memory_pool().release_unused()
 
 
-def _ingest(path: str, options: IngestOptions | None = None) -> Ingested:
+def _ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingested:
     opts = options or IngestOptions()
-    raw = read_table(path, opts.fmt)
+    if isinstance(path, RawFile):
+        raw = path
+    else:
+        raw = read_table(path, opts.fmt, delimiter=opts.delimiter, control=opts.control)
+    notes: list[str] = list(raw.notes)
     frame = _apply_column_map(raw, opts.column_map)
+    frame = _apply_aliases(frame, opts, notes)
     _seed_codes(frame, raw)
     side: dict[str, str] = {}
     problems: list[Problem] = []
@@ -272,9 +291,12 @@ def _ingest(path: str, options: IngestOptions | None = None) -> Ingested:
         frame, sha = _join_side(frame, raw, opts.labelers, LABELER_ID, "labelers", opts, problems)
         side["labelers"] = sha
     _require_columns(frame, raw)
-    rejected: dict[str, int] = {}
+    rejected: dict[str, int] = dict(raw.rejected)
 
     frame = _select_version(frame, raw, opts, rejected)
+    if opts.skip_invalid:
+        frame = _set_aside_blanks(frame, rejected, notes)
+    frame = _normalise_labels(frame, raw, opts, notes)
 
     # identical duplicates: same item, labeler and label; keep one, count the rest
     keys = [ITEM_ID, LABELER_ID]
@@ -339,7 +361,11 @@ def _ingest(path: str, options: IngestOptions | None = None) -> Ingested:
         items=table.n_items,
         labelers=table.n_labelers,
     )
-    assert acc.rows_used + sum(rejected.values()) == acc.rows_read, "row accounting mismatch"
+    if acc.rows_used + sum(rejected.values()) != acc.rows_read:  # a bug, never the user's input
+        raise RuntimeError(
+            f"row accounting does not add up for {raw.path}: read {acc.rows_read}, used "
+            f"{acc.rows_used}, set aside {sum(rejected.values())} ({rejected}); please report it"
+        )
     return Ingested(
         path=raw.path,
         sha256=raw.sha256,
@@ -351,6 +377,7 @@ def _ingest(path: str, options: IngestOptions | None = None) -> Ingested:
         slice_note=slice_note,
         row_label=raw.row_label,
         side_files=side,
+        notes=tuple(notes),
     )
 
 
@@ -428,13 +455,19 @@ def _require_columns(frame: pd.DataFrame, raw: RawFile) -> None:
         return
     found = ", ".join(map(str, frame.columns[:20]))
     problems = []
+    glued = _glued_delimiter(list(frame.columns))
     for col in missing:
         guess = _guess_column(col, list(frame.columns))
-        hint = (
-            f"rename it, or map it: --column {col}={guess}"
-            if guess
-            else f"add the column, or map yours: --column {col}=YOUR_COLUMN"
-        )
+        if glued is not None and any(col in str(c).split(glued) for c in frame.columns):
+            shown = "tab" if glued == "\t" else glued
+            hint = (
+                f"the header is one column holding '{shown}'-separated names: the file is "
+                f"'{shown}'-delimited; pass --delimiter '{shown}' (or drop --delimiter to sniff it)"
+            )
+        elif guess:
+            hint = f"rename it, or map it: --column {col}={guess}"
+        else:
+            hint = f"add the column, or map yours: --column {col}=YOUR_COLUMN"
         problems.append(
             Problem(
                 "column_exists",
@@ -446,6 +479,153 @@ def _require_columns(frame: pd.DataFrame, raw: RawFile) -> None:
             )
         )
     raise InputError(raw.path, problems)
+
+
+def _glued_delimiter(columns: list[str]) -> str | None:
+    """The delimiter a header was really split by, when it was read with the wrong one."""
+    for d in (";", "\t", "|", ","):
+        if any(d in str(c) for c in columns):
+            return d
+    return None
+
+
+#: crowd-kit's column names (https://toloka.ai/docs/crowd-kit/: its aggregators take a frame
+#: of ``task``, ``worker``, ``label``). A table with ``task`` and ``worker`` and neither
+#: ``item_id`` nor ``labeler_id`` is read as such without asking; other aliases (a lone
+#: ``worker``, ``annotator`` ...) are only suggested in the missing-column fix.
+AUTO_ALIASES = {ITEM_ID: "task", LABELER_ID: "worker"}
+
+
+def _apply_aliases(frame: pd.DataFrame, opts: IngestOptions, notes: list[str]) -> pd.DataFrame:
+    cols = set(frame.columns)
+    if (
+        not set(AUTO_ALIASES.values()) <= cols
+        or cols & set(AUTO_ALIASES)
+        or set(AUTO_ALIASES) & set(opts.column_map)
+    ):
+        return frame
+    rename = {alias: canonical for canonical, alias in AUTO_ALIASES.items()}
+    notes.append(
+        "columns mapped: "
+        + ", ".join(f"{a} -> {c}" for a, c in rename.items())
+        + " (crowd-kit's names; map others with --column)"
+    )
+    return frame.rename(columns=rename)
+
+
+def _set_aside_blanks(
+    frame: pd.DataFrame, rejected: dict[str, int], notes: list[str]
+) -> pd.DataFrame:
+    """``--skip-invalid``: rows with a blank id or label are set aside, counted by reason.
+
+    A row blank in several columns counts once, under the first of item_id, labeler_id,
+    label. Whitespace-only values are blank too.
+    """
+    bad = np.zeros(len(frame), dtype=bool)
+    counts: dict[str, int] = {}
+    for col in (ITEM_ID, LABELER_ID, LABEL):
+        s = frame[col]
+        blank = np.array(s.isna().to_numpy(dtype=bool), copy=True)
+        text = ~blank
+        if text.any():
+            blank |= (s.astype("string").str.strip() == "").fillna(False).to_numpy(dtype=bool)
+        new = blank & ~bad
+        if new.any():
+            counts[f"blank_{col}"] = int(new.sum())
+        bad |= blank
+    if not bad.any():
+        return frame
+    for reason, n in counts.items():
+        rejected[reason] = rejected.get(reason, 0) + n
+    notes.append(
+        f"--skip-invalid: {int(bad.sum()):,} row(s) set aside ("
+        + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items())
+        + ")"
+    )
+    return frame[~bad]
+
+
+def _normalise_labels(
+    frame: pd.DataFrame, raw: RawFile, opts: IngestOptions, notes: list[str]
+) -> pd.DataFrame:
+    """Unify label spellings that differ only in case or surrounding whitespace.
+
+    ``'PASS'``, ``'Pass '`` and ``' pass'`` are one label: each group of spellings is
+    rewritten to one (a declared ``--labels`` / ``--order`` / ``--positive`` value when one
+    matches, else the lower-case stripped spelling when it is in the data, else the most
+    frequent stripped spelling), and the note says which spellings on how many rows.
+    The ``gold`` column gets the same mapping. ``--labels-exact`` refuses instead.
+    """
+    columns = [c for c in (LABEL, GOLD) if c in frame.columns]
+    codes, uniques = _codes(frame[LABEL])
+    if not len(uniques):
+        return frame
+    n_rows = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    freq = {str(u): int(n) for u, n in zip(uniques, n_rows, strict=True)}
+    if GOLD in frame.columns:
+        for v in frame[GOLD].dropna().unique():
+            freq.setdefault(str(v), 0)
+    declared = [
+        *(opts.labels or ()),
+        *(opts.order or ()),
+        *([opts.positive] if opts.positive else []),
+    ]
+    groups: dict[str, list[str]] = {}
+    for v in freq:
+        groups.setdefault(v.strip().casefold(), []).append(v)
+    mapping: dict[str, str] = {}
+    for key, spellings in groups.items():
+        if not key:
+            continue  # a whitespace-only label is blank, not a spelling (see --skip-invalid)
+        target = next((d for d in declared if d.strip().casefold() == key), None)
+        if target is None:
+            lower = [v for v in spellings if v == key]
+            stripped = sorted((v for v in spellings if v == v.strip()), key=lambda v: -freq[v])
+            target = lower[0] if lower else stripped[0] if stripped else spellings[0].strip()
+        for v in spellings:
+            if v != target:
+                mapping[v] = target
+    if not mapping:
+        return frame
+    by_target: dict[str, list[str]] = {}
+    for v, t in mapping.items():
+        by_target.setdefault(t, []).append(v)
+    changed = sum(freq[v] for v in mapping)
+    if opts.labels_exact:
+        rows = np.flatnonzero(
+            np.isin(codes, [i for i, u in enumerate(uniques) if str(u) in mapping])
+        )
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "label_spelling",
+                    LABEL,
+                    changed,
+                    tuple(int(r) for r in frame.index[rows[:MAX_ROWS_SHOWN]]),
+                    "label values differ only in case or surrounding whitespace ("
+                    + "; ".join(
+                        f"{', '.join(map(repr, vs))} vs {t!r}" for t, vs in by_target.items()
+                    )
+                    + ")",
+                    "fix the spellings in the file, or drop --labels-exact to unify them",
+                    examples=tuple(mapping)[:5],
+                )
+            ],
+            row_label=raw.row_label,
+        )
+    notes.append(
+        "labels normalised: "
+        + "; ".join(f"{', '.join(map(repr, vs))} -> {t!r}" for t, vs in sorted(by_target.items()))
+        + f" on {changed:,} row(s) (--labels-exact to refuse)"
+    )
+    out = frame.copy(deep=False)
+    for col in columns:
+        c, u = _codes(frame[col]) if col == LABEL else factorize(frame[col])
+        renamed = np.asarray([mapping.get(str(x), str(x)) for x in u], dtype=object)
+        values = np.where(c >= 0, renamed[np.maximum(c, 0)] if len(u) else None, None)
+        out[col] = pd.array(values, dtype="string")
+    return out
 
 
 _ALIASES = {
@@ -744,7 +924,8 @@ def contract_checks(spec: LabelSpec, columns: Sequence[str]) -> list[ContractChe
                 "not_null",
                 (col,),
                 "not_null",
-                f"fill '{col}' on those rows or remove them from the file",
+                f"fill '{col}' on those rows or remove them from the file, or pass "
+                "--skip-invalid to set them aside (counted)",
                 f"'{col}' is empty",
             )
         )
@@ -977,13 +1158,26 @@ def _validate_fast(
 
 
 def _duplicate_examples(frame: pd.DataFrame, rows: tuple[int, ...]) -> tuple[str, ...]:
+    """``item X, labeler Y: pass/fail on rows 2,3`` for the first duplicated keys.
+
+    A blank id is a value here (GX groups it so): shown as ``(blank)`` and matched with
+    the other blanks, never compared with ``==`` (which is never true for a missing value).
+    """
+
+    def same_as(col: str, value: Any) -> pd.Series:
+        s = frame[col]
+        return s.isna() if pd.isna(value) else (s == value).fillna(False)
+
+    def shown(v: Any) -> str:
+        return "(blank)" if pd.isna(v) else str(v)
+
     out = []
     for r in rows[:3]:
         item, labeler = frame.at[r, ITEM_ID], frame.at[r, LABELER_ID]
-        same = frame[(frame[ITEM_ID] == item) & (frame[LABELER_ID] == labeler)]
-        labels = "/".join(str(v) for v in same[LABEL].tolist())
+        same = frame[same_as(ITEM_ID, item) & same_as(LABELER_ID, labeler)]
+        labels = "/".join(shown(v) for v in same[LABEL].tolist())
         out.append(
-            f"item {item}, labeler {labeler}: {labels} on rows "
+            f"item {shown(item)}, labeler {shown(labeler)}: {labels} on rows "
             + ",".join(str(i) for i in same.index)
         )
     return tuple(dict.fromkeys(out))
