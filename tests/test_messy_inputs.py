@@ -64,7 +64,9 @@ def test_compressed_by_magic_bytes(run_cli, tmp_path, reference):
     p = write(tmp_path / "labels.csv", gzip.compress(CSV.read_bytes()))
     said = _same_figures(run_cli, p, reference, tmp_path, "--format", "csv")
     assert "recognised by its magic bytes" in said
-    parquet = write(tmp_path / "l.parquet.gz", gzip.compress((SAMPLE / "labels.parquet").read_bytes()))
+    parquet = write(
+        tmp_path / "l.parquet.gz", gzip.compress((SAMPLE / "labels.parquet").read_bytes())
+    )
     _same_figures(run_cli, parquet, reference, tmp_path)
 
 
@@ -98,9 +100,17 @@ def test_wrong_delimiter_gives_the_right_fix(run_cli, tmp_path):
 def test_respelled_labels_are_unified_and_said(run_cli, tmp_path, reference):
     df = pd.read_csv(CSV, dtype=str, keep_default_na=False)
     rng = random.Random(14)
-    spell = [str.upper, str.capitalize, lambda v: f" {v}", lambda v: f"{v} ", lambda v: f" {v.upper()} "]
+    spell = [
+        str.upper,
+        str.capitalize,
+        lambda v: f" {v}",
+        lambda v: f"{v} ",
+        lambda v: f" {v.upper()} ",
+    ]
     chosen = [rng.random() < 0.3 for _ in range(len(df))]
-    df["label"] = [rng.choice(spell)(v) if c else v for v, c in zip(df["label"], chosen, strict=True)]
+    df["label"] = [
+        rng.choice(spell)(v) if c else v for v, c in zip(df["label"], chosen, strict=True)
+    ]
     n = sum(chosen)
     p = tmp_path / "labels.csv"
     df.to_csv(p, index=False)
@@ -139,7 +149,11 @@ def test_blank_rows_stop_or_are_set_aside(run_cli, tmp_path):
 
 
 def test_duplicate_with_blank_labeler_is_not_garbled(run_cli, tmp_path):
-    text = HEADER + good_rows(40) + "it10,,pass,2026-03-01T10:00:00Z\nit10,,fail,2026-03-02T10:00:00Z\n"
+    text = (
+        HEADER
+        + good_rows(40)
+        + "it10,,pass,2026-03-01T10:00:00Z\nit10,,fail,2026-03-02T10:00:00Z\n"
+    )
     p = write(tmp_path / "labels.csv", text)
     r = run_cli("validate", p)
     assert r.code == 2
@@ -148,7 +162,9 @@ def test_duplicate_with_blank_labeler_is_not_garbled(run_cli, tmp_path):
 
 
 def test_encoding_hints_name_what_the_file_is(run_cli, tmp_path):
-    latin = write(tmp_path / "latin.csv", (HEADER + "q1,w\xe9,pass,2026-03-01T10:00:00Z\n").encode("latin1"))
+    latin = write(
+        tmp_path / "latin.csv", (HEADER + "q1,w\xe9,pass,2026-03-01T10:00:00Z\n").encode("latin1")
+    )
     r = run_cli("validate", latin)
     assert r.code == 2 and "iconv -f latin1 -t utf-8 latin.csv" in r.err
     zipped = write(tmp_path / "labels.csv", b"PK\x03\x04" + bytes(range(200, 256)) * 4)

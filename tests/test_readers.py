@@ -127,7 +127,12 @@ def test_several_controls_need_control_option(run_cli, tmp_path, sample):
     for t in tasks:
         for a in t["annotations"]:
             a["result"].append(
-                {"from_name": "quality", "to_name": "text", "type": "rating", "value": {"rating": 4}}
+                {
+                    "from_name": "quality",
+                    "to_name": "text",
+                    "type": "rating",
+                    "value": {"rating": 4},
+                }
             )
     p = write(tmp_path / "two.json", json.dumps(tasks))
     r = run_cli("validate", p)

@@ -199,7 +199,7 @@ def review_source_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
         "--home",
         type=click.Path(file_okay=False),
-        help="Directory of the local review store (default: $EVALAUDIT_HOME or ./.evalaudit).",
+        help="Directory of the local review store (default: $EVALAUDIT_HOME, else .evalaudit/ at the git work-tree root, else ./.evalaudit).",
     )(f)
     return click.option(
         "--reviews",
