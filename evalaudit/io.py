@@ -218,7 +218,8 @@ def read_table(
                 fmt = detected
                 notes.append(f"read as: {readers.TITLES[fmt]} (recognised by content)")
         elif fmt == "csv" and delimiter is None:
-            header = text.split("\n", 1)[0]
+            end = text.find("\n")
+            header = text if end < 0 else text[:end]  # no copy of the rest of a large file
             detected = readers.detect_csv_header(header, sniff_delimiter(text)[0])
             if detected is not None:
                 fmt = detected
@@ -423,7 +424,10 @@ def sniff_delimiter(text: str, lines: int = 50) -> tuple[str, bool]:
     following lines, wins; ties go to the earlier of :data:`DELIMITERS`. When none
     splits the header, ``,`` (not sure).
     """
-    sample = "\n".join(text.splitlines()[: lines + 1])
+    head = text[: 1 << 16]  # the first 64 KiB: enough lines, and no pass over a large file
+    if len(text) > len(head) and "\n" in head:
+        head = head[: head.rfind("\n")]  # drop the line the cut went through
+    sample = "\n".join(head.splitlines()[: lines + 1])
     best: tuple[int, str] | None = None
     for d in DELIMITERS:
         try:
