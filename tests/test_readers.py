@@ -152,3 +152,45 @@ def test_format_option_wins_and_plain_json_lists_read(run_cli, tmp_path, sample)
     q = write(tmp_path / "min.json", json.dumps(ex.to_label_studio_min(sample.head(200))))
     r = run_cli("validate", q, "--format", "label-studio")
     assert r.code == 2 and str(q) in r.err and "Traceback" not in r.err
+
+
+def test_inspect_multi_grader_values_are_graders(run_cli, tmp_path, sample):
+    log = json.loads(ex.to_inspect(sample.drop_duplicates("item_id").head(50)))
+    for k, smp in enumerate(log["samples"]):
+        smp["scores"]["panel"] = {"value": {"gpt-4o": "C", "claude": "I" if k % 3 else "C"}}
+        smp["scores"]["shape"] = {"value": [1, 2]}  # a list is not one judgement: counted
+    p = write(tmp_path / "panel.json", json.dumps(log))
+    d, _ = _audit(run_cli, p, tmp_path)
+    assert {r["labeler_id"] for r in d["labelers"]} == {
+        "judge_a",
+        "judge_b",
+        "panel/gpt-4o",
+        "panel/claude",
+    }
+    assert d["input"]["rows_used"] == 200 and d["input"]["rows_rejected"] == {
+        "structured_value": 50
+    }
+
+
+def test_langsmith_and_langfuse_csv_exports(run_cli, tmp_path, sample):
+    small = sample.head(400)
+    ls = [json.loads(x) for x in ex.to_langsmith(small).splitlines()]
+    flat = [
+        {
+            **{k: v for k, v in r.items() if k != "feedback_source"},
+            "feedback_source.type": r["feedback_source"]["type"],
+            "feedback_source.user_id": r["feedback_source"]["user_id"],
+        }
+        for r in ls
+    ]
+    p = tmp_path / "feedback.csv"
+    pd.DataFrame(flat).to_csv(p, index=False)
+    r = run_cli("validate", p)
+    assert r.code == 0, r.err
+    assert "LangSmith feedback (recognised by its columns)" in r.out and "Rows read 400" in r.out
+    lf = [json.loads(x) for x in ex.to_langfuse(small).splitlines()]
+    q = tmp_path / "scores.csv"
+    pd.DataFrame(lf).to_csv(q, index=False)
+    r = run_cli("validate", q)
+    assert r.code == 0, r.err
+    assert "Langfuse scores" in r.out and "values fail, pass" in r.out

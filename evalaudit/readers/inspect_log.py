@@ -19,11 +19,15 @@ is a labeler.
 - ``model``: the log's ``eval.model`` (the graded model);
 - the sample's scalar ``metadata`` fields become item attributes (slice candidates).
 
+Graders: each scorer is a labeler; a scorer whose ``value`` is a dict of scalars keyed by
+grader (a multi-grader scorer that keeps each grader's score, e.g. ``{"gpt-4o": "C",
+"claude": "I"}``) gives one labeler per grader, ``<scorer>/<grader>``. Inspect's own
+``multi_scorer`` reduces its graders to one value before the log is written, so it is one
+labeler.
+
 Set aside and counted: samples that errored (``sample_error``), samples without scores
-(``no_score``), scores whose value is a dict or list (``structured_value``: one value per
-key is not one judgement) or null (``no_value``). ``--control NAME`` keeps one scorer.
-A multi-grader scorer (``multi_scorer``) reduces its graders to one value in the log, so
-it is one labeler here.
+(``no_score``), scores whose value is a list or a nested dict (``structured_value``) or
+null (``no_value``). ``--control NAME`` keeps one scorer.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from evalaudit.readers import (
     flat_scalars,
     load_json,
     pick_control,
+    scalar,
     to_frame,
 )
 
@@ -80,15 +85,21 @@ def read(text: str, name: str, control: str | None = None, **_: Any) -> ReaderOu
         attrs = flat_scalars(s.get("metadata"), set(CLASHING) | {MODEL})
         for scorer, score in mine.items():
             value = score.get("value") if isinstance(score, dict) else score
-            if isinstance(value, dict | list):
+            if isinstance(value, dict) and value and all(scalar(v) for v in value.values()):
+                # a multi-grader scorer that keeps each grader's score: {grader: value}
+                graded = [(f"{scorer}/{k}", v) for k, v in value.items()]
+            elif isinstance(value, dict | list):
                 count(rejected, "structured_value")
                 continue
-            if value is None:
-                count(rejected, "no_value")
-                continue
-            if isinstance(value, str):
-                value = VALUES.get(value, value)
-            records.append({**attrs, ITEM_ID: item, LABELER_ID: scorer, LABEL: value, MODEL: model})
+            else:
+                graded = [(scorer, value)]
+            for grader, v in graded:
+                if v is None:
+                    count(rejected, "no_value")
+                    continue
+                if isinstance(v, str):
+                    v = VALUES.get(v, v)
+                records.append({**attrs, ITEM_ID: item, LABELER_ID: grader, LABEL: v, MODEL: model})
     notes = [
         f"Inspect log of {ev.get('task', 'a task')} on {model or 'an unnamed model'}: one row per sample x scorer"
         + (f" ({len(keep)} scorers: {', '.join(keep[:6])})" if keep else "")
