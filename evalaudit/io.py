@@ -200,13 +200,20 @@ def read_table(
         )
     digest = sha256_of(p)
     codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
-    data = p.read_bytes()
-    data = _decompress(data, p, name, notes)
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    compressed = _sniff_compression(head) or p.suffix.lower() in _COMPRESSION_EXTENSIONS
+    plain_parquet = not compressed and (
+        fmt == "parquet" or (fmt is None and _EXTENSIONS.get(p.suffix.lower()) == "parquet")
+    )
+    # a Parquet file is read by pyarrow from the path (memory-mapped row groups), never
+    # into one bytes object; text and compressed files are read whole
+    data = b"" if plain_parquet else _decompress(p.read_bytes(), p, name, notes)
     if fmt is None:
-        fmt = _format_of(p, data, name)
+        fmt = "parquet" if plain_parquet else _format_of(p, data, name)
     rejected: dict[str, int] = {}
     if fmt == "parquet":
-        frame, codes = _read_parquet(p, name, data if notes else None)
+        frame, codes = _read_parquet(p, name, None if plain_parquet else data)
         row_label = "row"
     else:
         text = _decode(data, name, notes)
