@@ -48,7 +48,7 @@ def contract_suite(ing: Ingested, options: IngestOptions | None = None) -> dict[
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    from evalaudit.validate import _gx_context
+    from evalaudit.validate.suite import _gx_context
 
     opts = options or IngestOptions()
     theirs = {canonical: mine for canonical, mine in opts.column_map.items()}
