@@ -15,16 +15,51 @@ The Python API (see :mod:`evalaudit.api`)::
 and ``evalaudit --help`` for the command line.
 """
 
+from __future__ import annotations
+
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first use
+    from evalaudit.api import audit, gate, read_labels
+
 __version__ = "0.1.0"
 
-# The submodules evalaudit.audit and evalaudit.gate share their names with the API
-# functions. Importing them first means no later ``import evalaudit.audit`` rebinds
-# the package attribute: ``evalaudit.audit`` stays the function, while
-# ``from evalaudit.audit import run_audit`` keeps working through sys.modules.
-import evalaudit.audit as _audit_module
-import evalaudit.gate as _gate_module
-from evalaudit.api import audit, gate, read_labels
-
-del _audit_module, _gate_module
-
 __all__ = ["__version__", "audit", "gate", "read_labels"]
+
+#: The API functions, loaded on first use: ``import evalaudit`` (and so ``import
+#: evalaudit.io`` or ``evalaudit.validate``) stays light, and the statistics are
+#: imported only by an audit.
+_API = ("audit", "gate", "read_labels")
+
+
+class _Package(types.ModuleType):
+    """The ``evalaudit`` package, whose ``audit`` and ``gate`` are the API functions.
+
+    The submodules ``evalaudit.audit`` and ``evalaudit.gate`` share those names: when
+    Python imports a submodule it sets it as an attribute of the package, which would
+    replace the function. That one assignment is ignored here, so ``evalaudit.audit``
+    stays the function while ``from evalaudit.audit import run_audit`` (through
+    ``sys.modules``) keeps working.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _API and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _API:
+            from evalaudit import api
+
+            value = getattr(api, name)
+            super().__setattr__(name, value)
+            return value
+        raise AttributeError(f"module 'evalaudit' has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *_API})
+
+
+sys.modules[__name__].__class__ = _Package

@@ -112,6 +112,22 @@ def test_submodules_stay_importable():
     assert set(evalaudit.__all__) >= {"audit", "gate", "read_labels"}
 
 
+def test_package_import_stays_light():
+    """``import evalaudit.validate`` (or io) does not import the statistics; the API functions
+    load on first use, and importing the submodules first does not replace them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, evalaudit.validate, evalaudit; "
+        "assert 'evalaudit.audit' not in sys.modules and 'evalaudit.stats.leniency' not in sys.modules; "
+        "import evalaudit.audit, evalaudit.gate; "
+        "assert callable(evalaudit.audit) and evalaudit.gate.__name__ == 'gate'; "
+        "assert evalaudit.audit.__module__ == 'evalaudit.api'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=SAMPLE.parent)
+
+
 def test_readme_python_api_doctest(monkeypatch: pytest.MonkeyPatch):
     import doctest
 
