@@ -194,3 +194,24 @@ def test_langsmith_and_langfuse_csv_exports(run_cli, tmp_path, sample):
     r = run_cli("validate", q)
     assert r.code == 0, r.err
     assert "Langfuse scores" in r.out and "values fail, pass" in r.out
+
+
+def test_a_label_table_is_never_taken_for_an_export(run_cli, tmp_path, sample):
+    df = sample.head(300).assign(annotator="x", traceId="t", name="n")
+    df["annotation_id"] = range(len(df))
+    p = tmp_path / "labels.csv"
+    df.to_csv(p, index=False)
+    r = run_cli("validate", p)
+    assert r.code == 0 and "recognised" not in r.out and "Rows read 300" in r.out
+
+
+def test_export_fields_named_like_internal_columns_are_kept_renamed(run_cli, tmp_path, sample):
+    records = ex.to_label_studio_min(sample.head(300))
+    for r in records:
+        r["score"], r["item"] = "0.5", "x"  # task data named like evalaudit's own columns
+    p = write(tmp_path / "min.json", json.dumps(records))
+    r = run_cli("validate", p)
+    assert r.code == 0, r.err
+    from evalaudit.io import read_table
+
+    assert {"data.score", "data.item"} <= set(read_table(p).frame.columns)

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from evalaudit.contract import ITEM_ID, LABEL, LABELER_ID, ROW, TIMESTAMP, InputError, Problem
+from evalaudit.table import INTERNAL_COLUMNS
 
 __all__ = [
     "READERS",
@@ -64,8 +65,9 @@ Reader = Callable[..., ReaderOutput]
 
 #: Attribute names that would clash with the columns a reader fills itself; such an
 #: attribute is kept as ``data.<name>``. (``model``, ``vendor``, ``gold`` ... keep their
-#: contract meaning when an export carries them as item data.)
-CLASHING = frozenset({ITEM_ID, LABELER_ID, LABEL, TIMESTAMP, ROW})
+#: contract meaning when an export carries them as item data.) The names evalaudit uses
+#: internally (``item``, ``labeler``, ``value``, ``score``) are renamed too.
+CLASHING = frozenset({ITEM_ID, LABELER_ID, LABEL, TIMESTAMP, ROW}) | INTERNAL_COLUMNS
 
 TITLES = {
     "label-studio": "Label Studio JSON export",
@@ -242,7 +244,13 @@ def detect_json(text: str) -> str | None:
 
 
 def detect_keys(keys: set[str]) -> str | None:
-    """The export format a record's (or a CSV header's) keys belong to, if unambiguous."""
+    """The export format a record's (or a CSV header's) keys belong to, if unambiguous.
+
+    A table that already has the contract's columns (``item_id``, ``labeler_id``,
+    ``label``) is a label table, whatever else it holds.
+    """
+    if {ITEM_ID, LABELER_ID, LABEL} <= keys:
+        return None
     if "_input_hash" in keys and "answer" in keys:
         return "prodigy"
     if "annotator" in keys and "annotation_id" in keys:
