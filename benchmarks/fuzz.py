@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/fuzz.py --n 10000 [--seed 0] [--kind csv|tsv|parquet|jsonl|rules|reviews]
+    python benchmarks/fuzz.py --n 10000 [--seed 0] [--kind csv|tsv|parquet|jsonl|rules|reviews|label-studio|...]
 
 Each case (see :mod:`evalaudit.fuzzing`) is written to a temporary directory
 and run through ``evalaudit audit`` (label files, ``--rules``) or

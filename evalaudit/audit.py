@@ -320,6 +320,7 @@ def _result(
         },
         reviews=outcome.to_dict() if outcome is not None else None,
         review_outcome=outcome,
+        notes=ing.notes,
     )
 
 

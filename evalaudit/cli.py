@@ -117,7 +117,8 @@ def audit(
 @cli.command(
     epilog="""Examples:
   evalaudit validate labels.csv
-  evalaudit validate labels.jsonl --column labeler_id=worker --json problems.json"""
+  evalaudit validate labels.jsonl --column labeler_id=worker --json problems.json
+  evalaudit validate labels.csv --export-gx suite.json   # the contract for your GX checkpoints"""
 )
 @click.argument("file", type=click.Path(dir_okay=False))
 @input_options
@@ -127,7 +128,14 @@ def audit(
     type=click.Path(dir_okay=False),
     help="Write the validation report as JSON.",
 )
-def validate(file: str, json_out: str | None, **kw: Any) -> None:
+@click.option(
+    "--export-gx",
+    "gx_out",
+    type=click.Path(dir_okay=False),
+    help="Write the contract as a great-expectations 1.x Expectation Suite (JSON) to run in "
+    "your own checkpoints.",
+)
+def validate(file: str, json_out: str | None, gx_out: str | None, **kw: Any) -> None:
     """Check FILE against the data contract only (no statistics).
 
     Exits 0 when the file can be audited (warnings are printed), 2 otherwise.
@@ -154,6 +162,8 @@ def validate(file: str, json_out: str | None, **kw: Any) -> None:
         )
         + "."
     )
+    for note in ing.notes:
+        click.echo(f"Input: {note}.")
     click.echo(
         f"Items {acc.items:,}, labelers {acc.labelers:,}. Labels: {ing.label_spec.describe()}"
     )
@@ -163,6 +173,11 @@ def validate(file: str, json_out: str | None, **kw: Any) -> None:
         click.echo("\n".join(format_problem(p, ing.row_label)))
     report = {**_problems_json(ing.path, list(ing.warnings), "ok"), "accounting": acc.to_dict()}
     write_outputs([(json_out, lambda: json.dumps(report, indent=2))])
+    if gx_out:
+        from evalaudit.gx_export import write_suite
+
+        n = write_suite(ing, gx_out, options)
+        click.echo(f"wrote the contract as a great-expectations suite ({n} expectations): {gx_out}")
 
 
 def _problems_json(path: str, problems: Sequence[Problem], status: str) -> dict[str, Any]:

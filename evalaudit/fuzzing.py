@@ -28,10 +28,26 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["FAILURES", "Case", "base_labels", "make_case", "run_case"]
+__all__ = ["EXPORT_KINDS", "FAILURES", "KINDS", "Case", "base_labels", "make_case", "run_case"]
 
 FAILURES = ("traceback", "partial_output", "unnamed_error", "bad_exit")
-KINDS = ("csv", "tsv", "parquet", "jsonl", "rules", "reviews")
+#: Labeling-tool exports (:mod:`evalaudit.readers`), made from the base labels in each tool's
+#: documented schema (:mod:`evalaudit.readers.examples`) and mutated structurally (keys
+#: dropped, values of the wrong JSON type, lists emptied or repeated) and byte-wise. They run
+#: through ``evalaudit validate`` (the reader and the contract; the statistics downstream
+#: see the same validated table as from a CSV, which the other kinds fuzz through ``audit``),
+#: and one case in ten through ``evalaudit audit``.
+EXPORT_KINDS = (
+    "label-studio",
+    "label-studio-min",
+    "label-studio-csv",
+    "prodigy",
+    "argilla",
+    "inspect",
+    "langsmith",
+    "langfuse",
+)
+KINDS = ("csv", "tsv", "parquet", "jsonl", "rules", "reviews", *EXPORT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -39,10 +55,20 @@ class Case:
     kind: str  # one of KINDS
     mutation: str
     data: bytes
+    #: the CLI command an export case runs (``validate`` or ``audit``)
+    command: str = "audit"
 
     @property
     def suffix(self) -> str:
         return {
+            "label-studio": ".json",
+            "label-studio-min": ".json",
+            "label-studio-csv": ".csv",
+            "prodigy": ".jsonl",
+            "argilla": ".jsonl",
+            "inspect": ".json",
+            "langsmith": ".jsonl",
+            "langfuse": ".jsonl",
             "csv": ".csv",
             "tsv": ".tsv",
             "parquet": ".parquet",
@@ -315,9 +341,116 @@ def _reviews_case(rng: random.Random) -> tuple[str, bytes]:
     return "reviews", data
 
 
+_EXPORTS: dict[str, bytes] = {}
+
+
+def _export(kind: str) -> bytes:
+    """The base labels (first 120 items) as a valid export of ``kind`` (made once)."""
+    if kind not in _EXPORTS:
+        from evalaudit.readers import examples as ex
+
+        df = base_labels()
+        df = df[df["item_id"].isin(df["item_id"].drop_duplicates().head(120))]
+        if kind == "label-studio":
+            text = ex.to_label_studio(df, cancelled=3)
+        elif kind == "label-studio-min":
+            text = json.dumps(ex.to_label_studio_min(df))
+        elif kind == "label-studio-csv":
+            text = pd.DataFrame(ex.to_label_studio_min(df)).to_csv(index=False)
+        elif kind == "prodigy":
+            text = ex.to_prodigy(df, ignored=3)
+        elif kind == "argilla":
+            text = ex.to_argilla(df, drafts=1)
+        elif kind == "inspect":
+            text = ex.to_inspect(df, errors=1)
+        elif kind == "langsmith":
+            text = ex.to_langsmith(df)
+        else:
+            text = ex.to_langfuse(df)
+        _EXPORTS[kind] = text.encode("utf-8")
+    return _EXPORTS[kind]
+
+
+_ODD_VALUES: tuple[object, ...] = (
+    None,
+    1,
+    2.5,
+    True,
+    "",
+    "x",
+    "PASS ",
+    [],
+    {},
+    [1, 2],
+    {"a": 1},
+    -1e308,
+)
+
+
+def _poke(node: object, rng: random.Random, depth: int = 0) -> object:
+    """Change one place of a parsed JSON value: drop a key, retype a value, empty or repeat a list."""
+    if isinstance(node, dict) and node:
+        key = rng.choice(list(node))
+        what = rng.random()
+        if what < 0.2:
+            return {k: v for k, v in node.items() if k != key}
+        if what < 0.45 or depth > 6:
+            return {**node, key: rng.choice(_ODD_VALUES)}
+        return {**node, key: _poke(node[key], rng, depth + 1)}
+    if isinstance(node, list) and node:
+        i = rng.randrange(len(node))
+        what = rng.random()
+        if what < 0.1:
+            return []
+        if what < 0.2:
+            return [*node, node[i]]
+        if what < 0.3:
+            return [*node[:i], rng.choice(_ODD_VALUES), *node[i + 1 :]]
+        return [*node[:i], _poke(node[i], rng, depth + 1), *node[i + 1 :]]
+    return rng.choice(_ODD_VALUES)
+
+
+def _export_case(rng: random.Random, kind: str) -> Case:
+    data = _export(kind)
+    names = []
+    text = data.decode("utf-8")
+    pokes = rng.choice([0, 1, 1, 2, 3, 8])
+    if pokes and kind != "label-studio-csv":
+        if text.lstrip().startswith("[") or kind == "inspect":
+            value = json.loads(text)
+            for _ in range(pokes):
+                value = _poke(value, rng)
+            data = json.dumps(value).encode("utf-8")
+        else:
+            lines = [json.loads(x) for x in text.splitlines() if x.strip()]
+            for _ in range(pokes):
+                i = rng.randrange(len(lines))
+                lines[i] = _poke(lines[i], rng)
+            data = ("\n".join(json.dumps(x) for x in lines) + "\n").encode("utf-8")
+        names.append(f"poke{pokes}")
+    elif pokes:  # the CSV export: blank or odd cells
+        rows = text.splitlines()
+        for _ in range(pokes):
+            i = rng.randrange(1, len(rows))
+            cells = rows[i].split(",")
+            j = rng.randrange(len(cells))
+            cells[j] = rng.choice(["", "x", '"', "PASS", "{", "1e999"])
+            rows[i] = ",".join(cells)
+        data = ("\n".join(rows) + "\n").encode("utf-8")
+        names.append(f"cells{pokes}")
+    if rng.random() < 0.3 and data:
+        name, g = rng.choice(list(_byte_mutations(rng).items()))
+        data = g(data)
+        names.append(name)
+    command = "audit" if rng.random() < 0.1 else "validate"
+    return Case(kind, "+".join(names) or "valid", data, command)
+
+
 def make_case(rng: random.Random, kind: str | None = None) -> Case:
     """One malformed (or sometimes valid) input of ``kind`` (random kind when None)."""
     kind = kind or rng.choice(KINDS)
+    if kind in EXPORT_KINDS:
+        return _export_case(rng, kind)
     if kind == "rules":
         m, data = _rules_case(rng)
         return Case(kind, m, data)
@@ -365,6 +498,11 @@ def run_case(case: Case, workdir: Path, valid_labels: Path) -> str:
             "--home",
             str(workdir / "home"),
         ]
+    elif case.kind in EXPORT_KINDS:
+        args = [case.command, str(path), "--json", str(out)]
+        args += ["-q"] if case.command == "audit" else []
+        if case.kind in ("label-studio-min", "label-studio-csv") and case.mutation != "valid":
+            args += ["--format", case.kind]  # a poked record may not look like one any more
     else:
         args = ["audit", str(path), "--json", str(out), "-q"]
     err, std = io.StringIO(), io.StringIO()
@@ -382,7 +520,7 @@ def run_case(case: Case, workdir: Path, valid_labels: Path) -> str:
     if code in (0, 1):
         return "audited" if out.exists() else "partial_output"
     if code == 2:
-        if out.exists():
+        if out.exists() and args[0] != "validate":  # validate --json reports the problems
             return "partial_output"
         return "input_error" if str(path) in stderr else "unnamed_error"
     return "bad_exit"

@@ -98,6 +98,18 @@ class GateResult:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
+    def __repr__(self) -> str:
+        ids = [f["id"] for f in self.blocking]
+        return (
+            f"GateResult(verdict={self.verdict!r}, exit_code={self.exit_code}, "
+            f"blocking={ids!r}, warnings={len(self.warnings)})"
+        )
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>gate: {self.verdict.upper()}</b> (exit {self.exit_code})</p>" + (
+            self.audit._repr_html_()
+        )
+
 
 def run_gate(
     data: str,
@@ -133,7 +145,7 @@ def run_gate(
 
         with prof.step("diff"):
             diff_dict = diff_versions(old, ing).to_dict()
-    files = [FileRef("data", data, ing.sha256)]
+    files = [FileRef("data", ing.path, ing.sha256)]
     if baseline and old is not None:
         files.append(FileRef("baseline", baseline, old.sha256))
     for role, path in (

@@ -3,7 +3,7 @@
 Each ``evalaudit report`` run appends a :class:`RunSummary` (when, which input,
 how many rows, agreement, the headline with and without suspect labels, the
 findings by kind and severity, the verdict and the finding ids) to
-``$EVALAUDIT_HOME/history.db`` (default ``./.evalaudit/``; ``--history PATH``
+``$EVALAUDIT_HOME/history.db`` (default ``.evalaudit/`` at the git work-tree root, else ``./.evalaudit/``; ``--history PATH``
 overrides), a SQLite database in WAL mode like the review store
 (:mod:`evalaudit.reviews`): several processes may append at once and a writer
 killed mid-write leaves the last committed state.
@@ -59,7 +59,7 @@ class HistoryError(Exception):
 
 
 def default_history_path(home: str | Path | None = None) -> Path:
-    """``HOME/history.db``; ``HOME`` defaults to ``$EVALAUDIT_HOME`` or ``./.evalaudit``."""
+    """``HOME/history.db``; ``HOME`` defaults to :func:`evalaudit.reviews.default_home`."""
     from evalaudit.reviews import default_home
 
     return (Path(home) if home is not None else default_home()) / HISTORY_DB

@@ -1,4 +1,4 @@
-"""Read label tables (CSV, TSV, Parquet, JSON Lines) and write outputs atomically.
+"""Read label tables (CSV, TSV, Parquet, JSON Lines, labeling-tool exports) and write outputs.
 
 Readers return every column as pandas ``string`` (typed Parquet/JSON values
 are rendered the way they would appear in a CSV: ``1`` not ``1.0``), plus the
@@ -6,6 +6,16 @@ source row number in :data:`evalaudit.contract.ROW` as the frame index, so
 every later problem can name the row the user sees in the file. File-level
 problems (missing, empty, not UTF-8, not Parquet, unparseable) raise
 :class:`evalaudit.contract.InputError`.
+
+Messy files are read as they come, and each step taken is said in
+:attr:`RawFile.notes`: compressed files (gzip, bz2, xz, zstd) are recognised by
+their extension *and* by their magic bytes (so ``--format csv`` on a ``.gz`` file
+still works); a CSV's delimiter (``,`` ``;`` ``|`` tab) is sniffed from its first
+lines unless ``--delimiter`` sets it; exports of labeling tools (Label Studio,
+Prodigy, Argilla, Inspect AI, LangSmith, Langfuse; see :mod:`evalaudit.readers`)
+are recognised by content and mapped to the contract, each counting what it could
+not map in :attr:`RawFile.rejected`. A DataFrame or any Arrow stream
+(``__arrow_c_stream__``: pyarrow, polars) becomes a RawFile with :func:`frame_to_raw`.
 """
 
 from __future__ import annotations
@@ -28,9 +38,50 @@ import pandas as pd
 
 from evalaudit.contract import ROW, InputError, Problem
 
-__all__ = ["FORMATS", "RawFile", "atomic_write", "detect_format", "read_table", "sha256_of"]
+__all__ = [
+    "FORMATS",
+    "RawFile",
+    "atomic_write",
+    "detect_format",
+    "frame_to_raw",
+    "read_table",
+    "sha256_of",
+    "sniff_delimiter",
+]
 
-FORMATS = ("csv", "tsv", "parquet", "jsonl")
+#: Formats evalaudit reads: plain tables, then the labeling-tool exports of
+#: :mod:`evalaudit.readers` (by name, as ``--format`` takes them).
+FORMATS = (
+    "csv",
+    "tsv",
+    "parquet",
+    "jsonl",
+    "label-studio",
+    "label-studio-min",
+    "label-studio-csv",
+    "prodigy",
+    "argilla",
+    "inspect",
+    "langsmith",
+    "langfuse",
+)
+#: Compression by file extension; the magic bytes are checked too (:func:`_sniff_compression`).
+_COMPRESSION_EXTENSIONS = {
+    ".gz": "gzip",
+    ".gzip": "gzip",
+    ".bz2": "bz2",
+    ".xz": "xz",
+    ".zst": "zstd",
+    ".zstd": "zstd",
+}
+_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"BZh", "bz2"),
+)
+#: Delimiters :func:`sniff_delimiter` tries, preferred in this order on a tie.
+DELIMITERS = (",", ";", "\t", "|")
 _EXTENSIONS = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -54,10 +105,16 @@ class RawFile:
     row_label: str  # "line" for text formats, "row" for Parquet
     #: ``pd.factorize(frame[col])`` of some columns, computed while reading (Parquet)
     codes: dict[str, tuple[np.ndarray, pd.Index]] = field(default_factory=dict)
+    #: records the reader read but could not map to a label row, by reason (a labeling
+    #: tool's cancelled or ignored annotations, records without a label ...)
+    rejected: dict[str, int] = field(default_factory=dict)
+    #: what was done to read the file (decompressed, delimiter sniffed, export mapped)
+    notes: tuple[str, ...] = ()
 
     @property
     def rows_read(self) -> int:
-        return len(self.frame)
+        """Rows (or export records) read: those in ``frame`` plus those the reader set aside."""
+        return len(self.frame) + sum(self.rejected.values())
 
 
 def sha256_of(path: str | Path) -> str:
@@ -80,7 +137,10 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
                 ],
             )
         return fmt
-    suffix = Path(path).suffix.lower()
+    suffixes = [x.lower() for x in Path(path).suffixes]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in _COMPRESSION_EXTENSIONS and len(suffixes) >= 2:
+        suffix = suffixes[-2]  # labels.csv.gz -> .csv
     if suffix in _EXTENSIONS:
         return _EXTENSIONS[suffix]
     raise InputError(
@@ -89,14 +149,26 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
             _file_problem(
                 "format",
                 f"cannot tell the format from the extension '{suffix or '(none)'}'",
-                "rename the file to .csv, .tsv, .parquet or .jsonl, or pass --format",
+                "rename the file to .csv, .tsv, .parquet or .jsonl (optionally compressed: "
+                ".csv.gz, .jsonl.zst ...), or pass --format (one of: " + ", ".join(FORMATS) + ")",
             )
         ],
     )
 
 
-def read_table(path: str | Path, fmt: str | None = None) -> RawFile:
-    """Read one table. Raises InputError naming the file and the problem."""
+def read_table(
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    delimiter: str | None = None,
+    control: str | None = None,
+) -> RawFile:
+    """Read one table. Raises InputError naming the file and the problem.
+
+    ``delimiter`` fixes a CSV's delimiter (default: sniffed, see :func:`sniff_delimiter`);
+    ``control`` picks the labeling-tool control (Label Studio ``from_name``, an Inspect
+    scorer, an Argilla question, a LangSmith/Langfuse feedback key) when a file has several.
+    """
     p = Path(path)
     name = str(path)
     if not p.exists():
@@ -112,7 +184,9 @@ def read_table(path: str | Path, fmt: str | None = None) -> RawFile:
                 )
             ],
         )
-    fmt = detect_format(p, fmt)
+    notes: list[str] = []
+    if fmt:
+        fmt = detect_format(p, fmt)
     if p.stat().st_size == 0:
         raise InputError(
             name,
@@ -126,18 +200,49 @@ def read_table(path: str | Path, fmt: str | None = None) -> RawFile:
         )
     digest = sha256_of(p)
     codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    compressed = _sniff_compression(head) or p.suffix.lower() in _COMPRESSION_EXTENSIONS
+    plain_parquet = not compressed and (
+        fmt == "parquet" or (fmt is None and _EXTENSIONS.get(p.suffix.lower()) == "parquet")
+    )
+    # a Parquet file is read by pyarrow from the path (memory-mapped row groups), never
+    # into one bytes object; text and compressed files are read whole
+    data = b"" if plain_parquet else _decompress(p.read_bytes(), p, name, notes)
+    if fmt is None:
+        fmt = "parquet" if plain_parquet else _format_of(p, data, name)
+    rejected: dict[str, int] = {}
     if fmt == "parquet":
-        frame, codes = _read_parquet(p, name)
+        frame, codes = _read_parquet(p, name, None if plain_parquet else data)
         row_label = "row"
     else:
-        data = p.read_bytes()
-        text = _decode(data, name)
-        if fmt == "jsonl":
+        text = _decode(data, name, notes)
+        from evalaudit import readers
+
+        if fmt == "jsonl" and delimiter is None:
+            detected = readers.detect_json(text)
+            if detected is not None:
+                fmt = detected
+                notes.append(f"read as: {readers.TITLES[fmt]} (recognised by content)")
+        elif fmt == "csv" and delimiter is None:
+            end = text.find("\n")
+            header = text if end < 0 else text[:end]  # no copy of the rest of a large file
+            detected = readers.detect_csv_header(header, sniff_delimiter(text)[0])
+            if detected is not None:
+                fmt = detected
+                notes.append(f"read as: {readers.TITLES[fmt]} (recognised by its columns)")
+        if fmt in readers.READERS:
+            out = readers.read_export(fmt, text, name, control=control, delimiter=delimiter)
+            frame, rejected, row_label = out.frame, out.rejected, out.row_label
+            notes.extend(out.notes)
+        elif fmt == "jsonl":
             frame = _read_jsonl(text, name)
+            row_label = "line"
         else:
-            frame = _read_delimited(text, name, "\t" if fmt == "tsv" else ",")
-        row_label = "line"
-    if frame.empty:
+            sep = _delimiter(text, fmt, delimiter, notes)
+            frame = _read_delimited(text, name, sep)
+            row_label = "line"
+    if frame.empty and not rejected:
         raise InputError(
             name,
             [
@@ -151,12 +256,233 @@ def read_table(path: str | Path, fmt: str | None = None) -> RawFile:
             ],
         )
     return RawFile(
-        path=name, format=fmt, frame=frame, sha256=digest, row_label=row_label, codes=codes
+        path=name,
+        format=fmt,
+        frame=frame,
+        sha256=digest,
+        row_label=row_label,
+        codes=codes,
+        rejected=rejected,
+        notes=tuple(notes),
     )
 
 
+def frame_to_raw(data: Any, name: str | None = None) -> RawFile:
+    """A pandas DataFrame, or anything with the Arrow PyCapsule stream interface
+    (``__arrow_c_stream__``: a pyarrow Table, a polars DataFrame), as a RawFile.
+
+    Columns are rendered as strings exactly as :func:`read_table` renders a Parquet
+    file's typed columns (``1`` not ``1.0``), so a frame and the file it came from audit
+    alike. Rows are numbered from 1 in frame order; the frame's own index is ignored
+    (a named index, e.g. after ``set_index("item_id")``, is kept as a column). The
+    sha256 is that of the frame's CSV rendering, so the same frame always has the same
+    digest.
+    """
+    kind = "DataFrame"
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    elif hasattr(data, "__arrow_c_stream__"):
+        import pyarrow as pa
+
+        kind = type(data).__name__
+        try:
+            table = pa.RecordBatchReader.from_stream(data).read_all()
+        except Exception as exc:  # a foreign producer can fail in many ways
+            raise InputError(
+                name or f"<{kind}>",
+                [
+                    _file_problem(
+                        "format",
+                        f"the Arrow stream of this {kind} cannot be read: {exc}",
+                        "pass a pandas DataFrame, a pyarrow Table or a file path",
+                    )
+                ],
+            ) from None
+        frame = table.to_pandas()
+    else:
+        raise TypeError(
+            "data must be a path, a pandas DataFrame or an object with the Arrow PyCapsule "
+            f"stream interface (__arrow_c_stream__), not {type(data).__name__}"
+        )
+    label = name or f"<{kind}>"
+    if any(n is not None for n in frame.index.names) and not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    frame = frame.copy(deep=False)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    _check_header(frame, label)
+    out = pd.DataFrame({c: _to_string(frame[c].reset_index(drop=True)) for c in frame.columns})
+    out.index = pd.Index(np.arange(1, len(out) + 1, dtype=np.int64), name=ROW)
+    if out.empty:
+        raise InputError(
+            label,
+            [
+                _file_problem(
+                    "empty", "the frame has no rows", "pass a frame with one row per label"
+                )
+            ],
+        )
+    digest = hashlib.sha256(out.to_csv(index=False).encode("utf-8")).hexdigest()
+    return RawFile(path=label, format="dataframe", frame=out, sha256=digest, row_label="row")
+
+
+def _format_of(p: Path, data: bytes, name: str) -> str:
+    """The format from the extension (after any compression suffix), else from the content."""
+    try:
+        return detect_format(p)
+    except InputError:
+        if Path(p).suffix.lower() not in _COMPRESSION_EXTENSIONS:
+            raise
+    head = data[:4096].lstrip()
+    if data[:4] == b"PAR1":
+        return "parquet"
+    if head[:1] in (b"{", b"["):
+        return "jsonl"
+    return "csv"
+
+
+# ----------------------------------------------------------------- compression
+def _sniff_compression(data: bytes) -> str | None:
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            if kind == "bz2" and (len(data) < 4 or data[3:4] not in b"123456789"):
+                continue
+            return kind
+    return None
+
+
+def _decompress(data: bytes, p: Path, name: str, notes: list[str]) -> bytes:
+    """Decompress gzip, bz2, xz or zstd data (by magic bytes; the extension must agree).
+
+    A file named ``.gz`` that is not gzip data is an error naming what it is; a file
+    whose bytes are compressed but whose name does not say so is decompressed and the
+    note says so.
+    """
+    by_ext = _COMPRESSION_EXTENSIONS.get(p.suffix.lower())
+    by_magic = _sniff_compression(data)
+    kind = by_magic or by_ext
+    if kind is None:
+        return data
+    if by_ext and by_magic is None:
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "compression",
+                    f"the file is named {p.suffix} but is not {by_ext} data",
+                    f"compress it again with {by_ext}, or rename it without the {p.suffix}",
+                )
+            ],
+        )
+    try:
+        if kind == "gzip":
+            import gzip
+
+            out = gzip.decompress(data)
+        elif kind == "bz2":
+            import bz2
+
+            out = bz2.decompress(data)
+        elif kind == "xz":
+            import lzma
+
+            out = lzma.decompress(data)
+        else:
+            import zstandard
+
+            out = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except Exception as exc:  # each codec raises its own types for corrupt data
+        if by_ext is None:
+            return data  # looked like a magic number by chance: read it as it is
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "compression",
+                    f"the {kind} data cannot be decompressed ({type(exc).__name__}: {exc})",
+                    "the file looks truncated or corrupt: copy or export it again",
+                )
+            ],
+        ) from None
+    notes.append(
+        f"decompressed {kind} ({len(data):,} -> {len(out):,} bytes"
+        + (", recognised by its magic bytes" if by_ext is None else "")
+        + ")"
+    )
+    if not out:
+        raise InputError(
+            name,
+            [
+                _file_problem(
+                    "empty",
+                    f"the {kind} data decompresses to nothing",
+                    "export the labels again; the file has no data",
+                )
+            ],
+        )
+    return out
+
+
+# ----------------------------------------------------------------- delimiters
+def sniff_delimiter(text: str, lines: int = 50) -> tuple[str, bool]:
+    """The delimiter of a delimited text (``,`` ``;`` tab ``|``) and whether it is sure.
+
+    Each candidate splits the first ``lines`` lines (quotes respected); the one giving
+    the most fields (>= 2) on the header, with the same count on at least 90% of the
+    following lines, wins; ties go to the earlier of :data:`DELIMITERS`. When none
+    splits the header, ``,`` (not sure).
+    """
+    head = text[: 1 << 16]  # the first 64 KiB: enough lines, and no pass over a large file
+    if len(text) > len(head) and "\n" in head:
+        head = head[: head.rfind("\n")]  # drop the line the cut went through
+    sample = "\n".join(head.splitlines()[: lines + 1])
+    best: tuple[int, str] | None = None
+    for d in DELIMITERS:
+        try:
+            rows = [r for r in csv.reader(io.StringIO(sample), delimiter=d) if r]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        body = rows[1:]
+        if body and sum(len(r) == width for r in body) < 0.9 * len(body):
+            continue
+        if best is None or width > best[0]:
+            best = (width, d)
+    return (best[1], True) if best else (",", False)
+
+
+def parse_delimiter(value: str) -> str:
+    """``--delimiter`` as typed: one character, or ``tab`` / ``\\t``."""
+    v = {"tab": "\t", "\\t": "\t", "TAB": "\t"}.get(value, value)
+    if len(v) != 1 or v in '"\r\n':
+        raise ValueError(f"--delimiter {value!r}: give one character such as , ; | or tab")
+    return v
+
+
+def _delimiter(text: str, fmt: str, given: str | None, notes: list[str]) -> str:
+    if given is not None:
+        return parse_delimiter(given)
+    default = "\t" if fmt == "tsv" else ","
+    sniffed, sure = sniff_delimiter(text)
+    if sure and sniffed != default:
+        shown = "tab" if sniffed == "\t" else repr(sniffed)
+        notes.append(f"delimiter {shown} (sniffed from the first lines; set it with --delimiter)")
+        return sniffed
+    return default
+
+
 # ----------------------------------------------------------------- decoding
-def _decode(data: bytes, name: str) -> str:
+def _decode(data: bytes, name: str, notes: list[str] | None = None) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a UTF-16 byte-order mark (Excel's "Unicode text")
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+        else:
+            if notes is not None:
+                notes.append("decoded as UTF-16 (the file starts with its byte-order mark)")
+            data = text.encode("utf-8")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -170,7 +496,7 @@ def _decode(data: bytes, name: str) -> str:
                     count=1,
                     rows=(line,),
                     message=f"the file is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-                    hint="re-export the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 in.csv > out.csv`)",
+                    hint=_encoding_hint(data, name),
                 )
             ],
             row_label="line",
@@ -189,6 +515,20 @@ def _decode(data: bytes, name: str) -> str:
             ],
         )
     return text
+
+
+def _encoding_hint(data: bytes, name: str) -> str:
+    """The fix for bytes that are not UTF-8: what they are, when the magic bytes say so."""
+    if data.startswith(b"PK\x03\x04"):
+        return "this is a ZIP archive (an .xlsx workbook is one too): extract the table, or save it as CSV, and pass that file"
+    if data.startswith(b"PAR1"):
+        return "this is a Parquet file: name it .parquet or pass --format parquet"
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        return "this is an old Excel (.xls) workbook: save it as CSV (UTF-8) and pass that file"
+    if b"\x00" in data[:1000]:
+        return "the file holds NUL bytes: it is binary or UTF-16 without a byte-order mark; export it as UTF-8 text"
+    stem = Path(name).name
+    return f"re-export the file as UTF-8 (for a Latin-1 file: `iconv -f latin1 -t utf-8 {stem} > utf8-{stem}`)"
 
 
 def _read_delimited(text: str, name: str, sep: str) -> pd.DataFrame:
@@ -353,12 +693,17 @@ def _read_jsonl(text: str, name: str) -> pd.DataFrame:
 
 
 def _read_parquet(
-    p: Path, name: str
+    p: Path, name: str, data: bytes | None = None
 ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]]:
-    with open(p, "rb") as fh:
-        head = fh.read(4)
-        fh.seek(-4, os.SEEK_END) if p.stat().st_size >= 8 else None
-        tail = fh.read(4)
+    """Read a Parquet file (``data``: its bytes, when they came out of a compressed file)."""
+    if data is not None:
+        head, tail = data[:4], data[-4:] if len(data) >= 8 else b""
+    else:
+        with open(p, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(-4, os.SEEK_END) if p.stat().st_size >= 8 else None
+            tail = fh.read(4)
+    source: Any = p if data is None else io.BytesIO(data)
     if head != b"PAR1" or tail != b"PAR1":
         raise InputError(
             name,
@@ -373,9 +718,9 @@ def _read_parquet(
         )
     import pyarrow.parquet as pq
 
-    dictionary = _dictionary_columns(p)
+    dictionary = _dictionary_columns(source)
     try:
-        table = pq.read_table(p, read_dictionary=dictionary)
+        table = pq.read_table(source, read_dictionary=dictionary)
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise InputError(
             name,
@@ -449,7 +794,7 @@ _DICTIONARY_PROBE_ROWS = 65_536
 _DICTIONARY_MAX_VALUES = 10_000
 
 
-def _dictionary_columns(p: Path) -> list[str] | None:
+def _dictionary_columns(p: Any) -> list[str] | None:
     """Text columns of ``p`` worth reading as dictionaries (see :data:`DICTIONARY_MIN_ROWS`).
 
     Only a speed and memory choice: :func:`_to_string` renders a dictionary column to
@@ -516,11 +861,9 @@ def _to_string(s: pd.Series) -> pd.Series:
         v = s.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = np.isfinite(v)
         if finite.any() and np.all(np.mod(v[finite], 1) == 0) and np.all(np.abs(v[finite]) < 2**53):
-            return (
-                pd.array(np.where(finite, v, 0).astype(np.int64), dtype="Int64")
-                .astype("string")
-                .where(finite, pd.NA)
-            )
+            ints = pd.array(np.where(finite, v, 0).astype(np.int64), dtype="Int64")
+            # a missing or infinite value stays missing (not "0"); the Series keeps the index
+            return pd.Series(ints, index=s.index).astype("string").where(finite, pd.NA)
         return s.astype("string")
     if pd.api.types.is_integer_dtype(s):
         return s.astype("string")

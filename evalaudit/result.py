@@ -164,6 +164,71 @@ class AuditResult:
     def from_json(cls, text: str) -> AuditResult:
         return cls.from_dict(json.loads(text))
 
+    # ------------------------------------------------------------------ notebooks
+    @property
+    def findings_table(self) -> pd.DataFrame:
+        """The findings as a DataFrame, one row per finding (the JSON's fields as columns)."""
+        rows = [f.to_dict() for f in self.findings]
+        cols = ["id", "kind", "severity", "rule", "message", "effect", "q_value", "n"]
+        df = pd.DataFrame(rows)
+        if df.empty:
+            return pd.DataFrame(columns=cols)
+        return df[[c for c in cols if c in df.columns] + [c for c in df.columns if c not in cols]]
+
+    def _counts(self) -> dict[str, int]:
+        out = {"block": 0, "warn": 0, "info": 0}
+        for f in self.findings:
+            out[f.severity] = out.get(f.severity, 0) + 1
+        return out
+
+    def __repr__(self) -> str:
+        inp = self.input
+        c = self._counts()
+        score = (self.headline or {}).get("score")
+        head = f", headline {score * 100:.1f}%" if isinstance(score, float) else ""
+        flagged = self.flagged_labelers()
+        return (
+            f"AuditResult(verdict={self.verdict!r}, rows used {inp.get('rows_used', 0):,} of "
+            f"{inp.get('rows_read', 0):,}, {inp.get('items', 0):,} items, "
+            f"{inp.get('labelers', 0):,} labelers, {inp.get('label_kind')}{head}; findings "
+            f"{c['block']} block, {c['warn']} warn, {c['info']} info"
+            + (f"; flagged: {', '.join(flagged[:5])}" if flagged else "")
+            + ")"
+        )
+
+    def _repr_html_(self) -> str:
+        """A short summary for notebooks: verdict, headline, rows, the blocking and warning
+        findings, the labelers furthest from their peers."""
+        from html import escape
+
+        inp, c = self.input, self._counts()
+        score = (self.headline or {}).get("score")
+        parts = [
+            f"<div><b>evalaudit</b>: verdict <b>{escape(self.verdict.upper())}</b>",
+            f" &middot; {inp.get('rows_used', 0):,} of {inp.get('rows_read', 0):,} rows used, "
+            f"{inp.get('items', 0):,} items, {inp.get('labelers', 0):,} labelers",
+            f" &middot; headline {score * 100:.1f}%" if isinstance(score, float) else "",
+            f" &middot; findings {c['block']} block, {c['warn']} warn, {c['info']} info</div>",
+        ]
+        shown = [f for f in self.findings if f.severity in ("block", "warn")]
+        if shown:
+            parts.append("<table><tr><th>severity</th><th>finding</th><th>message</th></tr>")
+            for f in shown[:20]:
+                parts.append(
+                    f"<tr><td>{escape(f.severity)}</td><td><code>{escape(f.id)}</code></td>"
+                    f"<td>{escape(f.message)}</td></tr>"
+                )
+            parts.append("</table>")
+        if not self.labelers.empty and "leniency" in self.labelers.columns:
+            top = self.labelers.reindex(
+                self.labelers["leniency"].abs().sort_values(ascending=False).index
+            ).head(5)
+            cols = [
+                c for c in ("labeler_id", "n_labels", "leniency", "q_value", "flagged") if c in top
+            ]
+            parts.append(top[cols].to_html(index=False, float_format=lambda x: f"{x:.3g}"))
+        return "".join(parts)
+
     # ------------------------------------------------------------------ helpers
     @property
     def typed_headline(self) -> Headline | None:

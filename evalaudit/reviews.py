@@ -12,7 +12,8 @@ A decision may carry ``until`` (``YYYY-MM-DD``): it applies through that day
 the *latest* decision applies and supersedes every earlier one, even when it
 has expired (an expired confirmation does not revive an older dismissal).
 
-Decisions live in ``$EVALAUDIT_HOME/reviews.db`` (default ``./.evalaudit/``),
+Decisions live in ``$EVALAUDIT_HOME/reviews.db`` (default ``.evalaudit/`` at the git
+work-tree root, else ``./.evalaudit/``: :func:`default_home`),
 a SQLite database in WAL mode that several processes may write at once and
 that survives a writer killed mid-write. CI runs on a clean checkout, so
 ``evalaudit review export reviews.yaml`` writes every decision to a plain
@@ -59,7 +60,9 @@ __all__ = [
     "check_until",
     "decisions_for_gate",
     "default_home",
+    "describe_home",
     "export_yaml",
+    "home_source",
     "latest_per_finding",
     "load_yaml",
     "utc_today",
@@ -300,8 +303,45 @@ class StoreError(Exception):
 
 
 def default_home() -> Path:
-    """``$EVALAUDIT_HOME``, or ``./.evalaudit`` when it is unset or empty."""
-    return Path(os.environ.get("EVALAUDIT_HOME") or ".evalaudit")
+    """Where review decisions and the report history live (DESIGN section 5).
+
+    ``$EVALAUDIT_HOME`` when set; else ``.evalaudit/`` at the root of the git work tree the
+    current directory is in (so a gate run from any directory of the repository sees the
+    same decisions); else ``./.evalaudit``. :func:`home_source` says which applied.
+    """
+    return home_source()[0]
+
+
+def _git_root(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` holding ``.git`` (a directory, or the
+    file a linked worktree has), without running git."""
+    for d in (start, *start.parents):
+        if (d / ".git").exists():
+            return d
+    return None
+
+
+def home_source() -> tuple[Path, str]:
+    """(the default home, why): ``$EVALAUDIT_HOME``, the git work-tree root, or the current
+    directory."""
+    env = os.environ.get("EVALAUDIT_HOME")
+    if env:
+        return Path(env), "$EVALAUDIT_HOME"
+    root = _git_root(Path.cwd().resolve())
+    if root is not None:
+        return root / ".evalaudit", "the git work-tree root"
+    return Path(".evalaudit"), "the current directory"
+
+
+def describe_home(home: str | Path | None = None) -> str:
+    """One phrase for the user: which review store is read, and why that one."""
+    if home is not None:
+        path, why = Path(home), "--home"
+    else:
+        path, why = home_source()
+    db = path / REVIEWS_DB
+    state = "" if db.is_file() else "; none recorded there"
+    return f"{db} ({why}{state})"
 
 
 _SCHEMA = """

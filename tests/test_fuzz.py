@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evalaudit.fuzzing import FAILURES, KINDS, Case, base_labels, run_case
+from evalaudit.fuzzing import EXPORT_KINDS, FAILURES, KINDS, Case, base_labels, run_case
 
 FUZZ = settings(
     max_examples=120,
@@ -54,3 +54,14 @@ def test_arbitrary_csv_text(body: str, valid_labels: Path, tmp_path: Path) -> No
     data = ("item_id,labeler_id,label\n" + body).encode("utf-8")
     outcome = run_case(Case("csv", "text", data), tmp_path / "t", valid_labels)
     assert outcome not in FAILURES, (body[:80], outcome)
+
+
+@settings(FUZZ, max_examples=80)
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(EXPORT_KINDS))
+def test_mutated_tool_exports(seed: int, kind: str, valid_labels: Path, tmp_path: Path) -> None:
+    """Label Studio, Prodigy, Argilla, Inspect, LangSmith and Langfuse exports, mutated."""
+    from evalaudit.fuzzing import make_case
+
+    case = make_case(random.Random(seed), kind)
+    outcome = run_case(case, tmp_path / f"e{seed}", valid_labels)
+    assert outcome not in FAILURES, (kind, case.mutation, outcome)

@@ -272,8 +272,11 @@ def test_gate_help_has_examples(run_cli):
 
 def test_the_gate_runs_the_audit_once_even_with_a_dismissal(run_cli, home, tmp_path, monkeypatch):
     """Review decisions are applied by the audit itself: the detectors run once per gate."""
-    import evalaudit.audit as audit_mod
+    import sys
 
+    import evalaudit.audit  # noqa: F401  (the package's audit() shadows the module's name)
+
+    audit_mod = sys.modules["evalaudit.audit"]
     calls = []
     real = audit_mod.detect
 

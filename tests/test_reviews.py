@@ -163,6 +163,7 @@ def test_store_refuses_newer_schema_and_non_database(tmp_path: Path) -> None:
 
 def test_default_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("EVALAUDIT_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)  # outside a git work tree (inside one: its root, test_ci_glue)
     assert default_home() == Path(".evalaudit")
     monkeypatch.setenv("EVALAUDIT_HOME", str(tmp_path / "h"))
     assert default_home() == tmp_path / "h"

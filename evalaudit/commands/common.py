@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from evalaudit.contract import LabelKind
+from evalaudit.io import FORMATS
 
 __all__ = [
     "ExamplesCommand",
@@ -66,8 +67,32 @@ def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--format",
             "fmt",
-            type=click.Choice(["csv", "tsv", "parquet", "jsonl"]),
-            help="Input format (default: from the file extension).",
+            type=click.Choice(list(FORMATS)),
+            help="Input format (default: from the extension and the content; labeling-tool "
+            "exports are recognised by content).",
+        ),
+        click.option(
+            "--delimiter",
+            metavar="CHAR",
+            help="CSV delimiter, e.g. ';' or tab (default: sniffed from the first lines).",
+        ),
+        click.option(
+            "--control",
+            metavar="NAME",
+            help="The control / scorer / question / feedback key to read when a labeling-tool "
+            "export holds several.",
+        ),
+        click.option(
+            "--skip-invalid",
+            is_flag=True,
+            help="Set rows with a blank item_id, labeler_id or label aside (counted by reason) "
+            "instead of stopping.",
+        ),
+        click.option(
+            "--labels-exact",
+            is_flag=True,
+            help="Refuse label spellings that differ only in case or surrounding whitespace "
+            "(default: unify them and say so).",
         ),
         click.option(
             "--items",
@@ -135,7 +160,22 @@ def ingest_options_from(kw: dict[str, Any]) -> Any:
         slices=tuple(kw.pop("slices")) or None,
         duplicates=kw.pop("duplicates"),
         version=kw.pop("version_"),
+        delimiter=_delimiter_option(kw.pop("delimiter", None)),
+        control=kw.pop("control", None),
+        skip_invalid=bool(kw.pop("skip_invalid", False)),
+        labels_exact=bool(kw.pop("labels_exact", False)),
     )
+
+
+def _delimiter_option(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from evalaudit.io import parse_delimiter
+
+    try:
+        return parse_delimiter(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--delimiter") from None
 
 
 # ---------------------------------------------------------------- options shared by commands
@@ -159,7 +199,7 @@ def review_source_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option(
         "--home",
         type=click.Path(file_okay=False),
-        help="Directory of the local review store (default: $EVALAUDIT_HOME or ./.evalaudit).",
+        help="Directory of the local review store (default: $EVALAUDIT_HOME, else .evalaudit/ at the git work-tree root, else ./.evalaudit).",
     )(f)
     return click.option(
         "--reviews",

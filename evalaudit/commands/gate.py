@@ -27,6 +27,7 @@ __all__ = ["gate", "verify"]
   evalaudit gate labels.csv --rules rules/strict.yaml --reviews reviews.yaml \\
       --json gate.json --markdown "$GITHUB_STEP_SUMMARY" --junit gate.xml --attest gate.intoto.json
   evalaudit gate new/labels.csv --baseline old/labels.csv
+  evalaudit gate labels.csv --annotations github   # ::error lines for a GitHub Actions step
 
 Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or input error.""",
 )
@@ -66,6 +67,12 @@ Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or input 
     help="Judge review expiry as of this date (default: today, UTC).",
 )
 @click.option(
+    "--annotations",
+    type=click.Choice(["github"]),
+    help="Also print CI annotations: 'github' writes workflow commands (::error for blocking "
+    "findings, ::warning for warnings, 10 each; file= and line= for input problems).",
+)
+@click.option(
     "--nofail",
     is_flag=True,
     help="Exit 0 even when blocked (roll-out mode); input errors still exit 2.",
@@ -83,6 +90,7 @@ def gate(
     junit_out: str | None,
     attest_out: str | None,
     as_of: Any,
+    annotations: str | None,
     nofail: bool,
     quiet: bool,
     **kw: Any,
@@ -102,17 +110,30 @@ def gate(
     options = ingest_options_from(kw)
     policy = load_policy(rules_path)
     today: date | None = as_of.date() if as_of else None
-    g = run_gate(
-        data,
-        policy,
-        options,
-        baseline=baseline,
-        reviews=reviews,
-        home=home,
-        gold_path=gold_path,
-        today=today,
-        profiler=Profiler(progress=not quiet),
-    )
+    from evalaudit.contract import InputError
+
+    if not quiet and reviews is None:
+        from evalaudit.reviews import describe_home
+
+        click.echo(f"evalaudit: review decisions from {describe_home(home)}", err=True)
+    try:
+        g = run_gate(
+            data,
+            policy,
+            options,
+            baseline=baseline,
+            reviews=reviews,
+            home=home,
+            gold_path=gold_path,
+            today=today,
+            profiler=Profiler(progress=not quiet),
+        )
+    except InputError as exc:
+        if annotations == "github":
+            from evalaudit.render.annotations import github_problem_annotations
+
+            click.echo(github_problem_annotations(exc.path, exc.problems, exc.row_label), nl=False)
+        raise
     outputs = [
         (json_out, g.to_json),
         (md_out, lambda: render_gate_markdown(g)),
@@ -121,6 +142,10 @@ def gate(
     ]
     write_outputs(outputs)
     click.echo(render_gate_text(g), nl=False)
+    if annotations == "github":
+        from evalaudit.render.annotations import github_annotations
+
+        click.echo(github_annotations(g), nl=False)
     return 0 if nofail else g.exit_code
 
 

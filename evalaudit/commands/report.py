@@ -32,7 +32,7 @@ __all__ = ["MAX_DRIFT_CHARTS", "drift_labelers", "report"]
 
 Writes OUT/report.html (one self-contained file: inline SVG charts, no script, no
 network), OUT/report.md and OUT/audit.json, and appends this run to the history
-($EVALAUDIT_HOME/history.db, default ./.evalaudit/history.db) so the report can show
+($EVALAUDIT_HOME/history.db, default .evalaudit/history.db at the git work-tree root) so the report can show
 the trend and what is new since the previous run. Scheduling: docs/scheduling.md.
 
 Exit codes: 0 pass or warn, 1 the verdict is block (so a scheduler can alert; --nofail
@@ -52,7 +52,7 @@ makes it 0), 2 usage or input error (nothing is written).""",
     "--history",
     "history_path",
     type=click.Path(dir_okay=False),
-    help="History store (default: $EVALAUDIT_HOME/history.db, or ./.evalaudit/history.db).",
+    help="History store (default: $EVALAUDIT_HOME/history.db, else .evalaudit/ at the git work-tree root, else ./.evalaudit/).",
 )
 @click.option("--no-history", is_flag=True, help="Neither read nor append to the history.")
 @click.option("--title", help="Report title (default: from the data file name).")

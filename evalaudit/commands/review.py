@@ -30,7 +30,7 @@ from evalaudit.reviews import (
 
 __all__ = ["review"]
 
-_HOME_HELP = "Directory of the review store reviews.db (default: $EVALAUDIT_HOME or ./.evalaudit)."
+_HOME_HELP = "Directory of the review store reviews.db (default: $EVALAUDIT_HOME, else .evalaudit/ at the git work-tree root, else ./.evalaudit)."
 
 
 @click.group(
@@ -45,7 +45,7 @@ _HOME_HELP = "Directory of the review store reviews.db (default: $EVALAUDIT_HOME
   evalaudit review export reviews.yaml
   evalaudit gate labels.csv --reviews reviews.yaml
 
-Decisions are stored in $EVALAUDIT_HOME/reviews.db (default ./.evalaudit/).
+Decisions are stored in $EVALAUDIT_HOME/reviews.db (default .evalaudit/ at the git work-tree root, else ./.evalaudit/).
 For each finding the latest decision applies; one with --until applies through
 that day (UTC), then expires. Exit codes: 0 success, 2 usage or input error.""",
 )

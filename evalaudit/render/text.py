@@ -42,6 +42,7 @@ def render_text(result: AuditResult) -> str:
         f"Rows: read {inp['rows_read']:,}, used {inp['rows_used']:,}, "
         f"not used {sum(rej.values()):,} ({rej_txt})."
     )
+    lines.extend(f"Input: {n}." for n in d.get("notes") or [])
     lines.append(f"Items {inp['items']:,}, labelers {inp['labelers']:,}.")
     lines.append(f"Labels: {lab['description']}  [override: --label-kind, --positive, --order]")
     slices = ", ".join(inp["slice_columns"]) or "none"

@@ -1,0 +1,180 @@
+"""The label spec: spellings unified (or refused with ``--labels-exact``), then the scale
+detected or declared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evalaudit.contract import (
+    GOLD,
+    LABEL,
+    MAX_ROWS_SHOWN,
+    MAX_SLICE_VALUES,
+    InputError,
+    LabelKind,
+    LabelSpec,
+    Problem,
+    detect_label_spec,
+)
+from evalaudit.io import RawFile
+from evalaudit.table import factorize
+from evalaudit.validate.codes import _codes
+from evalaudit.validate.options import IngestOptions
+
+
+def _normalise_labels(
+    frame: pd.DataFrame, raw: RawFile, opts: IngestOptions, notes: list[str]
+) -> pd.DataFrame:
+    """Unify label spellings that differ only in case or surrounding whitespace.
+
+    ``'PASS'``, ``'Pass '`` and ``' pass'`` are one label: each group of spellings is
+    rewritten to one (a declared ``--labels`` / ``--order`` / ``--positive`` value when one
+    matches, else the lower-case stripped spelling when it is in the data, else the most
+    frequent stripped spelling), and the note says which spellings on how many rows.
+    The ``gold`` column gets the same mapping. ``--labels-exact`` refuses instead.
+    """
+    columns = [c for c in (LABEL, GOLD) if c in frame.columns]
+    codes, uniques = _codes(frame[LABEL])
+    if not len(uniques):
+        return frame
+    n_rows = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    freq = {str(u): int(n) for u, n in zip(uniques, n_rows, strict=True)}
+    if GOLD in frame.columns:
+        for v in frame[GOLD].dropna().unique():
+            freq.setdefault(str(v), 0)
+    declared = [
+        *(opts.labels or ()),
+        *(opts.order or ()),
+        *([opts.positive] if opts.positive else []),
+    ]
+    groups: dict[str, list[str]] = {}
+    for v in freq:
+        groups.setdefault(v.strip().casefold(), []).append(v)
+    mapping: dict[str, str] = {}
+    for key, spellings in groups.items():
+        if not key:
+            continue  # a whitespace-only label is blank, not a spelling (see --skip-invalid)
+        target = next((d for d in declared if d.strip().casefold() == key), None)
+        if target is None:
+            lower = [v for v in spellings if v == key]
+            stripped = sorted((v for v in spellings if v == v.strip()), key=lambda v: -freq[v])
+            target = lower[0] if lower else stripped[0] if stripped else spellings[0].strip()
+        for v in spellings:
+            if v != target:
+                mapping[v] = target
+    if not mapping:
+        return frame
+    by_target: dict[str, list[str]] = {}
+    for v, t in mapping.items():
+        by_target.setdefault(t, []).append(v)
+    changed = sum(freq[v] for v in mapping)
+    if opts.labels_exact:
+        rows = np.flatnonzero(
+            np.isin(codes, [i for i, u in enumerate(uniques) if str(u) in mapping])
+        )
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "label_spelling",
+                    LABEL,
+                    changed,
+                    tuple(int(r) for r in frame.index[rows[:MAX_ROWS_SHOWN]]),
+                    "label values differ only in case or surrounding whitespace ("
+                    + "; ".join(
+                        f"{', '.join(map(repr, vs))} vs {t!r}" for t, vs in by_target.items()
+                    )
+                    + ")",
+                    "fix the spellings in the file, or drop --labels-exact to unify them",
+                    examples=tuple(mapping)[:5],
+                )
+            ],
+            row_label=raw.row_label,
+        )
+    notes.append(
+        "labels normalised: "
+        + "; ".join(f"{', '.join(map(repr, vs))} -> {t!r}" for t, vs in sorted(by_target.items()))
+        + f" on {changed:,} row(s) (--labels-exact to refuse)"
+    )
+    out = frame.copy(deep=False)
+    for col in columns:
+        c, u = _codes(frame[col]) if col == LABEL else factorize(frame[col])
+        renamed = np.asarray([mapping.get(str(x), str(x)) for x in u], dtype=object)
+        values = np.where(c >= 0, renamed[np.maximum(c, 0)] if len(u) else None, None)
+        out[col] = pd.array(values, dtype="string")
+    return out
+
+
+# ------------------------------------------------------------------ labels
+def _label_spec(frame: pd.DataFrame, raw: RawFile, opts: IngestOptions) -> LabelSpec:
+    counts = frame[LABEL].dropna().value_counts()
+    if counts.empty:
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "not_null",
+                    LABEL,
+                    len(frame),
+                    tuple(int(r) for r in frame.index[:MAX_ROWS_SHOWN]),
+                    "every label is empty",
+                    "fill the label column",
+                )
+            ],
+            row_label=raw.row_label,
+        )
+    try:
+        spec = detect_label_spec(
+            {str(k): int(v) for k, v in counts.items()},
+            kind=opts.label_kind,
+            positive=opts.positive,
+            order=list(opts.order) if opts.order else None,
+            labels=list(opts.labels) if opts.labels else None,
+        )
+    except ValueError as exc:
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "label_kind",
+                    LABEL,
+                    0,
+                    (),
+                    str(exc),
+                    "pass --order with the values, lowest first",
+                )
+            ],
+        ) from None
+    if spec.kind is LabelKind.NOMINAL and len(spec.categories) > MAX_SLICE_VALUES:
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "label_kind",
+                    LABEL,
+                    len(frame),
+                    (),
+                    f"the label column has {len(spec.categories)} distinct text values; "
+                    "that does not look like a label scale",
+                    "check --column label=..., or declare the scale with --labels / --order / "
+                    "--label-kind",
+                )
+            ],
+        )
+    if opts.positive is not None and spec.categories and opts.positive not in spec.categories:
+        raise InputError(
+            raw.path,
+            [
+                Problem(
+                    "positive",
+                    LABEL,
+                    0,
+                    (),
+                    f"--positive {opts.positive!r} is not a label value",
+                    "use one of: " + ", ".join(spec.categories[:20]),
+                )
+            ],
+        )
+    return spec

@@ -1,0 +1,93 @@
+"""``evalaudit validate --export-gx``: the exported suite, loaded by great-expectations itself
+and run on the raw file, passes and fails exactly where ``evalaudit validate`` does."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import SAMPLE
+
+
+def _run_gx(suite_path: Path, csv: Path) -> tuple[bool, set[str]]:
+    """Validate ``csv`` (read as text) with the suite in a fresh ephemeral GX context."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations as gx
+
+        d = json.loads(suite_path.read_text())
+        ctx = gx.get_context(mode="ephemeral")
+        suite = ctx.suites.add(
+            gx.ExpectationSuite(name=d["name"], expectations=d["expectations"], meta=d["meta"])
+        )
+        frame = pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""])
+        source = ctx.data_sources.add_pandas(f"team_{csv.stem}")
+        batch = (
+            source.add_dataframe_asset("labels")
+            .add_batch_definition_whole_dataframe("all")
+            .get_batch(batch_parameters={"dataframe": frame})
+        )
+        res = batch.validate(suite)
+    failed = {r.expectation_config.meta["check"] for r in res.results if not r.success}
+    return bool(res.success), failed
+
+
+@pytest.fixture(scope="module")
+def suite_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from evalaudit.cli import main
+
+    out = tmp_path_factory.mktemp("gx") / "suite.json"
+    assert main(["validate", str(SAMPLE / "labels.csv"), "--export-gx", str(out)]) == 0
+    return out
+
+
+def test_suite_is_the_contract(suite_path):
+    d = json.loads(suite_path.read_text())
+    types = [e["type"] for e in d["expectations"]]
+    assert types.count("expect_column_to_exist") == 3
+    assert "expect_compound_columns_to_be_unique" in types
+    in_set = next(e for e in d["expectations"] if e["type"] == "expect_column_values_to_be_in_set")
+    assert in_set["kwargs"] == {"column": "label", "value_set": ["fail", "pass"]}
+    assert d["meta"]["evalaudit"]["label_kind"] == "binary"
+
+
+def _copy(tmp_path: Path, name: str, edit) -> Path:
+    df = pd.read_csv(SAMPLE / "labels.csv", dtype=str, keep_default_na=False)
+    edit(df)
+    p = tmp_path / name
+    df.to_csv(p, index=False)
+    return p
+
+
+def test_same_pass_and_fail_as_evalaudit(run_cli, tmp_path, suite_path):
+    def unknown_label(df):
+        df.loc[[10, 500, 4000], "label"] = "maybe"
+
+    def bad_timestamp(df):
+        df.loc[7, "timestamp"] = "yesterday"
+
+    def blank_labeler(df):
+        df.loc[3, "labeler_id"] = ""
+
+    cases = {
+        "sample.csv": (SAMPLE / "labels.csv", None),
+        "unknown_label.csv": (_copy(tmp_path, "unknown_label.csv", unknown_label), "label_value"),
+        "bad_timestamp.csv": (
+            _copy(tmp_path, "bad_timestamp.csv", bad_timestamp),
+            "timestamp_parse",
+        ),
+        "blank_labeler.csv": (_copy(tmp_path, "blank_labeler.csv", blank_labeler), "not_null"),
+    }
+    for name, (path, check) in cases.items():
+        r = run_cli("validate", path)
+        ok, failed = _run_gx(suite_path, path)
+        assert ok == (r.code == 0), (name, r.err, failed)
+        if check is None:
+            assert ok and not failed, name
+        else:
+            assert r.code == 2 and f"[{check}]" in r.err
+            assert failed == {check}, (name, failed)
