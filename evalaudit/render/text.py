@@ -16,13 +16,19 @@ MAX_LABELER_ROWS = 15
 def scan_method(scan: dict[str, Any], kind: str) -> str:
     """How the slice scan's q-values were computed, in one clause."""
     effect = scan.get("weight_effect")
+    budget = scan.get("budget") or {}
+    tests = budget.get("tests") or {}
+    where = (
+        f"one weighted Benjamini-Hochberg over {budget.get('tests_total', 0):,} tests "
+        f"({tests.get('labelers', 0)} labelers, {tests.get('cells', 0)} cells' tilts, "
+        f"{tests.get('drift', 0)} drift)"
+        if budget
+        else "Benjamini-Hochberg across all tested"
+    )
     if scan.get("weighting") == "power" and effect:
         unit = fmt_effect(effect, kind).lstrip("+")
-        return (
-            "Benjamini-Hochberg across all tested, each cell weighted by its power to show "
-            f"a {unit} effect"
-        )
-    return "Benjamini-Hochberg across all tested"
+        return f"{where}, each test weighted by its power to show a {unit} effect"
+    return where
 
 
 def render_text(result: AuditResult) -> str:
