@@ -121,3 +121,31 @@ def test_leniency_ranks_workers_by_their_true_bias_against_gold(name):
     rho_joint = spearmanr(lab.loc[ids, "effect"], bias.loc[ids]).statistic
     rho_raw = spearmanr(raw.loc[ids], bias.loc[ids]).statistic
     assert rho_joint >= rho_raw - 0.03, (rho_joint, rho_raw)
+
+
+def test_corrected_headline_interval_is_the_corrections_95_interval():
+    """A flagged cell far above the selection threshold (no winner's-curse adjustment): the
+    corrected headline's delta CI is +-1.96 x the cell's SE x its labels' weight in the
+    headline (sum of 1/labels-per-item) / items. Fails for a 90% interval or a halved SE."""
+    plant = Plant(
+        "lab004", 0.8, slice_column="failure_mode", slice_value="hallucination", share=0.2
+    )
+    sim = simulate(n_items=6000, n_labelers=24, overlap_share=0.15, plants=[plant], seed=2)
+    t = _table(sim.labels)
+    det = detect(t, POLICY)
+    corr = det.headline["corrected"]
+    groups = {g["name"]: g for g in corr["groups"]}
+    name = "lab004:failure_mode=hallucination"
+    assert set(groups) == {name}
+    g = groups[name]
+    assert g["adjusted"] == pytest.approx(g["estimate"], abs=1e-12)  # z far above threshold
+    cells = det.cells.set_index(["labeler_id", "slice_column", "slice_value"])
+    cell = cells.loc[("lab004", "failure_mode", "hallucination")]
+    assert g["se"] == pytest.approx(cell["se"], rel=1e-9)
+    f = sim.labels
+    per_item = f.groupby("item_id")["labeler_id"].transform("size")
+    in_cell = (f["labeler_id"] == "lab004") & (f["failure_mode"] == "hallucination")
+    weight = float((1.0 / per_item[in_cell]).sum())
+    half = (corr["delta_ci"][1] - corr["delta_ci"][0]) / 2
+    assert half == pytest.approx(1.959963984540054 * g["se"] * weight / t.n_items, rel=1e-9)
+    assert corr["delta"] == pytest.approx(-g["adjusted"] * weight / t.n_items, rel=1e-9)
