@@ -17,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from evalaudit.contract import GOLD, MODEL, TIMESTAMP, VENDOR, LabelKind
-from evalaudit.detection import Correction, corrected_headline, corrections, detect_joint
+from evalaudit.detection import (
+    Correction,
+    JointDetection,
+    corrected_headline,
+    corrections,
+    detect_joint,
+)
 from evalaudit.findings import (
     SPOT_CHECK_ROWS,
     Finding,
@@ -431,27 +437,7 @@ def detect(
         cells = cells.copy()
         cells["flagged"] = cell_flags
     with prof.step("headline"):
-        keep_lab, keep_cell = _not_dismissed(len_df, flagged, cells, cell_flags, dismissed)
-        suspects = {
-            name: corrections(jd, policy, keep_lab, keep_cell, score_sd, which=name)
-            for name in ("all", "flagged_labelers", "flagged_cells")
-        }
-        headline = None
-        base_mask = _rows_of(suspects["all"], len(table.frame))
-        headline = headline_impact(table, base_mask)
-        if headline is not None:
-            headline["suspects"] = "labels of flagged labelers and flagged cells"
-            headline["suspect_labels"] = int(base_mask.sum())
-            headline["corrected"] = corrected_headline(jd, suspects["all"], table)
-            headline["variants"] = {
-                name: {
-                    "suspect_labels": int(_rows_of(sg, len(table.frame)).sum()),
-                    "exclusion": _strip(headline_impact(table, _rows_of(sg, len(table.frame)))),
-                    "corrected": _strip(corrected_headline(jd, sg, table)),
-                }
-                for name, sg in suspects.items()
-                if name != "all"
-            }
+        suspects, headline = _suspects_and_headline(table, jd, policy, dismissed, score_sd)
     # keep every one-column cell (a heat map needs them) and the tested pairs
     if len(cells):
         keep = cells["tested"] | ~cells["slice_column"].str.contains("+", regex=False)
@@ -512,17 +498,26 @@ def _headline(
 ) -> dict[str, Any] | None:
     """The counterfactual headline with the ``dismissed`` findings' labels not suspect.
 
-    The same steps as the headline block of :func:`detect` (which the audit ran once
-    with no dismissal), on the joint fit it kept (``det.joint``): review decisions
-    never rerun the detectors. Keep the two in step.
+    Computed on the joint fit the audit kept (``det.joint``): review decisions never
+    rerun the detectors.
     """
-    jd = det.joint
+    return _suspects_and_headline(table, det.joint, policy, dismissed, det.score_sd)[1]
+
+
+def _suspects_and_headline(
+    table: LabelTable,
+    jd: JointDetection,
+    policy: Policy,
+    dismissed: frozenset[str],
+    score_sd: float,
+) -> tuple[dict[str, list[Correction]], dict[str, Any] | None]:
+    """The suspect labels three ways and the headline's counterfactuals, dismissals honoured."""
     cells = jd.cells.copy() if len(jd.cells) else jd.cells
     if len(cells):
         cells["flagged"] = jd.cell_flags
     keep_lab, keep_cell = _not_dismissed(jd.leniency, jd.flagged, cells, jd.cell_flags, dismissed)
     suspects = {
-        name: corrections(jd, policy, keep_lab, keep_cell, det.score_sd, which=name)
+        name: corrections(jd, policy, keep_lab, keep_cell, score_sd, which=name)
         for name in ("all", "flagged_labelers", "flagged_cells")
     }
     n = len(table.frame)
@@ -532,16 +527,18 @@ def _headline(
         headline["suspects"] = "labels of flagged labelers and flagged cells"
         headline["suspect_labels"] = int(base_mask.sum())
         headline["corrected"] = corrected_headline(jd, suspects["all"], table)
-        headline["variants"] = {
-            name: {
-                "suspect_labels": int(_rows_of(sg, n).sum()),
-                "exclusion": _strip(headline_impact(table, _rows_of(sg, n))),
+        variants = {}
+        for name, sg in suspects.items():
+            if name == "all":
+                continue
+            mask = _rows_of(sg, n)
+            variants[name] = {
+                "suspect_labels": int(mask.sum()),
+                "exclusion": _strip(headline_impact(table, mask)),
                 "corrected": _strip(corrected_headline(jd, sg, table)),
             }
-            for name, sg in suspects.items()
-            if name != "all"
-        }
-    return headline
+        headline["variants"] = variants
+    return suspects, headline
 
 
 def _finding_rows(table: LabelTable, f: Finding) -> np.ndarray | None:

@@ -46,9 +46,10 @@ from evalaudit.stats.drift import flag_drift, labeler_drift, order_equal
 from evalaudit.stats.effects import EffectsFit
 from evalaudit.stats.impact import headline_corrected
 from evalaudit.stats.joint import JointDesign, cell_table, labeler_table, partition
+from evalaudit.stats.leniency import Z95
 from evalaudit.stats.multitest import budget_qvalues, power_weights
 from evalaudit.stats.selection import conditional_estimate
-from evalaudit.table import LABELER, SCORE, LabelTable
+from evalaudit.table import SCORE, LabelTable
 
 __all__ = ["MAX_FITS", "Budget", "Correction", "JointDetection", "detect_joint"]
 
@@ -307,9 +308,8 @@ def corrections(
                 det.budget.critical_z(float(r["weight"]) if np.isfinite(r["weight"]) else 1.0),
                 thr / float(r["tilt_se"]),
             )
-            mu, lo, hi = conditional_estimate(z, c)
+            mu, scale = _adjusted(z, c)
             adj = est - (z - mu) * float(r["tilt_se"])
-            scale = max((hi - lo) / (2 * 1.959963984540054), 1.0)
             name = f"{r['labeler_id']}:{r['slice_column']}={r['slice_value']}"
             out.append(Correction(name, cell_of == k, a, est, se, adj, scale))
     if which in ("all", "flagged_labelers"):
@@ -332,11 +332,20 @@ def corrections(
                 if not (p < policy.fdr and abs(est) >= thr):
                     continue
             c = max(float(stats.norm.isf(policy.fdr / 2)), thr / se if se > 0 else np.inf)
-            mu, lo, hi = conditional_estimate(est / se, c)
+            mu, scale = _adjusted(est / se, c)
             adj = mu * se
-            scale = max((hi - lo) / (2 * 1.959963984540054), 1.0)
             out.append(Correction(str(table.labeler_ids[lbl]), rows, a, est, se, adj, scale))
     return out
+
+
+def _adjusted(z: float, c: float) -> tuple[float, float]:
+    """The conditional MLE of a z selected by ``|z| > c`` and the SE inflation of its interval.
+
+    The inflation is the selection-adjusted 95% interval's width over the unadjusted one's
+    (never below 1).
+    """
+    mu, lo, hi = conditional_estimate(z, c)
+    return mu, max((hi - lo) / (2 * Z95), 1.0)
 
 
 def corrected_headline(
@@ -375,7 +384,3 @@ def corrected_headline(
             for c in corr
         ]
     return out
-
-
-def labeler_rows(table: LabelTable, labeler: int) -> np.ndarray:
-    return table.frame[LABELER].to_numpy() == labeler

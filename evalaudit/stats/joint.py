@@ -32,12 +32,11 @@ from evalaudit.contract import MODEL, LabelKind
 from evalaudit.stats.effects import EffectsFit, Units, cell_tilts, fit_effects, units_of
 from evalaudit.stats.leniency import LENIENCY_COLUMNS, Z95, strata_codes
 from evalaudit.stats.multitest import two_sided_p
+from evalaudit.stats.slices import JOIN
 from evalaudit.table import ITEM, LABELER, SCORE, LabelTable
 
 __all__ = ["CELL_COLUMNS", "JointDesign", "cell_table", "labeler_table", "partition"]
 
-#: Joins the columns and values of a multi-column cell ("category+failure_mode").
-JOIN = "+"
 #: The |z| of a labeler's effect outside a cell from which the cell is tested against it.
 OUTSIDE_Z = 3.0
 
