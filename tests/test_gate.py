@@ -313,3 +313,17 @@ decisions:
         ingest(str(DATA)), load_policy(None), dismissed=frozenset({CELL_ID})
     )
     assert g["audit"]["headline"] == json.loads(twice.to_json())["headline"]
+
+
+def test_gate_says_no_correction_applied_when_nothing_is_suspect(run_cli, tmp_path):
+    rows = [
+        f"i{k},{lab},{'pass' if (k * 7 + j) % 5 else 'fail'}"
+        for k in range(200)
+        for j, lab in enumerate(("alice", "bob"))
+    ]
+    p = write(tmp_path / "two.csv", "item_id,labeler_id,label\n" + "\n".join(rows) + "\n")
+    md = tmp_path / "summary.md"
+    r = run_cli("gate", p, "--markdown", md)
+    assert r.code == 0, r.err
+    assert "no correction applied" in r.out and "corrected for suspect labels" not in r.out
+    assert "no correction applied" in md.read_text()

@@ -61,10 +61,13 @@ def render_gate_text(g: GateResult) -> str:
     h = g.audit.headline
     if h and h.get("corrected"):
         c, kind = h["corrected"], _kind(g)
-        lines.append(
-            f"Headline {fmt_score(c['score'], kind)}; corrected for suspect labels "
-            f"{fmt_score(c['score_corrected'], kind)} (delta {fmt_effect(c['delta'], kind)})."
-        )
+        if c.get("applied") is False:
+            lines.append(f"Headline {fmt_score(c['score'], kind)}; no correction applied.")
+        else:
+            lines.append(
+                f"Headline {fmt_score(c['score'], kind)}; corrected for suspect labels "
+                f"{fmt_score(c['score_corrected'], kind)} (delta {fmt_effect(c['delta'], kind)})."
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -82,7 +85,9 @@ def render_gate_markdown(g: GateResult) -> str:
     if h and h.get("corrected"):
         c, kind = h["corrected"], _kind(g)
         out.append(
-            f"Headline **{fmt_score(c['score'], kind)}**; corrected for suspect labels "
+            f"Headline **{fmt_score(c['score'], kind)}**; no correction applied."
+            if c.get("applied") is False
+            else f"Headline **{fmt_score(c['score'], kind)}**; corrected for suspect labels "
             f"**{fmt_score(c['score_corrected'], kind)}** (delta {fmt_effect(c['delta'], kind)}, "
             f"95% CI {fmt_ci(c['delta_ci'], kind, sep=' to ', brackets=False)})."
         )
