@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -35,6 +34,7 @@ from evalaudit.findings import (
     severity_rank,
     verdict_of,
 )
+from evalaudit.parallel import parallel_steps
 from evalaudit.result import AuditResult
 from evalaudit.rules import RULE_BY_KIND, RULES, Policy, RuleInput, load_policy
 from evalaudit.stats.agreement import alpha_by_group, alpha_for_table, labeler_agreement
@@ -76,19 +76,6 @@ class Profiler:
             yield
         finally:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t
-
-
-#: ``EVALAUDIT_THREADS=1`` runs every step on one thread (the default uses two when the
-#: machine has two or more cores).
-THREADS_ENV = "EVALAUDIT_THREADS"
-
-
-def parallel_steps() -> bool:
-    """Whether independent steps may run on a second thread."""
-    forced = os.environ.get(THREADS_ENV, "").strip()
-    if forced:
-        return forced != "1"
-    return (os.cpu_count() or 1) >= 2
 
 
 def load_inputs(

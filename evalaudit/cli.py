@@ -99,7 +99,7 @@ def audit(
         write_outputs([(json_out, result.to_json), (md_out, lambda: render_markdown(result))])
     click.echo(render_text(result), nl=False)
     if profile:
-        from evalaudit.audit import parallel_steps
+        from evalaudit.parallel import parallel_steps
 
         click.echo("step timings (s):", err=True)
         for k, v in prof.timings.items():

@@ -32,6 +32,7 @@ The pipeline step between the statistics and the findings (DESIGN section 4):
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ from scipy import stats
 
 from evalaudit.contract import BATCH, TIMESTAMP
 from evalaudit.findings import cell_weight_effect, flag_cells, flag_labelers, min_effect_for
+from evalaudit.parallel import parallel_steps
 from evalaudit.rules import Policy
 from evalaudit.stats.drift import flag_drift, labeler_drift, order_equal
 from evalaudit.stats.effects import EffectsFit
@@ -202,9 +204,32 @@ def detect_joint(table: LabelTable, policy: Policy, diagnostics: pd.DataFrame) -
     scores = table.frame[SCORE].to_numpy()
     score_sd = float(np.nanstd(scores)) if np.isfinite(scores).any() else 0.0
     weight_effect = cell_weight_effect(policy, table.kind, score_sd)
-    drift, batch_note = _drift(table, policy)
     thr = min_effect_for(policy, table.kind, score_sd)
+    # drift needs no fit: it runs beside the first fit and is joined for the first budget
+    pool = ThreadPoolExecutor(max_workers=1) if parallel_steps() else None
+    pending = pool.submit(_drift, table, policy) if pool is not None else None
+    try:
+        return _detect(table, policy, diagnostics, pending, score_sd, weight_effect, thr)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+def _detect(
+    table: LabelTable,
+    policy: Policy,
+    diagnostics: pd.DataFrame,
+    pending: Future[tuple[pd.DataFrame, str]] | None,
+    score_sd: float,
+    weight_effect: float | None,
+    thr: float,
+) -> JointDetection:
+    def drift_now() -> tuple[pd.DataFrame, str]:
+        return pending.result() if pending is not None else _drift(table, policy)
+
+    scores = table.frame[SCORE].to_numpy()
     if not np.isfinite(scores).all():
+        drift, batch_note = drift_now()
         # nominal labels without a passing class: evidence A/B per class, no cells, no model
         len_df = diagnostics.copy()
         budget = _spend(len_df, pd.DataFrame(), drift, policy, weight_effect, batch_note)
@@ -228,6 +253,8 @@ def detect_joint(table: LabelTable, policy: Policy, diagnostics: pd.DataFrame) -
         len_df = labeler_table(fit, diagnostics)
         cells = cell_table(design, fit, cell_rows, params, policy.min_support)
         cells = cells.reset_index(drop=True)
+        if fits == 1:
+            drift, batch_note = drift_now()
         budget = _spend(len_df, cells, drift, policy, weight_effect, batch_note)
         flagged = flag_labelers(len_df, policy, table.kind, score_sd)
         cell_flags = flag_cells(cells, policy, table.kind, score_sd)
@@ -243,6 +270,10 @@ def detect_joint(table: LabelTable, policy: Policy, diagnostics: pd.DataFrame) -
         cell_rows, cell_labs, params, reference = new_rows, new_labs, new_params, new_ref
     if len(drift):
         drift["flagged"] = flag_drift(drift, policy.fdr, thr)
+    # the corrections need the estimates, not the fits' per-row intermediates: free those
+    # before the audit's later steps (agreement, consensus) allocate theirs
+    design.release()
+    fit.extra.clear()
     return JointDetection(
         len_df,
         flagged,

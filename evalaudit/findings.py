@@ -174,12 +174,15 @@ def flag_cells(cells: pd.DataFrame, policy: Policy, kind: LabelKind, score_sd: f
     """
     if cells.empty:
         return np.zeros(0, dtype=bool)
-    thr = np.array(
-        [
-            _threshold(policy.for_slice(c, v)[0], kind, score_sd)
-            for c, v in zip(cells["slice_column"], cells["slice_value"], strict=True)
-        ]
+    # one threshold per distinct slice (a big table repeats each for every labeler)
+    keys = pd.MultiIndex.from_arrays(
+        [cells["slice_column"].astype(str), cells["slice_value"].astype(str)]
     )
+    codes, uniq = pd.factorize(keys)
+    per_slice = np.array(
+        [_threshold(policy.for_slice(c, v)[0], kind, score_sd) for c, v in uniq], dtype=float
+    )
+    thr = per_slice[codes]
     q = cells["q_value"].to_numpy(dtype=float)
     eff = cells["tilt" if "tilt_se" in cells.columns else "leniency"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):

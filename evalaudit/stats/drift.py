@@ -426,7 +426,9 @@ def order_equal(table: LabelTable) -> bool:
     rank, _ = _batch_rank(table.frame[BATCH])
     if (rank < 0).any() or (ts == _NAT).any():
         return False
-    order = np.argsort(ts, kind="stable")
+    f = table.frame
+    row = f[ROW_COL].to_numpy() if ROW_COL in f.columns else np.arange(len(f))
+    order = _time_order(table, ts, row)  # the drift test's own sort, cached
     r, t = rank[order], ts[order]
     # ties in time may list batches in any order; compare each time's batch range
     step = np.diff(r)
@@ -487,8 +489,15 @@ def _timestamps_ns(table: LabelTable) -> np.ndarray | None:
     """The ``timestamp`` column as int64 ns since the epoch (UTC), NaT as int64 min; None if absent."""
     if not table.has(TIMESTAMP):
         return None
+    cached = table.extra.get("_drift_ts_ns")
+    if cached is not None and cached[0] is table.frame:
+        out: np.ndarray = cached[1]
+        return out
     ts = pd.DatetimeIndex(pd.to_datetime(table.frame[TIMESTAMP], utc=True))
-    return ts.tz_localize(None).as_unit("ns").asi8.copy()
+    out = ts.tz_localize(None).as_unit("ns").asi8.copy()
+    out.flags.writeable = False
+    table.extra["_drift_ts_ns"] = (table.frame, out)
+    return out
 
 
 def _iso(ns: np.ndarray) -> np.ndarray:

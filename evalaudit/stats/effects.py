@@ -204,6 +204,159 @@ class EffectsFit:
         return float(np.sqrt(max(a[ok] @ sub @ a[ok], 0.0)))
 
 
+#: Items with more labels than this go through a sparse product instead of the per-size loop.
+KMAX = 16
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What every fit of one design shares: row codes and the units' structure (cached).
+
+    ``full``: every table row is used (row arrays need no gather); ``lab``: labeler
+    code per used row; ``classes``: per item size ``k`` (2..KMAX), the used-row positions of those items'
+    labels as an ``(items, k)`` matrix, so sums over pairs of labels of one item are
+    ``k`` vectorized passes instead of a sparse product; ``big`` / ``big_unit``: the
+    labels of larger items and a local item code. ``si``: positions of single labels,
+    ``s``: their stratum (``0..n_s-1``), ``size_s``: labels per stratum, ``n_lab_s``:
+    the strata x labelers count matrix; ``ls_code`` / ``ls_key`` / ``n_ls``: each single
+    label's (labeler, stratum) pair, the pairs and their counts; ``j_row``: each label's
+    information (1 minus its share of its unit's labels of its labeler's).
+    """
+
+    full: bool
+    lab: np.ndarray
+    classes: tuple[np.ndarray, ...]
+    big: np.ndarray
+    big_unit: np.ndarray
+    n_big: int
+    si: np.ndarray
+    s: np.ndarray
+    n_s: int
+    size_s: np.ndarray
+    n_lab_s: sparse.csr_matrix
+    ls_code: np.ndarray
+    ls_key: np.ndarray
+    n_ls: np.ndarray
+    j_row: np.ndarray
+    w: np.ndarray
+
+
+def _layout(units: Units, labeler: np.ndarray, n_labelers: int) -> _Layout:
+    key = (id(labeler), n_labelers)
+    hit = units.cache.get("layout")
+    if hit is not None and hit[0] == key:
+        out: _Layout = hit[1]
+        return out
+    rows = units.rows
+    full = len(rows) == len(labeler) and (len(rows) == 0 or rows[-1] == len(rows) - 1)
+    lab = (labeler if full else labeler[rows]).astype(np.int64, copy=False)
+    L = n_labelers
+    multi = units.multi
+    mu = np.flatnonzero(multi)
+    u = units.unit[mu]
+    order = mu[np.argsort(u, kind="stable")]
+    sizes = units.size[: units.n_multi_units].astype(np.int64)
+    starts = np.cumsum(sizes) - sizes
+    classes = []
+    big_units = np.flatnonzero(sizes > KMAX)
+    for k in np.unique(sizes[(sizes >= 2) & (sizes <= KMAX)]):
+        us = np.flatnonzero(sizes == k)
+        classes.append(order[starts[us][:, None] + np.arange(int(k))])
+    if len(big_units):
+        take = np.concatenate([np.arange(starts[b], starts[b] + sizes[b]) for b in big_units])
+        big = order[take]
+        big_unit = np.repeat(np.arange(len(big_units)), sizes[big_units])
+    else:
+        big, big_unit = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    si = np.flatnonzero(~multi)
+    s = units.unit[si] - units.n_multi_units
+    n_s = units.n_units - units.n_multi_units
+    size_s = units.size[units.n_multi_units :]
+    ls_code, ls_key = _factorize(lab[si] * max(n_s, 1) + s, L * max(n_s, 1))
+    n_ls = np.bincount(ls_code, minlength=len(ls_key)).astype(np.float64)
+    n_lab_s = sparse.csr_matrix(
+        (n_ls, (ls_key % max(n_s, 1), ls_key // max(n_s, 1))), shape=(n_s, L)
+    )
+    inv_size = 1.0 / np.maximum(units.size, 1.0)
+    w = np.sqrt(inv_size)[units.unit]
+    # a label's information: 1 - its share of its unit (items: 1/n_u; strata: the labeler's)
+    j_row = 1.0 - inv_size[units.unit]
+    if len(si):
+        j_row[si] = 1.0 - (n_ls / size_s[ls_key % n_s])[ls_code]
+    out = _Layout(
+        full,
+        lab,
+        tuple(classes),
+        big,
+        big_unit,
+        len(big_units),
+        si,
+        s,
+        n_s,
+        size_s,
+        n_lab_s,
+        ls_code,
+        ls_key,
+        n_ls,
+        j_row,
+        w,
+    )
+    units.cache["layout"] = (key, out)
+    return out
+
+
+def _pair_sums(
+    lay: _Layout,
+    ia: np.ndarray,
+    wa: np.ndarray,
+    ib: np.ndarray,
+    wb: np.ndarray,
+    na: int,
+    nb: int,
+) -> np.ndarray:
+    """``sum_items sum_{r, r' in item} wa_r wb_r' [ia_r, ib_r']`` as a dense ``na x nb`` array.
+
+    ``ia`` / ``ib``: a column index per used row (-1: the row has none). Only
+    multi-labeled items; the pairs include ``r = r'``.
+    """
+    out = np.zeros(na * nb)
+    for pos in lay.classes:
+        a_idx, b_idx = ia[pos], ib[pos]
+        a_w, b_w = wa[pos], np.where(b_idx >= 0, wb[pos], 0.0)
+        b_idx = np.maximum(b_idx, 0)
+        for a in range(pos.shape[1]):
+            sel = a_idx[:, a] >= 0
+            if not sel.any():
+                continue
+            if sel.all():
+                key = a_idx[:, a, None] * nb + b_idx
+                w = a_w[:, a, None] * b_w
+            else:
+                key = a_idx[sel, a, None] * nb + b_idx[sel]
+                w = a_w[sel, a, None] * b_w[sel]
+            out += np.bincount(key.ravel(), weights=w.ravel(), minlength=na * nb)
+    res = out.reshape(na, nb)
+    if lay.n_big:
+        big, bu = lay.big, lay.big_unit
+        ma, mb = ia[big] >= 0, ib[big] >= 0
+        sa = sparse.csr_matrix((wa[big][ma], (bu[ma], ia[big][ma])), shape=(lay.n_big, na))
+        sb = sparse.csr_matrix((wb[big][mb], (bu[mb], ib[big][mb])), shape=(lay.n_big, nb))
+        res += (sa.T @ sb).toarray()
+    return res
+
+
+def _strata_counts(lay: _Layout, ck: np.ndarray, n_cells: int) -> sparse.csr_matrix:
+    """The strata x params count matrix of single labels (labelers, then cells)."""
+    if not n_cells:
+        return lay.n_lab_s
+    k = ck[lay.si]
+    has = k >= 0
+    n_cs = sparse.csr_matrix(
+        (np.ones(int(has.sum())), (lay.s[has], k[has])), shape=(lay.n_s, n_cells)
+    )
+    return sparse.hstack([lay.n_lab_s, n_cs], format="csr")
+
+
 def fit_effects(
     units: Units,
     score: np.ndarray,
@@ -222,10 +375,18 @@ def fit_effects(
     leniency. See the module docstring for the model and the covariance.
     """
     rows = units.rows
-    y = score[rows].astype(np.float64)
-    lab = labeler[rows].astype(np.int64)
+    lay = _layout(units, labeler, n_labelers)
+    yk = ("y", id(score))
+    hit = units.cache.get("y")
+    if hit is None or hit[0] != yk:
+        hit = (yk, (score if lay.full else score[rows]).astype(np.float64, copy=False))
+        units.cache["y"] = hit
+    y = hit[1]
     n_cells = 0 if cell_labeler is None else len(cell_labeler)
-    ck = np.full(len(rows), -1, dtype=np.int64) if cell is None else cell[rows].astype(np.int64)
+    if cell is None:
+        ck = np.full(len(rows), -1, dtype=np.int64)
+    else:
+        ck = (cell if lay.full else cell[rows]).astype(np.int64, copy=False)
     has_cell = ck >= 0
     L, P = n_labelers, n_labelers + n_cells
     if reference is None:
@@ -234,34 +395,39 @@ def fit_effects(
         [np.arange(L), np.asarray(cell_labeler, dtype=np.int64) if n_cells else []]
     ).astype(np.int64)
 
-    # M = X'X - sum_u c_u c_u' / n_u, i.e. X'X - C'C with C[u, p] = count / sqrt(n_u); the
+    # M = X'X - sum_u c_u c_u' / n_u (c_u: the unit's label counts per parameter); the
     # labeler block and z's labeler part do not depend on the cells: kept per units
-    w = 1.0 / np.sqrt(np.maximum(units.size, 1.0))
+    lab = lay.lab
+    w = lay.w
     key = ("labelers", id(score), id(labeler), L)
     base = units.cache.get("labelers")
     if base is None or base[0] != key:
         n_lab = np.bincount(lab, minlength=L).astype(np.float64)
-        c_lab = sparse.csr_matrix((w[units.unit], (units.unit, lab)), shape=(units.n_units, L))
-        m_ll = np.diag(n_lab) - (c_lab.T @ c_lab).toarray()
+        inv_s = sparse.diags(1.0 / np.maximum(lay.size_s, 1.0))
+        m_ll = np.diag(n_lab) - _pair_sums(lay, lab, w, lab, w, L, L)
+        m_ll -= (lay.n_lab_s.T @ inv_s @ lay.n_lab_s).toarray()
         ybar = np.bincount(units.unit, weights=y, minlength=units.n_units) / np.maximum(
             units.size, 1.0
         )
         yc = y - ybar[units.unit]
         z_l = np.bincount(lab, weights=yc, minlength=L)
-        base = (key, n_lab, c_lab, m_ll, yc, z_l)
+        base = (key, n_lab, m_ll, yc, z_l)
         units.cache["labelers"] = base
-    _, n_lab, c_lab, m_ll, yc, z_l = base
+    _, n_lab, m_ll, yc, z_l = base
     n_cell = np.bincount(ck[has_cell], minlength=n_cells).astype(np.float64)
     n_param = np.concatenate([n_lab, n_cell])
     m_mat = np.zeros((P, P))
     m_mat[:L, :L] = m_ll
     z = z_l
     if n_cells:
-        ku = units.unit[has_cell]
-        c_cell = sparse.csr_matrix((w[ku], (ku, ck[has_cell])), shape=(units.n_units, n_cells))
         cl = param_labeler[L:]
-        m_kk = np.diag(n_cell) - (c_cell.T @ c_cell).toarray()
-        m_kl = -(c_cell.T @ c_lab).toarray()
+        inv_s = sparse.diags(1.0 / np.maximum(lay.size_s, 1.0))
+        n_ps = _strata_counts(lay, ck, n_cells)
+        n_cs = n_ps[:, L:]
+        m_kk = np.diag(n_cell) - _pair_sums(lay, ck, w, ck, w, n_cells, n_cells)
+        m_kk -= (n_cs.T @ inv_s @ n_cs).toarray()
+        m_kl = -_pair_sums(lay, ck, w, lab, w, n_cells, L)
+        m_kl -= (n_cs.T @ inv_s @ lay.n_lab_s).toarray()
         m_kl[np.arange(n_cells), cl] += n_cell
         m_mat[L:, L:] = m_kk
         m_mat[L:, :L] = m_kl
@@ -318,7 +484,7 @@ def fit_effects(
             units.size, 1.0
         )
         resid = r0 - rbar[units.unit]
-        bmat = _meat(units, lab, ck, has_cell, L, P, resid)[np.ix_(idx, idx)]
+        bmat = _meat(units, lay, ck, n_cells, L, P, resid)[np.ix_(idx, idx)]
         n_clusters = units.n_multi_units + int((~units.multi).sum())
         cr1 = n_clusters / max(n_clusters - 1.0, 1.0)
         cov_idx = cr1 * (g @ bmat @ g)
@@ -383,69 +549,42 @@ def fit_effects(
     )
 
 
-def _unit_param_matrix(
-    units: Units,
-    lab: np.ndarray,
-    ck: np.ndarray,
-    has_cell: np.ndarray,
-    L: int,
-    P: int,
-    weights: np.ndarray,
-) -> sparse.csr_matrix:
-    """units x params matrix of the weighted label counts (duplicates summed)."""
-    r = np.concatenate([units.unit, units.unit[has_cell]])
-    c = np.concatenate([lab, L + ck[has_cell]])
-    d = np.concatenate([weights, weights[has_cell]])
-    return sparse.csr_matrix((d, (r, c)), shape=(units.n_units, P))
-
-
 def _meat(
     units: Units,
-    lab: np.ndarray,
+    lay: _Layout,
     ck: np.ndarray,
-    has_cell: np.ndarray,
+    n_cells: int,
     L: int,
     P: int,
     resid: np.ndarray,
 ) -> np.ndarray:
     """The sandwich's meat: sum over items of the outer product of their score contributions."""
-    multi = units.multi
-    # multi-labeled items: one cluster per item, contribution sum_r x_r e_r
-    mu = np.flatnonzero(multi)
-    d = _unit_param_matrix(
-        Units(units.rows[mu], units.unit[mu], units.n_units, 0, units.size, multi[mu]),
-        lab[mu],
-        ck[mu],
-        has_cell[mu],
-        L,
-        P,
-        resid[mu],
-    )
-    meat = (d.T @ d).toarray()
-    # single-labeled items: one cluster per row, contribution (x_r - xbar_s) e_r
-    si = np.flatnonzero(~multi)
-    if len(si):
-        s = units.unit[si] - units.n_multi_units
-        n_s = int(s.max()) + 1
-        e2 = _stratum_variance(s, resid[si], n_s)[s]
-        own = np.zeros((P, P))
-        l_s, k_s, hc = lab[si], ck[si], has_cell[si]
-        own[np.diag_indices(P)] = np.bincount(l_s, weights=e2, minlength=P) + np.bincount(
-            L + k_s[hc], weights=e2[hc], minlength=P
-        )
-        if hc.any():
-            cross = np.zeros((L, P - L))
-            np.add.at(cross, (l_s[hc], k_s[hc]), e2[hc])
-            own[:L, L:] += cross
-            own[L:, :L] += cross.T
-        sub = Units(units.rows[si], s, n_s, 0, np.bincount(s, minlength=n_s), multi[si])
-        cnt = _unit_param_matrix(sub, l_s, k_s, hc, L, P, np.ones(len(si)))
-        size = np.bincount(s, minlength=n_s).astype(np.float64)
-        p_s = sparse.diags(1.0 / np.maximum(size, 1.0)) @ cnt  # labeler mix of each stratum
-        e_s = _unit_param_matrix(sub, l_s, k_s, hc, L, P, e2)  # e^2 per stratum x param
-        t_s = np.bincount(s, weights=e2, minlength=n_s)
-        cross_term = (e_s.T @ p_s).toarray()
-        meat += own - cross_term - cross_term.T + (p_s.T @ sparse.diags(t_s) @ p_s).toarray()
+    lab = lay.lab
+    cp = np.where(ck >= 0, L + ck, -1)
+    # multi-labeled items: one cluster per item, contribution s_u = sum_r x_r e_r, and
+    # x_r has a 1 at its labeler and at its cell: s_u s_u' by pairs of the item's labels
+    meat = _pair_sums(lay, lab, resid, lab, resid, P, P)
+    if n_cells:
+        cl = _pair_sums(lay, cp, resid, lab, resid, P, P)
+        meat += cl + cl.T + _pair_sums(lay, cp, resid, cp, resid, P, P)
+    # single-labeled items: one cluster per row, contribution (x_r - xbar_s) e_r; with the
+    # stratum's pooled variance v_s for e_r^2 the sum is own - N' diag(v_s / n_s) N
+    if len(lay.si):
+        v = _stratum_variance(lay.s, resid[lay.si], lay.n_s)
+        n_ps = _strata_counts(lay, ck, n_cells)
+        own_diag = np.asarray(n_ps.T @ v).ravel()
+        own = np.diag(own_diag)
+        if n_cells:
+            # a cell's label also counts for its labeler: the (labeler, cell) entries
+            rows_k = np.arange(n_cells)
+            labs_k = np.zeros(n_cells, dtype=np.int64)
+            k = ck[lay.si]
+            has = k >= 0
+            labs_k[k[has]] = lab[lay.si][has]
+            own[labs_k, L + rows_k] += own_diag[L:]
+            own[L + rows_k, labs_k] += own_diag[L:]
+        d = sparse.diags(v / np.maximum(lay.size_s, 1.0))
+        meat += own - (n_ps.T @ d @ n_ps).toarray()
     return meat
 
 
@@ -477,12 +616,12 @@ def cell_tilts(
     item effect leans on that cell's single estimate): ``n`` counts the rest.
     """
     rows = units.rows
-    lab = labeler[rows].astype(np.int64)
-    grp = group[rows].astype(np.int64)
+    lay = _layout(units, labeler, fit.n_labelers)
+    grp = group if lay.full else group[rows]
     e = fit.resid
     multi = units.multi
     if "row_stats" not in fit.extra:
-        fit.extra["row_stats"] = _row_stats(fit, units, lab)
+        fit.extra["row_stats"] = _row_stats(fit, units, lay)
         # items holding a label of a parameterized cell: that cell's effect is one number for
         # all its items, so where it fits some items better than others their item effects
         # are off, and so is every co-label's residual there (a flagged judge's shadow on the
@@ -494,54 +633,43 @@ def cell_tilts(
     ing = (grp >= 0) & (fit.cell_row < 0) & ~fit.extra["shadowed"]
     q, j_row, m_ll, v_lab, n_free = fit.extra["row_stats"]
 
-    g = grp[ing]
-    n_k = np.bincount(g, minlength=n_groups).astype(np.float64)
-    u_k = np.bincount(g, weights=e[ing], minlength=n_groups)
-    j0 = np.bincount(g, weights=j_row[ing], minlength=n_groups)
-    v_in = np.bincount(g, weights=q[ing], minlength=n_groups)
-    n_ov = np.bincount(g, weights=multi[ing].astype(float), minlength=n_groups)
+    # rows outside every group go to a last, dropped bin (cheaper than compressing 5 arrays)
+    g = np.where(ing, grp, n_groups)
+    m = n_groups + 1
+    n_k = np.bincount(g, minlength=m)[:n_groups].astype(np.float64)
+    u_k = np.bincount(g, weights=e, minlength=m)[:n_groups]
+    j0 = np.bincount(g, weights=j_row, minlength=m)[:n_groups]
+    v_in = np.bincount(g, weights=q, minlength=m)[:n_groups]
+    n_ov = np.bincount(g[multi], minlength=m)[:n_groups].astype(np.float64)
     return _tilt_arrays(fit, n_free, n_k, u_k, j0, v_in, n_ov, m_ll, v_lab, group_labeler)
 
 
 def _row_stats(
-    fit: EffectsFit, units: Units, lab: np.ndarray
+    fit: EffectsFit, units: Units, lay: _Layout
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per used row: its variance contribution ``q`` and information ``j``; per labeler: sums."""
     e = fit.resid
     L = fit.n_labelers
+    lab = lay.lab
     multi = units.multi
-    inv_n = 1.0 / units.size[units.unit]
-
     # per labeler: the variance contribution Q of each label (its share of the cluster sums)
     # multi: e^2; single: (1-p)^2 e^2 for the labeler's own rows plus p^2 e^2 of the others
-    # in the stratum, which is spread over the labeler's rows of that stratum by count
+    # in the stratum, which is spread over the labeler's rows of that stratum by count; with
+    # the stratum's pooled variance v_s for e^2: Q_ls = [(1-p)^2 n_ls + p^2 (n_s - n_ls)] v_s
     q = np.where(multi, e * e, 0.0)
-    si = ~multi
-    if si.any():
-        s = units.unit[si] - units.n_multi_units
-        n_s = int(s.max()) + 1
-        size = np.bincount(s, minlength=n_s).astype(np.float64)
-        e2 = _stratum_variance(s, e[si], n_s)[s]
-        t_s = np.bincount(s, weights=e2, minlength=n_s)
-        key = lab[si] * n_s + s
-        codes, uniq = _factorize(key, L * n_s)
-        n_ls = np.bincount(codes).astype(np.float64)
-        e_ls = np.bincount(codes, weights=e2)
-        p = n_ls / size[uniq % n_s]
-        # Q_ls = (1-p)^2 E_ls + p^2 (T_s - E_ls), shared equally by the n_ls rows
-        q_ls = (1 - p) ** 2 * e_ls + p**2 * (t_s[uniq % n_s] - e_ls)
-        q[si] = (q_ls / n_ls)[codes]
-        # the group's information: sum over its rows of (1 - n_ls / n_s) for singles
-        j_row = np.zeros(len(e))
-        j_row[si] = 1.0 - (n_ls / size[uniq % n_s])[codes]
-    else:
-        j_row = np.zeros(len(e))
-    j_row[multi] = 1.0 - inv_n[multi]
+    if len(lay.si):
+        v = _stratum_variance(lay.s, e[lay.si], lay.n_s)
+        st = lay.ls_key % lay.n_s
+        n_s = lay.size_s[st]
+        p = lay.n_ls / n_s
+        q_ls = ((1 - p) ** 2 * lay.n_ls + p**2 * (n_s - lay.n_ls)) * v[st]
+        q[lay.si] = (q_ls / lay.n_ls)[lay.ls_code]
+    j_row = lay.j_row
     # the labeler's own column covers its labels outside its parameterized cells
-    free = fit.cell_row < 0
-    m_ll = np.bincount(lab[free], weights=j_row[free], minlength=L)
-    v_lab = np.bincount(lab[free], weights=q[free], minlength=L)
-    n_free = np.bincount(lab[free], minlength=L).astype(np.float64)
+    free = (fit.cell_row < 0).astype(np.float64)
+    m_ll = np.bincount(lab, weights=j_row * free, minlength=L)
+    v_lab = np.bincount(lab, weights=q * free, minlength=L)
+    n_free = np.bincount(lab, weights=free, minlength=L)
     return q, j_row, m_ll, v_lab, n_free
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from evalaudit.contract import MODEL, LabelKind
-from evalaudit.stats.effects import EffectsFit, Units, cell_tilts, fit_effects, units_of
+from evalaudit.stats.effects import EffectsFit, Units, _factorize, cell_tilts, fit_effects, units_of
 from evalaudit.stats.leniency import LENIENCY_COLUMNS, Z95, strata_codes
 from evalaudit.stats.multitest import two_sided_p
 from evalaudit.stats.slices import JOIN
@@ -89,8 +89,9 @@ class JointDesign:
     labeler: np.ndarray
     units: Units
     specs: list[CellSpec]
-    room_lenient: np.ndarray  # per used row, 1 - baseline (binary); 1 otherwise
-    room_severe: np.ndarray
+    #: per used row, the peers' pass rate on the label's unit (binary labels; None otherwise):
+    #: a lenient label's room to move is 1 - baseline, a severe one's the baseline
+    baseline: np.ndarray | None = None
 
     @classmethod
     def build(cls, table: LabelTable, pairs: bool = True) -> JointDesign:
@@ -105,8 +106,19 @@ class JointDesign:
         if table.has(MODEL) and MODEL not in table.slice_columns:
             cols.append((MODEL,))
         specs = [_spec(table, c, labeler) for c in cols]
-        one = np.ones(len(units.rows))
-        return cls(table, score, labeler, units, specs, one, one)
+        return cls(table, score, labeler, units, specs)
+
+    def release(self) -> None:
+        """Drop the per-row intermediates of the fits (a few GB at 10^8 rows).
+
+        What the corrections need afterwards (the labeler codes, the fit's
+        estimates and covariance, the cell rows) stays; the cell groups of the
+        scan, the units' caches and the baselines go.
+        """
+        self.units.cache.clear()
+        self.baseline = None
+        for spec in self.specs:
+            spec.group = np.zeros(0, dtype=np.int32)
 
     def fit(self, cell: np.ndarray | None, cell_labeler: np.ndarray | None, reference: np.ndarray):
         fit = fit_effects(
@@ -125,8 +137,7 @@ class JointDesign:
             y = self.score[u.rows]
             resid = np.where(np.isfinite(fit.resid), fit.resid, 0.0)
             base = np.clip(y - resid - _fitted(fit, self.labeler[u.rows], cell, u.rows), 0.0, 1.0)
-            self.room_lenient = 1.0 - base
-            self.room_severe = base
+            self.baseline = base
         return fit
 
 
@@ -145,18 +156,28 @@ def _fitted(
 def _spec(table: LabelTable, columns: tuple[str, ...], labeler: np.ndarray) -> CellSpec:
     f = table.frame
     code = np.zeros(len(f), dtype=np.int64)
+    n_codes = 1
     for col in columns:
         c = f[col].cat.codes.to_numpy().astype(np.int64)
         code = code * len(f[col].cat.categories) + c
-    combo, uniq = pd.factorize(code)
+        n_codes *= len(f[col].cat.categories)
+    # the combinations present, by counting (the codes are a small dense range)
+    if len(code) and code.min() >= 0:
+        combo, uniq = _factorize(code, n_codes)
+    else:  # a missing category code (-1): hash instead
+        combo, uniq = pd.factorize(code)
     n_combo = len(uniq)
     first_row = np.full(n_combo, len(f), dtype=np.int64)
-    np.minimum.at(first_row, combo, np.arange(len(f), dtype=np.int64))
+    # fancy assignment keeps the last write: in reverse, that is each combination's first row
+    first_row[combo[::-1]] = np.arange(len(f) - 1, -1, -1, dtype=np.int64)
     values = [f[c].iloc[first_row].to_numpy() for c in columns]
     names = np.array(
         [JOIN.join(str(v[c]) for v in values) for c in range(n_combo)] or [""], dtype=object
     )
-    return CellSpec(columns, labeler * n_combo + combo, n_combo, names)
+    group = labeler * n_combo + combo
+    if table.n_labelers * n_combo < np.iinfo(np.int32).max:
+        group = group.astype(np.int32)  # half the memory of one code per label row
+    return CellSpec(columns, group, n_combo, names)
 
 
 def labeler_table(fit: EffectsFit, diagnostics: pd.DataFrame) -> pd.DataFrame:
@@ -205,18 +226,24 @@ def cell_table(
     param_of = {key: i for i, key in enumerate(params)}
     L = fit.n_labelers
     rows = design.units.rows
+    full = len(rows) == len(design.labeler)
+    lab = design.labeler if full else design.labeler[rows]
+    base = design.baseline
+    n_lab = np.bincount(lab, minlength=L).astype(np.float64)
+    sev_lab = n_lab if base is None else np.bincount(lab, weights=base, minlength=L)
+    room_lab = {"len": n_lab - sev_lab if base is not None else n_lab, "sev": sev_lab}
     for si, spec in enumerate(design.specs):
         n_groups = table.n_labelers * spec.n_combo
         glab = np.arange(n_groups) // spec.n_combo
         ct = cell_tilts(fit, design.units, design.labeler, spec.group, n_groups, glab)
         # the room to move of the cell's items and of the labeler's other labels
-        g = spec.group[rows]
-        lab = design.labeler[rows]
+        g = spec.group if full else spec.group[rows]
         lenient_out = fit.main[glab] >= 0
         room = {}
-        for name, h in (("len", design.room_lenient), ("sev", design.room_severe)):
-            h_in = np.bincount(g, weights=h, minlength=n_groups)
-            h_lab = np.bincount(lab, weights=h, minlength=L)
+        n_in = np.bincount(g, minlength=n_groups).astype(np.float64)
+        sev_in = n_in if base is None else np.bincount(g, weights=base, minlength=n_groups)
+        for name, h_in in (("len", n_in - sev_in if base is not None else n_in), ("sev", sev_in)):
+            h_lab = room_lab[name]
             with np.errstate(invalid="ignore", divide="ignore"):
                 room[name] = (h_in / ct["n"], (h_lab[glab] - h_in) / ct["n_outside"])
         with np.errstate(invalid="ignore", divide="ignore"):
