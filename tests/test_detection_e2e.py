@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from evalaudit.simulate import Plant, simulate
 
@@ -42,3 +43,33 @@ def test_sample_headline_without_suspects_is_lower_with_ci_excluding_zero(run_cl
     truth = json.loads((SAMPLE / "truth.json").read_text())["poisoned"][0]
     assert truth["slice_value"] == "hallucination"
     assert set(h["variants"]) == {"flagged_labelers", "flagged_cells"}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_labeler_lenient_on_one_graded_system_is_a_model_cell_naming_the_system(seed):
+    """Issue 12 #2: a labeler who passes 60% of one system's failing outputs (12% share).
+
+    The labeler x model cell is flagged, its finding names the system and the model's
+    corrected pass rate; the other systems, which it graded like its peers, are said to
+    need no correction (an audit with no suspect label on a model used to crash in the
+    materiality step: its per-model delta has no interval).
+    """
+    import evalaudit
+
+    sim = simulate(
+        6000,
+        24,
+        specialists=0.3,
+        plants=(Plant("lab017", 0.6, "model", "model-b", share=0.12),),
+        seed=seed,
+    )
+    res = evalaudit.audit(sim.labels)
+    cells = res.cells
+    flagged = cells[cells["flagged"].astype(bool)]
+    keys = zip(flagged["labeler_id"], flagged["slice_column"], flagged["slice_value"], strict=True)
+    assert set(keys) == {("lab017", "model", "model-b")}
+    tilted = [f for f in res.findings if f.kind == "tilted_slice"]
+    assert len(tilted) == 1 and "model-b" in tilted[0].message
+    per_model = {m["model"]: m for m in res.headline["corrected"]["per_model"]}
+    assert per_model["model-b"]["applied"] and per_model["model-b"]["delta"] < -0.01
+    assert not per_model["model-a"]["applied"] and per_model["model-a"]["delta_ci"] is None

@@ -103,6 +103,10 @@ def render_text(result: AuditResult) -> str:
                 )
             per_model = (corr or {}).get("per_model") or []
             for m in per_model:
+                if m.get("applied") is False:
+                    # no suspect label on this model's items: the number does not move
+                    lines.append(f"  {m['model']}: {_sc(m['score'])}, no correction applied")
+                    continue
                 lines.append(
                     f"  {m['model']}: {_sc(m['score'])} -> {_sc(m['score_corrected'])} "
                     f"corrected (delta {fmt_effect(m['delta'], kind)})"

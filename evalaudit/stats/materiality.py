@@ -91,8 +91,13 @@ def finding_impact(
     se_ok = float(se) if known else float("nan")
 
     def scaled(d: dict[str, Any]) -> dict[str, Any]:
-        # headline_corrected's CI is the delta method with the effect's SE (0 if unknown)
-        ci = [float(d["delta_ci"][0]), float(d["delta_ci"][1])] if known else [np.nan] * 2
+        # headline_corrected's CI is the delta method with the effect's SE (0 if unknown); a
+        # number without suspect labels (a model the cell's labeler never graded) does not
+        # move at all: its change is exactly 0, not unknown
+        if d.get("delta_ci") is None:
+            ci = [0.0, 0.0]
+        else:
+            ci = [float(d["delta_ci"][0]), float(d["delta_ci"][1])] if known else [np.nan] * 2
         return {
             "before": float(d["score"]),
             "after": float(d["score_corrected"]),
