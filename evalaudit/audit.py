@@ -662,11 +662,13 @@ def _headline_shift_impact(headline: dict[str, Any] | None) -> dict[str, Any] | 
         return None
 
     def change(d: dict[str, Any]) -> dict[str, Any]:
+        # a model without suspect labels has no interval: its number does not move at all
+        ci = d.get("delta_ci")
         return {
             "before": d["score"],
             "after": d["score_corrected"],
             "delta": d["delta"],
-            "delta_ci": list(d["delta_ci"]),
+            "delta_ci": [0.0, 0.0] if ci is None else list(ci),
         }
 
     models = c.get("per_model") or []

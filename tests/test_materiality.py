@@ -174,3 +174,36 @@ def test_every_renderer_shows_the_impact(tmp_path, run_cli):
         # test_cell_impact_matches_the_planted_shift): above the 2-pt threshold, material
         m = re.search(r"slice (-\d+\.\d) pts; material", text)
         assert m and float(m.group(1)) <= -2.0, text[:200]
+
+
+def test_headline_shift_impact_of_a_model_without_suspect_labels_is_exactly_zero():
+    """A correction on one graded system leaves the others' numbers where they are.
+
+    Their per-model record says "no correction applied" (delta 0, no interval); the
+    headline_shift finding's impact must read that as a change of exactly 0 (it raised
+    TypeError and stopped the audit).
+    """
+    import sys
+
+    audit_mod = sys.modules["evalaudit.audit"]
+    moved = {"score": 0.613, "score_corrected": 0.586, "delta": -0.027}
+    moved["delta_ci"] = [-0.035, -0.019]
+    still = {"score": 0.647, "score_corrected": 0.647, "delta": 0.0, "delta_ci": None}
+    headline = {
+        "corrected": {
+            "score": 0.594,
+            "score_corrected": 0.585,
+            "delta": -0.009,
+            "delta_ci": [-0.011, -0.007],
+            "suspect_labels": 258,
+            "per_model": [
+                {"model": "model-a", "applied": False, **still},
+                {"model": "model-b", "applied": True, **moved},
+            ],
+        }
+    }
+    impact = audit_mod._headline_shift_impact(headline)
+    per_model = {m["model"]: m for m in impact["per_model"]}
+    assert per_model["model-a"]["delta_ci"] == [0.0, 0.0]
+    assert per_model["model-b"]["delta_ci"] == [-0.035, -0.019]
+    assert impact["ranking_after"] == ["model-a", "model-b"]
