@@ -49,7 +49,12 @@ def render_markdown(result: AuditResult) -> str:
         f"{agr['n_units']:,} items with 2+ labels"
     )
     h = d.get("headline")
-    if h:
+    if h and not h.get("suspect_labels", 1):
+        out.append(
+            f"- Headline: **{_pct(h['score'])}** (95% CI {_pct(h['ci'][0])} to "
+            f"{_pct(h['ci'][1])}); no suspect labels, no correction applied"
+        )
+    elif h:
         out.append(
             f"- Headline: **{_pct(h['score'])}** (95% CI {_pct(h['ci'][0])} to "
             f"{_pct(h['ci'][1])}); without suspect labels "
