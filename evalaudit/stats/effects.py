@@ -133,16 +133,18 @@ class Units:
 def units_of(item: np.ndarray, stratum: np.ndarray, ok: np.ndarray, n_items: int) -> Units:
     """Units of the rows with ``ok``: items with 2+ usable labels, else the item's stratum."""
     rows = np.flatnonzero(ok)
-    it = item[rows]
+    full = len(rows) == len(item)
+    it = item if full else item[rows]  # every row used: no gather
     m = np.bincount(it, minlength=n_items)
     multi = m[it] >= 2
     item_code = np.full(n_items, -1, dtype=np.int64)
     multi_items = np.flatnonzero(m >= 2)
     item_code[multi_items] = np.arange(len(multi_items))
     n_multi = len(multi_items)
-    st = stratum[rows].astype(np.int64)
+    st = (stratum if full else stratum[rows]).astype(np.int64, copy=False)
     n_strata = int(st.max()) + 1 if len(st) else 0
-    unit = np.where(multi, item_code[it], n_multi + st)
+    unit = item_code[it]
+    np.add(st, n_multi, out=unit, where=~multi)
     n_units = n_multi + n_strata
     size = np.bincount(unit, minlength=n_units).astype(np.float64)
     return Units(rows, unit, n_units, n_multi, size, multi)
