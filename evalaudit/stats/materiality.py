@@ -92,7 +92,11 @@ def finding_impact(
 
     def scaled(d: dict[str, Any]) -> dict[str, Any]:
         # headline_corrected's CI is the delta method with the effect's SE (0 if unknown)
-        ci = [float(d["delta_ci"][0]), float(d["delta_ci"][1])] if known else [np.nan] * 2
+        if d.get("delta_ci") is None:
+            # a scope none of the finding's labels touch: no correction there, delta 0 exactly
+            ci = [0.0, 0.0]
+        else:
+            ci = [float(d["delta_ci"][0]), float(d["delta_ci"][1])] if known else [np.nan] * 2
         return {
             "before": float(d["score"]),
             "after": float(d["score_corrected"]),
