@@ -32,6 +32,7 @@ from markupsafe import Markup
 from evalaudit.history import RunChanges, RunSummary
 from evalaudit.render.format import fmt_effect, fmt_impact, fmt_num, fmt_q
 from evalaudit.render.format import fmt_score as _fmt_score
+from evalaudit.render.judges import judge_html
 from evalaudit.render.markdown import md_cell, md_code, render_markdown
 from evalaudit.render.text import scan_method
 from evalaudit.result import AuditResult
@@ -345,6 +346,7 @@ def _context(data: ReportData) -> dict[str, Any]:
             ensure_ascii=False,
         ),
         "max_rows": MAX_TABLE_ROWS,
+        "judges_html": Markup(judge_html(d)),  # escaped inside: every value goes through escape
     }
 
 
@@ -631,6 +633,7 @@ No blocking finding and no warning.
 {% else %}<p class="note">None.</p>{% endif %}
 </section>
 
+{{ judges_html }}
 <section id="leniency">
 <h2>Leniency per labeler</h2>
 <p class="note">Signed bias against peers on the same kind of items (overlap and stratified evidence), with 95% CIs; q-values are Benjamini-Hochberg across labelers.</p>

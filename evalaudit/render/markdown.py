@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evalaudit.render.format import fmt_effect, fmt_impact, fmt_num, fmt_q, fmt_score
+from evalaudit.render.judges import judge_markdown_lines
 from evalaudit.render.text import scan_method
 from evalaudit.result import AuditResult
 
@@ -112,6 +113,7 @@ def render_markdown(result: AuditResult) -> str:
                 f"{fmt_effect(r['before'], kind)} | {fmt_effect(r['after'], kind)} | "
                 f"{fmt_q(r['q_value'])} |"
             )
+    out.extend(judge_markdown_lines(d))
     out.append("")
     out.append("## Labelers by leniency")
     out.append("")
