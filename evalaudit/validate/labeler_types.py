@@ -135,7 +135,7 @@ def read_labeler_types(
         one, several = _per_labeler(typed, "t")
         if len(several):
             mask = frame[LABELER_ID].astype("string").isin(several).to_numpy(dtype=bool)
-            mask &= mapped.notna().to_numpy(dtype=bool)
+            mask = mask & mapped.notna().to_numpy(dtype=bool)
             problems.append(
                 Problem(
                     "labeler_type",
