@@ -65,9 +65,18 @@ __all__ = [
     "judge_tests",
 ]
 
-#: Shares of the error budget: labelers, cells, drift, LLM-judge tests (renormalised over the
-#: families present, so an audit without judges spends exactly as before).
-FAMILY_SHARES = (0.3, 0.65, 0.05, 0.15)
+#: Shares of the error budget: labelers, cells, drift (renormalised over the families present).
+FAMILY_SHARES = (0.3, 0.65, 0.05)
+
+#: Share of the error budget spent on the LLM-judge tests when there are some. They get their
+#: own Benjamini-Hochberg at ``JUDGE_SHARE * fdr`` and the joint model's families one at
+#: ``(1 - JUDGE_SHARE) * fdr`` (Bonferroni over the two, so on a clean set the audit still
+#: flags anything at most ``fdr`` of the time). Not pooled into one BH: the judge tests re-test
+#: the judges the joint model tests (a judge's bias against humans is its leniency against the
+#: human reference), so a lenient judge would count two or three discoveries there and loosen
+#: every other test's threshold (measured on the calibration benchmark's judges design, 40
+#: seeds: honest humans or cells flagged in 3 of 40 pooled; benchmarks/README.md).
+JUDGE_SHARE = 0.25
 
 #: Fits of the joint model at most (fit, then refit with the suspects' own parameters).
 MAX_FITS = 6
@@ -82,27 +91,38 @@ class Budget:
     rejected: int
     total: int
     batch_drift: str  # "tested" | "skipped: batch order is time order" | "no batches"
+    #: rejections among the LLM-judge tests (their own BH at JUDGE_SHARE x fdr)
+    judge_rejected: int = 0
 
     def critical_z(self, weight: float) -> float:
-        """The |z| a test of this weight had to clear (two-sided, realised BH threshold)."""
-        r = max(self.rejected, 1)
-        p = min(weight * r * self.fdr / max(self.total, 1), 1.0)
+        """The |z| a joint-model test of this weight had to clear (two-sided, realised BH
+        threshold of the labelers, cells and drift)."""
+        n_judge = self.tests.get("judges", 0)
+        level = self.fdr * (1.0 - JUDGE_SHARE) if n_judge else self.fdr
+        r = max(self.rejected - self.judge_rejected, 1)
+        p = min(weight * r * level / max(self.total - n_judge, 1), 1.0)
         return float(stats.norm.isf(p / 2))
 
     def to_dict(self) -> dict[str, Any]:
-        over = (
-            "labelers, cells, drift and LLM-judge tests"
-            if self.tests.get("judges")
-            else ("labelers, cells and drift")
-        )
-        return {
-            "method": f"one weighted Benjamini-Hochberg over {over}",
+        method = "one weighted Benjamini-Hochberg over labelers, cells and drift"
+        if self.tests.get("judges"):
+            method = (
+                "the budget split in two (Bonferroni): one weighted Benjamini-Hochberg over "
+                f"labelers, cells and drift at {1 - JUDGE_SHARE:g} x fdr, one over the LLM-judge "
+                f"tests at {JUDGE_SHARE:g} x fdr (q-values scaled to compare with fdr)"
+            )
+        out: dict[str, Any] = {
+            "method": method,
             "fdr": self.fdr,
             "tests": dict(self.tests),
             "tests_total": self.total,
             "rejected": self.rejected,
             "batch_drift": self.batch_drift,
         }
+        if self.tests.get("judges"):
+            out["judge_share"] = JUDGE_SHARE
+            out["judge_rejected"] = self.judge_rejected
+        return out
 
 
 @dataclass(frozen=True)
@@ -265,16 +285,15 @@ def _spend(
     ]
     fams_w = [power(se_lab), power(se_cell), np.ones(len(drift_p))]
     judge_masks = []
+    judge_p = np.zeros(0)
     if judges is not None:
         parts = []
         for df in judges.frames:
             m = df["tested"].to_numpy(dtype=bool) if len(df) else np.zeros(0, bool)
             judge_masks.append(m)
             parts.append(df["test_p"].to_numpy(dtype=float)[m] if len(df) else np.zeros(0))
-        fams_p.append(np.concatenate(parts))
-    else:
-        fams_p.append(np.zeros(0))
-    fams_w.append(np.ones(len(fams_p[3])))
+        judge_p = np.concatenate(parts)
+    share_j = JUDGE_SHARE if len(judge_p) else 0.0
     # each family's share of the budget, whatever its number of tests (a few dozen labelers
     # beside hundreds of cells would otherwise get a few percent of it)
     sizes = np.array([len(x) for x in fams_p], dtype=float)
@@ -287,6 +306,13 @@ def _spend(
             for w, share, n in zip(fams_w, shares, sizes, strict=True)
         ]
     qs = budget_qvalues(fams_p, fams_w, normalize="pooled")
+    # q / (1 - share) < fdr  <=>  BH at level (1 - share) fdr: the joint model's part of the budget
+    qs = [np.minimum(q / (1.0 - share_j), 1.0) for q in qs]
+    if len(judge_p):
+        qj = budget_qvalues([judge_p], [np.ones(len(judge_p))], normalize="pooled")[0]
+        qs.append(np.minimum(qj / share_j, 1.0))
+    else:
+        qs.append(np.zeros(0))
     q_lab = np.full(len(len_df), np.nan)
     q_lab[lab_test] = qs[0]
     len_df["q_value"] = q_lab
@@ -310,8 +336,15 @@ def _spend(
     tests = {"labelers": int(lab_test.sum()), "cells": int(cell_test.sum())}
     tests["drift"] = len(drift_p)
     if judges is not None:
-        tests["judges"] = len(fams_p[3])
-    return Budget(policy.fdr, tests, rejected, int(sum(tests.values())), batch_note)
+        tests["judges"] = len(judge_p)
+    return Budget(
+        policy.fdr,
+        tests,
+        rejected,
+        int(sum(tests.values())),
+        batch_note,
+        judge_rejected=int((qs[3] < policy.fdr).sum()),
+    )
 
 
 def detect_joint(
