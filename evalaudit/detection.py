@@ -407,7 +407,12 @@ def detect_joint(
         # a slice value keeps one unflagged labeler without a parameter there (identification:
         # any labeler pins the shift; a judge may, it just is not the zero point of leniency)
         new_rows, new_labs, new_params = partition(
-            design, cells, cell_flags, policy.min_support, params, ~flagged
+            design,
+            cells,
+            cell_flags & _human_confirmed(cells, table, judges),
+            policy.min_support,
+            params,
+            ~flagged,
         )
         if new_params == params and np.array_equal(new_ref, reference):
             converged = True
@@ -432,6 +437,44 @@ def detect_joint(
         cell_rows,
         judges,
     )
+
+
+#: Two-sided level at which the humans must confirm a judge's cell before it gets a parameter.
+CONFIRM_P = 0.05
+
+
+def _human_confirmed(
+    cells: pd.DataFrame, table: LabelTable, judges: JudgeTests | None
+) -> np.ndarray:
+    """Which flagged cells may get their own parameter: a judge's only when humans agree.
+
+    Two judges grading every item share each item's effect, so one judge's tilt on a slice
+    shows as the other's opposite tilt there (a shadow), and with humans on a fifth of the
+    items the two can come out about equally strong: a parameter given to the shadow is never
+    taken back and the real tilt leaks. The judge-vs-human tilt of the same judge on the same
+    slice value (:func:`evalaudit.stats.judges.judge_slice_bias`) tells them apart: a judge's
+    cell is a candidate only when that tilt (on one of its columns, for a pair cell) has the
+    same sign and ``p < CONFIRM_P``. Humans' cells, and every cell without judges, are unchanged.
+    """
+    ok = np.ones(len(cells), dtype=bool)
+    if judges is None or judges.slices.empty or not len(cells):
+        return ok
+    is_judge = table.is_judge
+    sl = judges.slices
+    sign = {
+        (str(r.judge), str(r.slice_column), str(r.slice_value)): (
+            float(np.sign(r.tilt)) if np.isfinite(r.tilt_p) and r.tilt_p < CONFIRM_P else 0.0
+        )
+        for r in sl.itertuples(index=False)
+    }
+    lab = cells["labeler"].to_numpy(dtype=int)
+    for i, r in enumerate(cells.itertuples(index=False)):
+        if not is_judge[lab[i]]:
+            continue
+        parts = zip(str(r.slice_column).split("+"), str(r.slice_value).split("+"), strict=False)
+        s = float(np.sign(r.tilt))
+        ok[i] = any(sign.get((str(r.labeler_id), c, v), 0.0) == s != 0 for c, v in parts)
+    return ok
 
 
 def corrections(
