@@ -178,7 +178,8 @@ def judge_tests(table: LabelTable, policy: Policy) -> JudgeTests | None:
         aud["p_value"].to_numpy(dtype=float)
     )
     aud["test_p"] = aud["p_value"]
-    sl = judge_slice_bias(table, is_judge)
+    # refit: a judge's real tilt on one slice does not make its other slices look tilted
+    sl = judge_slice_bias(table, is_judge, refit=True)
     sl["tested"] = (
         (sl["n_shared"].to_numpy() >= ms)
         & (sl["n_outside"].to_numpy() >= ms)

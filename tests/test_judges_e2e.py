@@ -11,6 +11,7 @@ import json
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import evalaudit
@@ -349,3 +350,25 @@ def test_sample_command_writes_the_judge_sample(tmp_path, capsys):
     assert rc == 0
     assert (tmp_path / "judges.csv").read_bytes() == JUDGES_CSV.read_bytes()
     assert (tmp_path / "README.md").read_text() == (SAMPLE / "README.md").read_text()
+
+
+def test_judge_tilt_refit_removes_the_shadows_of_a_real_tilt():
+    from evalaudit.stats.judges import judge_slice_bias
+
+    t = evalaudit.read_labels(JUDGES_CSV).table
+    fm = "failure_mode"
+    raw = judge_slice_bias(t, t.is_judge, columns=[fm])
+    ref = judge_slice_bias(t, t.is_judge, columns=[fm], refit=True)
+
+    def honest(df: pd.DataFrame) -> pd.DataFrame:
+        # judge-b is planted on hallucination only: elsewhere its true tilt is ~0
+        return df[(df["judge"] == "judge-b") & (df["slice_value"] != "hallucination")]
+
+    # without the refit, its bias elsewhere holds the hallucination leniency: shadows
+    assert (honest(raw)["tilt_ci_high"] < 0).any()
+    assert ((honest(ref)["tilt_ci_low"] <= 0) & (honest(ref)["tilt_ci_high"] >= 0)).all()
+    planted = next(p for p in JTRUTH["poisoned"] if p["labeler_id"] == "judge-b")
+    h = ref[(ref["judge"] == "judge-b") & (ref["slice_value"] == "hallucination")].iloc[0]
+    assert h["tilt_ci_low"] <= planted["expected_effect"] <= h["tilt_ci_high"]
+    # the slice's own bias and size are the raw ones either way
+    assert np.allclose(ref["bias"], raw["bias"]) and (ref["n_shared"] == raw["n_shared"]).all()
