@@ -355,6 +355,7 @@ def labelers_view(result: AuditResult) -> pd.DataFrame:
     factor, _ = effect_units(_kind(result))
     cols = [
         "labeler_id",
+        "labeler_type",
         "vendor",
         "n_labels",
         "share",

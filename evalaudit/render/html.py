@@ -641,7 +641,7 @@ No blocking finding and no warning.
 <details><summary>All labelers ({{ n_labelers }})</summary>
 <table>
 <tr><th>labeler</th><th class="n">labels</th><th class="n">leniency</th><th>95% CI</th><th class="n">q</th><th>evidence</th><th class="n">kappa</th><th>flagged</th></tr>
-{% for x in labelers %}<tr><td class="id">{{ x.labeler_id }}</td><td class="n">{{ x.n_labels | int }}</td><td class="n">{{ x.leniency | eff(kind) }}</td><td class="ci">{{ x.ci | ci(kind) }}</td><td class="n">{{ x.q_value | q }}</td><td>{{ x.evidence }}</td><td class="n">{{ x.kappa | num(2) }}</td><td>{% if x.flagged %}<span class="flag">yes</span>{% endif %}</td></tr>
+{% for x in labelers %}<tr><td class="id">{{ x.labeler_id }}{% if x.get("labeler_type") == "model" %} (LLM judge){% endif %}</td><td class="n">{{ x.n_labels | int }}</td><td class="n">{{ x.leniency | eff(kind) }}</td><td class="ci">{{ x.ci | ci(kind) }}</td><td class="n">{{ x.q_value | q }}</td><td>{{ x.evidence }}</td><td class="n">{{ x.kappa | num(2) }}</td><td>{% if x.flagged %}<span class="flag">yes</span>{% endif %}</td></tr>
 {% endfor %}
 </table>
 {% if n_labelers > labelers | length %}<p class="note">{{ n_labelers - labelers | length }} more in audit.json.</p>{% endif %}

@@ -121,7 +121,9 @@ def render_markdown(result: AuditResult) -> str:
     out.append("|---|---:|---:|---|---:|---|---:|---|")
     for r in d["labelers"][:MAX_ROWS]:
         out.append(
-            f"| {md_cell(r['labeler_id'])} | {r['n_labels']:,} | {fmt_effect(r['leniency'], kind)}"
+            f"| {md_cell(r['labeler_id'])}"
+            + (" (LLM judge)" if r.get("labeler_type") == "model" else "")
+            + f" | {r['n_labels']:,} | {fmt_effect(r['leniency'], kind)}"
             f" | {fmt_effect(r['ci'][0], kind)} to {fmt_effect(r['ci'][1], kind)} "
             f"| {fmt_q(r['q_value'])} | {r['evidence']} | {fmt_num(r['kappa'], 2)} "
             f"| {'**yes**' if r['flagged'] else ''} |"

@@ -111,8 +111,8 @@ SHARED_KEYS: tuple[PolicyKey, ...] = (
         0.5,
         0.02,
         "the audit's one error budget: false discovery rate of one weighted Benjamini-Hochberg "
-        "over every test (labelers, tested cells, drift); on a clean set, the chance the audit "
-        "flags anything",
+        "over every test (labelers, tested cells, drift; LLM-judge tests get a quarter of it, "
+        "see below); on a clean set, the chance the audit flags anything",
     ),
     PolicyKey(
         "min_effect",
