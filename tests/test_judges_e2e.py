@@ -308,6 +308,7 @@ def test_html_report_and_gate_show_the_judges(tmp_path, capsys):
     rc, _, _ = _main(["report", str(JUDGES_CSV), "--out", str(tmp_path / "r"), "-q"], capsys)
     html = next((tmp_path / "r").glob("*.html")).read_text()
     assert '<section id="judges">' in html and "PPI" in html and "judge-b" in html
+    assert "judge-b (LLM judge)</td>" in html  # the labelers table marks the judges
     rc, out, _ = _main(["gate", str(JUDGES_CSV), "-q"], capsys)
     assert rc == 1
     assert "PPI headline (LLM judges de-biased by 800 human-labeled items)" in out
