@@ -761,9 +761,7 @@ def view_judges(ctx: Ctx) -> None:
         )
         bars = base.mark_bar().encode(x=alt.X("bias:Q", title=f"bias against humans ({unit})"))
         rules = base.mark_rule().encode(x="ci_low:Q", x2="ci_high:Q")
-        st.altair_chart(
-            (bars + rules).properties(height=40 * len(sv) + 40), use_container_width=True
-        )
+        st.altair_chart((bars + rules).properties(height=40 * len(sv) + 40), width="stretch")
         st.dataframe(
             sv,
             hide_index=True,
