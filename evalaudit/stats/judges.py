@@ -85,6 +85,9 @@ JUDGE_COLUMNS = (
     "n_humans_pass",
 )
 
+#: Most forward-selection passes of :func:`judge_slice_bias` with ``refit``.
+MAX_REFITS = 5
+
 #: Columns of :func:`judge_slice_bias` (one row per judge x slice column x value).
 SLICE_BIAS_COLUMNS = (
     "labeler",
@@ -238,11 +241,12 @@ def judge_slice_bias(
     ``refit``: a judge with one real tilt (lenient on hallucination) makes every other
     slice look tilted the other way, since its bias *elsewhere* holds the real one (the
     shadows the slice scan removes by refitting with flagged cells' own parameters). With
-    ``refit``, a first pass finds each judge's *strong* slice values (tilt p below
-    ``strong_p`` / the judge's number of slice tests, Bonferroni); the tilt of every slice
-    value is then recomputed leaving out, on both sides, the items of the judge's *other*
-    strong slice values (``bias`` stays the slice's raw bias; ``bias_outside``,
-    ``n_outside`` and the tilt columns are the refitted ones).
+    ``refit``, *strong* slice values are selected forward, one per judge and pass (at most
+    :data:`MAX_REFITS`): the judge's most significant tilt with p below ``strong_p`` / its
+    number of slice tests (Bonferroni) joins them, and every tilt is recomputed leaving out,
+    on both sides, the items of the judge's *other* strong slice values, until no new one
+    qualifies (``bias`` stays the slice's raw bias; ``bias_outside``, ``n_outside`` and the
+    tilt columns are the refitted ones).
 
     ``columns``: item columns to scan (default: the table's slice columns, and
     ``model`` when present); values with fewer than ``min_shared`` shared items
@@ -257,18 +261,29 @@ def judge_slice_bias(
             columns.append(MODEL)
     has_y = np.isfinite(inp.y)
     groups = {col: item_groups(table, col) for col in columns}
-    strong: dict[int, list[tuple[str, int]]] = {}
-    if refit:
-        first = _slice_rows(inp, groups, has_y, min_shared, None)
+    strong: dict[int, list[tuple[str, int]]] = {c: [] for c in range(len(inp.judges))}
+    rows = _slice_rows(inp, groups, has_y, min_shared, None)
+    # forward selection, one slice per judge and pass (as the slice scan adds one cell per
+    # labeler and fit): a real tilt's shadows are strong too until the real one is left out
+    for _ in range(MAX_REFITS if refit else 0):
+        grown = False
         for c in range(len(inp.judges)):
-            mine = [r for r in first if r["_judge"] == c]
+            mine = [r for r in rows if r["_judge"] == c]
             cut = strong_p / max(len(mine), 1)
-            strong[c] = [
-                (r["slice_column"], r["_v"])
+            cand = [
+                r
                 for r in mine
-                if np.isfinite(r["tilt_p"]) and r["tilt_p"] < cut
+                if np.isfinite(r["tilt_p"])
+                and r["tilt_p"] < cut
+                and (r["slice_column"], r["_v"]) not in strong[c]
             ]
-    rows = _slice_rows(inp, groups, has_y, min_shared, strong if refit else None)
+            if cand:
+                best = min(cand, key=lambda r: r["tilt_p"])
+                strong[c].append((best["slice_column"], best["_v"]))
+                grown = True
+        if not grown:
+            break
+        rows = _slice_rows(inp, groups, has_y, min_shared, strong)
     for r in rows:
         r.pop("_judge")
         r.pop("_v")
