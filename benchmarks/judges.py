@@ -3,6 +3,14 @@
 Usage::
 
     python benchmarks/judges.py [--seeds 200] [--quick] [--workers 2] [--items 5000] [--designs ...]
+    python benchmarks/judges.py --audit [--seeds 200]   # issue 15's acceptance via evalaudit.audit
+
+``--audit`` runs the three acceptance designs (``lenient`` with humans on 10%, ``slice``
+and ``self`` with humans on 20%) through the whole product: the labels get
+``labeler_type`` and ``judge_family`` columns and go through :func:`evalaudit.audit`
+(ingest, the joint model with humans as the reference, the judge tests in the error
+budget, the judge rules, ``headline.ppi``), and the table counts what a user would read:
+the PPI interval, the judge table's CIs, the findings, and whether a human is flagged.
 
 Designs
 -------
