@@ -50,7 +50,7 @@ from evalaudit.validate import Ingested, IngestOptions, ingest  # noqa: E402
 
 SAMPLE_DIR = ROOT / "sample_data"
 RULES_DIR = ROOT / "rules"
-VIEWS = ("Overview", "Labelers", "Slices", "Drift", "Impact", "Items", "Review")
+VIEWS = ("Overview", "Labelers", "Slices", "Judges", "Drift", "Impact", "Items", "Review")
 SOURCES = ("Sample data", "Path", "Upload")
 SEVERITY_BADGE = {
     "block": ":red-badge[BLOCK]",
@@ -159,7 +159,10 @@ def _pick_file(prefix: str, label: str) -> Source | InputError | None:
             return _missing(
                 str(SAMPLE_DIR), "no sample data found", "run `evalaudit sample sample_data`"
             )
-        name = sb.selectbox("Sample file", [f.name for f in files], key=f"{prefix}_sample")
+        names = [f.name for f in files]
+        # the sample opens on labels.csv (the labeler audit); judges.csv is one pick away
+        first = names.index("labels.csv") if "labels.csv" in names else 0
+        name = sb.selectbox("Sample file", names, index=first, key=f"{prefix}_sample")
         return _source_of_path(SAMPLE_DIR / str(name))
     if choice == "Path":
         text = sb.text_input(
@@ -197,6 +200,10 @@ def _options() -> IngestOptions | str:
         version = st.text_input("Version (when the file holds several)", key="opt_version").strip()
         slices = st.text_input("Slice columns (comma-separated; empty = auto)", key="opt_slices")
         cmap = st.text_input("Column names (item_id=question_id, ...)", key="opt_columns")
+        judges = st.text_input(
+            "LLM judges (labeler-id globs, comma-separated; or a labeler_type column)",
+            key="opt_judges",
+        )
     try:
         column_map = dash.parse_column_map(cmap)
     except ValueError as exc:
@@ -210,6 +217,7 @@ def _options() -> IngestOptions | str:
         version=version or None,
         slices=tuple(split) or None,
         column_map=column_map,
+        judges=tuple(g.strip() for g in judges.split(",") if g.strip()),
     )
 
 
@@ -693,6 +701,105 @@ def _cell_items(ctx: Ctx, labeler: str, column: str, value: str, cell: pd.Series
         )
 
 
+def view_judges(ctx: Ctx) -> None:
+    r = ctx.gate.result
+    jv = dash.judges_view(r)
+    if jv.empty:
+        st.info(
+            "No LLM judges beside humans in this file. Mark them with a `labeler_type` column "
+            "(`human` / `model`, in the file or the labelers table) or list their ids under "
+            "Input options > LLM judges (e.g. `gpt-*`); try the sample file `judges.csv`."
+        )
+        return
+    unit = "pts" if r.label.get("kind") != "interval" else "units"
+    st.subheader("Judges against the humans")
+    st.caption(
+        "Humans are the reference: bias is the judge's score minus the human consensus on the "
+        f"items both graded ({unit}, item-clustered 95% CI); q from the audit's error budget."
+    )
+    st.dataframe(
+        jv,
+        hide_index=True,
+        key="judges_table",
+        column_config={
+            "bias": st.column_config.NumberColumn(format="%+.1f"),
+            "ci_low": st.column_config.NumberColumn(format="%+.1f"),
+            "ci_high": st.column_config.NumberColumn(format="%+.1f"),
+            "q_value": st.column_config.NumberColumn(format="%.3g"),
+            "kappa": st.column_config.NumberColumn(format="%.2f"),
+            "pass_when_humans_fail": st.column_config.NumberColumn(
+                "passes humans' fails %", format="%.0f"
+            ),
+            "fail_when_humans_pass": st.column_config.NumberColumn(
+                "fails humans' passes %", format="%.0f"
+            ),
+        },
+    )
+    conf = dash.judge_confusion(r)
+    if not conf.empty:
+        st.subheader("Judge vs human confusion")
+        st.dataframe(
+            conf,
+            hide_index=True,
+            key="judge_confusion",
+            column_config={
+                "judge passes %": st.column_config.NumberColumn(format="%.1f"),
+                "judge fails %": st.column_config.NumberColumn(format="%.1f"),
+            },
+        )
+    cols = sorted(set(r.judge_slices["slice_column"])) if not r.judge_slices.empty else []
+    if cols:
+        st.subheader("Bias per slice")
+        col = st.selectbox("Slice column", cols, key="judge_slice_col")
+        sv = dash.judge_slices_view(r, col)
+        import altair as alt
+
+        base = alt.Chart(sv).encode(
+            y=alt.Y("slice_value:N", title=col),
+            yOffset="judge:N",
+            color=alt.Color("judge:N"),
+        )
+        bars = base.mark_bar().encode(x=alt.X("bias:Q", title=f"bias against humans ({unit})"))
+        rules = base.mark_rule().encode(x="ci_low:Q", x2="ci_high:Q")
+        st.altair_chart((bars + rules).properties(height=40 * len(sv) + 40), width="stretch")
+        st.dataframe(
+            sv,
+            hide_index=True,
+            key="judge_slices_table",
+            column_config={
+                c: st.column_config.NumberColumn(format="%+.1f")
+                for c in ("bias", "ci_low", "ci_high", "tilt")
+            },
+        )
+    pv = dash.ppi_view(r)
+    if not pv.empty:
+        ppi = r.headline["ppi"]
+        st.subheader("PPI headline per model")
+        st.caption(
+            f"Prediction-powered inference ({ppi['judge']}: {ppi['method']}); assumption: "
+            f"{ppi['assumption']}. Judge-only is the judge's mean over all its items; "
+            "humans-only the human mean."
+        )
+        st.dataframe(
+            pv,
+            hide_index=True,
+            key="ppi_table",
+            column_config={
+                c: st.column_config.NumberColumn(format="%.1f")
+                for c in (
+                    "ppi",
+                    "ci_low",
+                    "ci_high",
+                    "judge_only",
+                    "humans_only",
+                    "humans_only_ci_low",
+                    "humans_only_ci_high",
+                )
+            }
+            | {"lambda": st.column_config.NumberColumn(format="%.2f")},
+        )
+
+
 def view_drift(ctx: Ctx) -> None:
     r = ctx.gate.result
     st.subheader("Drift of labelers")
@@ -1033,6 +1140,7 @@ def main() -> None:
         "Overview": view_overview,
         "Labelers": view_labelers,
         "Slices": view_slices,
+        "Judges": view_judges,
         "Drift": view_drift,
         "Impact": view_impact,
         "Items": view_items,

@@ -240,8 +240,21 @@ def cell_targets(labels: pd.DataFrame, d: np.ndarray, cells: pd.DataFrame) -> pd
 # --------------------------------------------------------------------------- one audit
 
 
+#: ``--untyped-judges``: audit the judges design without labeler types (the peers' baseline
+#: then includes the judges, as before issue 15).
+UNTYPED_JUDGES = False
+
+
 def audit(labels: pd.DataFrame) -> tuple[LabelTable, Any]:
-    table = LabelTable.build(labels, "binary", positive="pass", slice_columns=SLICE_COLUMNS)
+    # the judges design declares its judges (labeler_type = model), as a user would: humans
+    # are then the joint model's reference (the same sets with no types: --untyped-judges)
+    ids = labels["labeler_id"].astype(str).unique()
+    types = None
+    if not UNTYPED_JUDGES and any(i.startswith("judge_") for i in ids):
+        types = {i: ("model" if i.startswith("judge_") else "human") for i in ids}
+    table = LabelTable.build(
+        labels, "binary", positive="pass", slice_columns=SLICE_COLUMNS, labeler_types=types
+    )
     return table, detect(table, policy())
 
 
@@ -538,6 +551,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--quick", action="store_true", help="smoke run: 10 seeds")
     ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument(
+        "--untyped-judges",
+        action="store_true",
+        help="judges design: do not declare the judges (humans are then not the reference)",
+    )
+    ap.add_argument(
         "--designs",
         nargs="+",
         choices=[d.key for d in DESIGNS],
@@ -561,6 +579,8 @@ def git_describe() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    global UNTYPED_JUDGES
+    UNTYPED_JUDGES = bool(args.untyped_judges)  # read by the forked workers too
     n_seeds = args.seeds if args.seeds is not None else (10 if args.quick else 200)
     if n_seeds < 1 or args.workers < 1:
         print("--seeds and --workers must be >= 1", file=sys.stderr)

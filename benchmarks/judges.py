@@ -3,6 +3,14 @@
 Usage::
 
     python benchmarks/judges.py [--seeds 200] [--quick] [--workers 2] [--items 5000] [--designs ...]
+    python benchmarks/judges.py --audit [--seeds 200]   # issue 15's acceptance via evalaudit.audit
+
+``--audit`` runs the three acceptance designs (``lenient`` with humans on 10%, ``slice``
+and ``self`` with humans on 20%) through the whole product: the labels get
+``labeler_type`` and ``judge_family`` columns and go through :func:`evalaudit.audit`
+(ingest, the joint model with humans as the reference, the judge tests in the error
+budget, the judge rules, ``headline.ppi``), and the table counts what a user would read:
+the PPI interval, the judge table's CIs, the findings, and whether a human is flagged.
 
 Designs
 -------
@@ -248,6 +256,155 @@ def run_task(task: tuple[int, float, int, int]) -> dict[str, Any]:
     return out
 
 
+#: ``--audit``: issue 15's acceptance measured through ``evalaudit.audit`` (ingest of
+#: ``labeler_type`` / ``judge_family`` columns, the one error budget, the judge rules).
+AUDIT_DESIGNS = (("lenient", 0.10), ("slice", 0.20), ("self", 0.20))
+
+
+def run_audit_task(task: tuple[int, float, int, int]) -> dict[str, Any]:
+    """One seed of one acceptance design, audited end to end as a user would."""
+    d_i, share, seed, n_items = task
+    design = DESIGNS[d_i]
+    sim = simulate_judges(
+        n_items, judges=design.judges, human_share=share, plants=plants_of(design, seed), seed=seed
+    )
+    labels = sim.labels.assign(
+        labeler_type=np.where(sim.labels["labeler_id"].isin(design.judges), "model", "human"),
+        judge_family=sim.labels["labeler_id"].map(FAMILY),
+    )
+    r = evalaudit.audit(labels, slices=list(SLICES))
+    e_h = float(np.mean([x["error_rate"] for x in sim.truth["labelers"] if x["role"] == "human"]))
+    theta = P_BAR * (1 - e_h) + (1 - P_BAR) * e_h
+    ppi = r.headline["ppi"]
+    lo, hi = ppi["ci"]
+    hlo, hhi = ppi["humans_only_ci"]
+    lab = r.labelers
+    out: dict[str, Any] = {
+        "design": d_i,
+        "share": share,
+        "seed": seed,
+        "ppi_cov": bool(lo <= theta <= hi),
+        "ppi_narrower": bool(hi - lo < hhi - hlo),
+        "judge_only_bias": float(ppi["judge_only_score"] - theta),
+        "human_flagged": bool(lab.loc[lab["labeler_type"] == "human", "flagged"].any()),
+    }
+    ids = {f.id: f for f in r.findings}
+    j = r.judges.set_index("judge")
+    planted = design.planted
+    out["planted_bias_above_0"] = bool(j.loc[planted, "ci_low"] > 0)
+    out["honest_covers_0"] = [
+        bool(j.loc[h, "ci_low"] <= 0 <= j.loc[h, "ci_high"]) for h in design.judges if h != planted
+    ]
+    out["honest_judge_finding"] = any(
+        f.kind.startswith("judge_") and f.subject.get("labeler_id") != planted for f in r.findings
+    )
+    if design.key == "slice":
+        out["slice_flagged"] = f"judge_tilt:{planted}:{FAILURE_MODE}=hallucination" in ids
+    if design.key == "self":
+        f = ids.get(f"judge_self_preference:{planted}")
+        out["self_flagged"] = f is not None
+        # exact false-pass contrast given the realised human labels: the judge's expected pass
+        # probability on the items its human failed, own family minus other models
+        p = row_expectation(sim)
+        rows = sim.labels.assign(p=p)
+        hum = rows[rows["labeler_id"].str.startswith("hum")].set_index("item_id")
+        jr = rows[rows["labeler_id"] == planted].set_index("item_id")
+        failed = hum.index[hum["label"] == "fail"]
+        jf = jr.loc[jr.index.intersection(failed)]
+        own = jf[MODEL] == "model-a"
+        target = float(jf.loc[own, "p"].mean() - jf.loc[~own, "p"].mean())
+        sp = r.judge_self_preference.set_index("judge").loc[planted]
+        out["self_cov"] = bool(sp["false_pass_ci_low"] <= target <= sp["false_pass_ci_high"])
+        out["self_target"] = target
+    return out
+
+
+def acceptance_table(results: list[dict[str, Any]]) -> str:
+    """Issue 15's acceptance figures, measured through ``evalaudit.audit``."""
+    rows = []
+    for key, share in AUDIT_DESIGNS:
+        g = [r for r in results if DESIGNS[r["design"]].key == key and r["share"] == share]
+        if not g:
+            continue
+        add = rows.append
+        where = f"{key}, humans {share:.0%}"
+        if key == "lenient":
+            add((where, "PPI 95% CI covers theta (target 93-97%)", rate([r["ppi_cov"] for r in g])))
+            add(
+                (
+                    where,
+                    "PPI narrower than humans-only (target >= 95%)",
+                    rate([r["ppi_narrower"] for r in g]),
+                )
+            )
+            bias = 100 * float(np.mean([r["judge_only_bias"] for r in g]))
+            add((where, "judge-only estimate's bias vs theta (mean, pts)", f"{bias:+.2f}"))
+            add(
+                (
+                    where,
+                    "planted judge's bias CI above 0",
+                    rate([r["planted_bias_above_0"] for r in g]),
+                )
+            )
+        if key == "slice":
+            add(
+                (
+                    where,
+                    "lenient judge (judge_b) bias CI above 0",
+                    rate([r["planted_bias_above_0"] for r in g]),
+                )
+            )
+            add(
+                (
+                    where,
+                    "its hallucination slice flagged (judge_tilt)",
+                    rate([r["slice_flagged"] for r in g]),
+                )
+            )
+            add(
+                (
+                    where,
+                    "honest judge (judge_a) bias CI covers 0 (target 93-97%)",
+                    rate([c for r in g for c in r["honest_covers_0"]]),
+                )
+            )
+            add(
+                (
+                    where,
+                    "honest judge: any judge finding",
+                    rate([r["honest_judge_finding"] for r in g]),
+                )
+            )
+        if key == "self":
+            add(
+                (
+                    where,
+                    "self-preference flagged (judge_self_preference)",
+                    rate([r["self_flagged"] for r in g]),
+                )
+            )
+            add(
+                (
+                    where,
+                    "its false-pass CI covers the exact planted contrast",
+                    rate([r["self_cov"] for r in g]),
+                )
+            )
+            tgt = 100 * float(np.mean([r["self_target"] for r in g]))
+            add((where, "exact planted false-pass contrast (mean, pts)", f"{tgt:+.2f}"))
+            add(
+                (
+                    where,
+                    "honest judge: any judge finding",
+                    rate([r["honest_judge_finding"] for r in g]),
+                )
+            )
+        add((where, "a human flagged (joint model)", rate([r["human_flagged"] for r in g])))
+    return markdown(
+        ("design", "measure (through evalaudit.audit)", "seeds"), rows, ["---", "---", "---:"]
+    )
+
+
 def rate(flags: Sequence[bool]) -> str:
     k, n = int(sum(flags)), len(flags)
     if n == 0:
@@ -363,6 +520,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[d.key for d in DESIGNS],
         default=[d.key for d in DESIGNS],
     )
+    ap.add_argument(
+        "--audit",
+        action="store_true",
+        help="issue 15's acceptance through evalaudit.audit (lenient 10%%, slice 20%%, self 20%%)",
+    )
     return ap
 
 
@@ -373,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
         print("--seeds and --workers must be >= 1, --items >= 100", file=sys.stderr)
         return 2
     chosen = [i for i, d in enumerate(DESIGNS) if d.key in args.designs]
+    if args.audit:
+        return main_audit(args, chosen, n_seeds)
     tasks = [(i, h, s, args.items) for i in chosen for h in SHARES for s in range(n_seeds)]
     print("# LLM-judge benchmark" + (" (--quick)" if args.quick else ""))
     print()
@@ -401,6 +565,34 @@ def main(argv: list[str] | None = None) -> int:
     print(audit_table(results, chosen))
     print()
     print(f"{len(tasks)} sets in {elapsed:.0f} s.")
+    return 0
+
+
+def main_audit(args: argparse.Namespace, chosen: list[int], n_seeds: int) -> int:
+    keys = {DESIGNS[i].key for i in chosen}
+    tasks = [
+        (next(i for i, d in enumerate(DESIGNS) if d.key == key), share, s, args.items)
+        for key, share in AUDIT_DESIGNS
+        if key in keys
+        for s in range(n_seeds)
+    ]
+    print("# LLM-judge acceptance through evalaudit.audit")
+    print()
+    print(
+        f"evalaudit {Path(evalaudit.__file__).parent} at {git_describe()}; {args.items} items, "
+        f"labeler_type and judge_family columns, default policy; seeds 0..{n_seeds - 1}; "
+        f"{len(tasks)} audits, {args.workers} worker(s)."
+    )
+    print()
+    t0 = time.perf_counter()
+    if args.workers == 1:
+        results = [run_audit_task(t) for t in tasks]
+    else:
+        with mp.get_context("fork").Pool(args.workers) as pool:
+            results = list(pool.imap(run_audit_task, tasks, chunksize=2))
+    print(acceptance_table(results))
+    print()
+    print(f"{len(tasks)} audits in {time.perf_counter() - t0:.0f} s.")
     return 0
 
 

@@ -51,6 +51,7 @@ def _options(
     control: str | None,
     skip_invalid: bool,
     labels_exact: bool,
+    judges: Sequence[str] | str | None = None,
 ) -> IngestOptions:
     from evalaudit.io import parse_delimiter
     from evalaudit.validate import IngestOptions
@@ -59,6 +60,8 @@ def _options(
         raise ValueError(f"duplicates={duplicates!r}: use 'error' or 'keep-last'")
     if isinstance(slices, str) or isinstance(order, str) or isinstance(labels, str):
         raise TypeError("slices, order and labels take a list of values, e.g. order=['1', '2']")
+    if isinstance(judges, str):
+        judges = [judges]
     return IngestOptions(
         fmt=format,
         items=str(items) if items is not None else None,
@@ -75,6 +78,7 @@ def _options(
         control=control,
         skip_invalid=skip_invalid,
         labels_exact=labels_exact,
+        judges=tuple(str(g) for g in judges or ()),
     )
 
 
@@ -113,6 +117,7 @@ def read_labels(
     control: str | None = None,
     skip_invalid: bool = False,
     labels_exact: bool = False,
+    judges: Sequence[str] | str | None = None,
 ) -> Ingested:
     """Read and validate ``data`` as ``evalaudit validate`` does, without any statistic.
 
@@ -121,7 +126,8 @@ def read_labels(
     reason), ``.warnings`` and ``.notes`` (what was done to read it). The options are
     the CLI's: ``columns`` is ``--column`` as a dict (canonical -> yours), ``slices``
     ``--slice``, ``order`` / ``labels`` lists of values, ``duplicates`` ``"error"`` or
-    ``"keep-last"``.
+    ``"keep-last"``, ``judges`` ``--judges`` (labeler-id globs naming the LLM judges; a
+    ``labeler_type`` column, human / model, in the data or ``labelers`` does the same).
     """
     opts = _options(
         format=format,
@@ -139,6 +145,7 @@ def read_labels(
         control=control,
         skip_invalid=skip_invalid,
         labels_exact=labels_exact,
+        judges=judges,
     )
     return _ingest(data, opts)
 
@@ -163,6 +170,7 @@ def audit(
     control: str | None = None,
     skip_invalid: bool = False,
     labels_exact: bool = False,
+    judges: Sequence[str] | str | None = None,
 ) -> AuditResult:
     """Audit ``data`` as ``evalaudit audit`` does; returns the :class:`AuditResult`.
 
@@ -197,6 +205,7 @@ def audit(
         control=control,
         skip_invalid=skip_invalid,
         labels_exact=labels_exact,
+        judges=judges,
     )
     return audit_ingested(ing, policy, gold=gold_series)
 
@@ -225,6 +234,7 @@ def gate(
     control: str | None = None,
     skip_invalid: bool = False,
     labels_exact: bool = False,
+    judges: Sequence[str] | str | None = None,
 ) -> GateResult:
     """Gate ``data`` as ``evalaudit gate`` does; returns the verdict object.
 
@@ -254,6 +264,7 @@ def gate(
         control=control,
         skip_invalid=skip_invalid,
         labels_exact=labels_exact,
+        judges=judges,
     )
     source = str(data) if isinstance(data, str | Path) else frame_to_raw(data)
     return run_gate(

@@ -22,6 +22,7 @@ from evalaudit.detection import (
     corrected_headline,
     corrections,
     detect_joint,
+    judge_tests,
 )
 from evalaudit.findings import (
     SPOT_CHECK_ROWS,
@@ -43,6 +44,7 @@ from evalaudit.stats.consensus import dawid_skene, gold_accuracy
 from evalaudit.stats.impact import headline_impact, item_scores, items_in
 from evalaudit.stats.leniency import labeler_leniency, shrink_effects
 from evalaudit.stats.materiality import finding_impact, se_from_ci
+from evalaudit.stats.ppi import headline_ppi
 from evalaudit.stats.sole_source import sole_source
 from evalaudit.table import ITEM, LABELER, SCORE, VALUE, LabelTable
 from evalaudit.validate import Ingested, IngestOptions, ingest
@@ -237,12 +239,28 @@ def _findings(
         gold=gold_df,
         agreement=overall,
         headline=headline,
+        judges=det.joint.judges if det.joint is not None else None,
     )
     findings: list[Finding] = []
     for rule in RULES:
         if only is None or rule.kind == only:
             findings += rule.build(inp)
+    from evalaudit.rules.ea110_judge_bias import judges_covered
+
+    covered = judges_covered(inp)
+    if covered:
+        # a judge the judge rules test against the humans is reported by them (EA110, EA210):
+        # the peer findings would say the same twice, against a baseline that is the humans
+        findings = [
+            f
+            for f in findings
+            if not (f.kind in _PEER_KINDS and str(f.subject.get("labeler_id")) in covered)
+        ]
     return findings
+
+
+#: Labeler and cell findings replaced by the judge rules for judges they cover.
+_PEER_KINDS = ("lenient_labeler", "severe_labeler", "tilted_slice")
 
 
 def _result(
@@ -271,6 +289,7 @@ def _result(
     )
     labelers = _labelers_table(len_df, lab_agree, flagged, table)
     labelers = _add_by_labeler(labelers, quality, gold_df)
+    judge_frames = _judge_frames(det, policy, table)
     return AuditResult(
         input={
             "path": ing.path,
@@ -314,7 +333,24 @@ def _result(
         reviews=outcome.to_dict() if outcome is not None else None,
         review_outcome=outcome,
         notes=ing.notes,
+        **judge_frames,
     )
+
+
+def _judge_frames(det: Detection, policy: Policy, table: LabelTable) -> dict[str, pd.DataFrame]:
+    """The judge tables of the result, each with the flag its rule uses."""
+    jt = det.joint.judges if det.joint is not None else None
+    if jt is None:
+        return {}
+    from evalaudit.findings import flag_cells
+    from evalaudit.rules.ea110_judge_bias import judge_bias_flags
+    from evalaudit.rules.ea111_judge_self_preference import self_preference_flags
+
+    aud, sl, sp = (df.copy() for df in jt.frames)
+    aud["flagged"] = judge_bias_flags(aud, policy, table.kind, det.score_sd)
+    sl["flagged"] = flag_cells(sl, policy, table.kind, det.score_sd)
+    sp["flagged"] = self_preference_flags(sp, policy, table.kind, det.score_sd)
+    return {"judges": aud, "judge_slices": sl, "judge_self_preference": sp}
 
 
 #: Most labelers whose drift timeline the audit computes (and the report draws).
@@ -368,6 +404,10 @@ def _labelers_table(
     if table.has(VENDOR):
         first = table.frame.drop_duplicates(LABELER).set_index(LABELER)[VENDOR]
         df["vendor"] = first.reindex(df["labeler"]).astype(str).to_numpy()
+    if table.labeler_types:
+        df["labeler_type"] = [table.labeler_type_of(int(c)) for c in df["labeler"]]
+        fam = table.judge_family
+        df["judge_family"] = [fam.get(str(i)) for i in df["labeler_id"]]
     # rank by the shrunken estimate: a large effect from few labels is weak evidence
     df = df.sort_values(
         ["shrunk", "leniency", "labeler_id"], ascending=[False, False, True], na_position="last"
@@ -416,8 +456,10 @@ def detect(
         diagnostics = labeler_leniency(table)
     scores = table.frame[SCORE].to_numpy()
     score_sd = float(np.nanstd(scores)) if np.isfinite(scores).any() else 0.0
+    with prof.step("judges"):
+        jt = judge_tests(table, policy)
     with prof.step("joint model"):
-        jd = detect_joint(table, policy, diagnostics)
+        jd = detect_joint(table, policy, diagnostics, jt)
     len_df, flagged, cells, cell_flags = jd.leniency, jd.flagged, jd.cells, jd.cell_flags
     n_estimated = len(cells)
     if len(cells):
@@ -425,6 +467,7 @@ def detect(
         cells["flagged"] = cell_flags
     with prof.step("headline"):
         suspects, headline = _suspects_and_headline(table, jd, policy, dismissed, score_sd)
+
     # keep every one-column cell (a heat map needs them) and the tested pairs
     if len(cells):
         keep = cells["tested"] | ~cells["slice_column"].str.contains("+", regex=False)
@@ -525,13 +568,24 @@ def _suspects_and_headline(
                 "corrected": _strip(corrected_headline(jd, sg, table)),
             }
         headline["variants"] = variants
+        if table.has_judges:
+            # the headline the humans would give, from the judges' scores de-biased by them
+            headline["ppi"] = headline_ppi(table)
     return suspects, headline
 
 
 def _finding_rows(table: LabelTable, f: Finding) -> np.ndarray | None:
     """The label rows behind a labeler or cell finding (None for other kinds)."""
     sub = f.subject
-    if f.kind not in ("lenient_labeler", "severe_labeler", "tilted_slice", "labeler_drift"):
+    if f.kind not in (
+        "lenient_labeler",
+        "severe_labeler",
+        "tilted_slice",
+        "labeler_drift",
+        "judge_bias",
+        "judge_tilt",
+        "judge_self_preference",
+    ):
         return None
     ids = table.labeler_ids
     pos = np.flatnonzero(np.asarray(ids) == sub.get("labeler_id"))
@@ -552,7 +606,10 @@ def _finding_rows(table: LabelTable, f: Finding) -> np.ndarray | None:
         elif ts.dt.tz is not None and at.tzinfo is None:
             at = at.tz_localize("UTC")
         mask &= (ts >= at).to_numpy()  # missing timestamps compare False
-    if f.kind == "tilted_slice":
+    if f.kind == "judge_self_preference":
+        own = [str(m) for m in f.evidence.get("own_models") or []]
+        mask &= fr[MODEL].isin(own).to_numpy() if table.has(MODEL) else False
+    if f.kind in ("tilted_slice", "judge_tilt"):
         cols, vals = sub["slice_column"].split("+"), sub["slice_value"].split("+")
         if len(cols) != len(vals):
             return None
@@ -643,7 +700,13 @@ def _judge(
             sub = f.subject
             cols = sub["slice_column"].split("+") if "slice_column" in sub else None
             vals = sub["slice_value"].split("+") if "slice_value" in sub else None
-            imp = finding_impact(table, rows, float(f.effect or 0.0), se_from_ci(f.ci), cols, vals)
+            effect, se = float(f.effect or 0.0), se_from_ci(f.ci)
+            if f.kind == "judge_self_preference":
+                # the false-pass contrast is a rate among fails; labels are corrected in
+                # score units: the bias contrast on the judge's family's outputs
+                effect = float(f.evidence.get("score_effect") or 0.0)
+                se = se_from_ci(tuple(f.evidence.get("score_effect_ci") or (None, None)))
+            imp = finding_impact(table, rows, effect, se, cols, vals)
             if imp is not None:
                 imp["n_labels"] = int(rows.sum())
             f = judge_materiality(f, imp, policy, table.kind)
@@ -757,21 +820,27 @@ def _not_dismissed(
     lab = flagged.copy()
     for i, (lid, eff) in enumerate(zip(len_df["labeler_id"], len_df["effect"], strict=True)):
         kind = "lenient_labeler" if eff > 0 else "severe_labeler"
-        if lab[i] and RULE_BY_KIND[kind].finding_id({"labeler_id": lid}) in dismissed:
+        # a judge's labels are reported by judge_bias: its dismissal un-suspects them too
+        ids = {RULE_BY_KIND[k].finding_id({"labeler_id": lid}) for k in (kind, "judge_bias")}
+        if lab[i] and ids & dismissed:
             lab[i] = False
     cf = cell_flags.copy()
     for i, r in enumerate(cells.itertuples(index=False)):
         if not cf[i]:
             continue
-        cell_id = RULE_BY_KIND["tilted_slice"].finding_id
-        ids = {
-            cell_id({"labeler_id": r.labeler_id, "slice_column": r.slice_column, "slice_value": v})
-            for v in [r.slice_value]
-        }
-        ids |= {
-            cell_id({"labeler_id": r.labeler_id, "slice_column": c, "slice_value": v})
-            for c, v in zip(r.slice_column.split("+"), r.slice_value.split("+"), strict=False)
-        }
+        ids = set()
+        for kind in ("tilted_slice", "judge_tilt"):
+            cell_id = RULE_BY_KIND[kind].finding_id
+            ids |= {
+                cell_id(
+                    {"labeler_id": r.labeler_id, "slice_column": r.slice_column, "slice_value": v}
+                )
+                for v in [r.slice_value]
+            }
+            ids |= {
+                cell_id({"labeler_id": r.labeler_id, "slice_column": c, "slice_value": v})
+                for c, v in zip(r.slice_column.split("+"), r.slice_value.split("+"), strict=False)
+            }
         if ids & dismissed:
             cf[i] = False
     return lab, cf

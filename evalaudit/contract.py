@@ -14,9 +14,13 @@ __all__ = [
     "BATCH",
     "GOLD",
     "ITEM_ID",
+    "JUDGE_FAMILY",
     "LABEL",
     "LABELER_ATTRIBUTES",
     "LABELER_ID",
+    "LABELER_TYPE",
+    "LABELER_TYPES",
+    "LABELER_TYPE_SYNONYMS",
     "MODEL",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
@@ -40,6 +44,34 @@ BATCH = "batch"
 MODEL = "model"
 VERSION = "version"
 GOLD = "gold"
+#: ``human`` or ``model`` (an LLM judge); a labeler attribute, in the label table or the
+#: ``--labelers`` side table (synonyms: :data:`LABELER_TYPE_SYNONYMS`).
+LABELER_TYPE = "labeler_type"
+#: The model family of a judge (e.g. ``gpt``), matched against ``model`` for self-preference.
+JUDGE_FAMILY = "judge_family"
+#: The two labeler types, the reference first.
+LABELER_TYPES: tuple[str, ...] = ("human", "model")
+#: Spellings read as a labeler type (compared case-insensitively, surrounding blanks ignored).
+LABELER_TYPE_SYNONYMS: dict[str, str] = {
+    "human": "human",
+    "humans": "human",
+    "annotator": "human",
+    "person": "human",
+    "people": "human",
+    "rater": "human",
+    "crowd": "human",
+    "expert": "human",
+    "model": "model",
+    "llm": "model",
+    "judge": "model",
+    "llm_judge": "model",
+    "llm-judge": "model",
+    "llm judge": "model",
+    "ai": "model",
+    "machine": "model",
+    "auto": "model",
+    "automatic": "model",
+}
 
 #: The 1-based row number in the source file, attached at ingest. For CSV/TSV it
 #: is the physical line number (the header is line 1), for JSON Lines the line
@@ -47,7 +79,16 @@ GOLD = "gold"
 ROW = "_row"
 
 REQUIRED_COLUMNS: tuple[str, ...] = (ITEM_ID, LABELER_ID, LABEL)
-OPTIONAL_COLUMNS: tuple[str, ...] = (TIMESTAMP, VENDOR, BATCH, MODEL, VERSION, GOLD)
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    TIMESTAMP,
+    VENDOR,
+    BATCH,
+    MODEL,
+    VERSION,
+    GOLD,
+    LABELER_TYPE,
+    JUDGE_FAMILY,
+)
 #: Columns that describe the labeler rather than the item: never item slices.
 LABELER_ATTRIBUTES: tuple[str, ...] = (VENDOR, BATCH)
 RESERVED_COLUMNS: frozenset[str] = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS + (ROW,))

@@ -53,6 +53,9 @@ __all__ = [
     "findings_view",
     "impact_table",
     "item_positions",
+    "judge_confusion",
+    "judge_slices_view",
+    "judges_view",
     "label_files",
     "label_rows",
     "labelers_view",
@@ -62,6 +65,7 @@ __all__ = [
     "page_slice",
     "parse_column_map",
     "peer_labels",
+    "ppi_view",
     "problems_frame",
     "sha256_bytes",
     "sha256_file",
@@ -136,6 +140,7 @@ def options_from_key(key: str) -> IngestOptions:
     d["label_kind"] = LabelKind(d["label_kind"]) if d.get("label_kind") else None
     for k in ("order", "labels", "slices"):
         d[k] = tuple(d[k]) if d.get(k) is not None else None
+    d["judges"] = tuple(d.get("judges") or ())
     return IngestOptions(**d)
 
 
@@ -350,6 +355,7 @@ def labelers_view(result: AuditResult) -> pd.DataFrame:
     factor, _ = effect_units(_kind(result))
     cols = [
         "labeler_id",
+        "labeler_type",
         "vendor",
         "n_labels",
         "share",
@@ -539,3 +545,123 @@ def decisions_view(decisions: Iterable[Any], today: Any) -> pd.DataFrame:
     cols = ["recorded_at", "finding_id", "action", "by", "reason", "until", "status"]
     df = pd.DataFrame(rows, columns=cols)
     return df.iloc[::-1].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ LLM judges
+def judges_view(result: AuditResult) -> pd.DataFrame:
+    """One row per LLM judge: its audit against the humans, effects in reader units."""
+    j = result.judges
+    if j is None or j.empty:
+        return pd.DataFrame()
+    factor, _ = effect_units(_kind(result))
+    cols = [
+        "judge",
+        "family",
+        "n_items",
+        "n_shared",
+        "bias",
+        "ci_low",
+        "ci_high",
+        "q_value",
+        "kappa",
+        "pass_when_humans_fail",
+        "fail_when_humans_pass",
+        "flagged",
+    ]
+    df = j[[c for c in cols if c in j.columns]].copy()
+    for c in ("bias", "ci_low", "ci_high"):
+        df[c] = pd.to_numeric(df[c], errors="coerce") * factor
+    for c in ("pass_when_humans_fail", "fail_when_humans_pass"):
+        df[c] = pd.to_numeric(df[c], errors="coerce") * 100
+    df["flagged"] = df["flagged"].fillna(False).astype(bool)
+    return df.reset_index(drop=True)
+
+
+def judge_confusion(result: AuditResult) -> pd.DataFrame:
+    """Per judge, the judge-vs-human-consensus confusion as shares (%) of each human verdict.
+
+    Rows: judge x human consensus (pass / fail); columns: judge passes, judge fails,
+    and the number of shared items with that consensus. From the audit's rates only.
+    """
+    j = result.judges
+    if j is None or j.empty or "pass_when_humans_fail" not in j.columns:
+        return pd.DataFrame()
+    rows = []
+    for r in j.itertuples(index=False):
+        fp, fn = float(r.pass_when_humans_fail), float(r.fail_when_humans_pass)
+        rows.append(
+            {
+                "judge": r.judge,
+                "humans say": "pass",
+                "judge passes %": (1 - fn) * 100,
+                "judge fails %": fn * 100,
+                "items": int(r.n_humans_pass),
+            }
+        )
+        rows.append(
+            {
+                "judge": r.judge,
+                "humans say": "fail",
+                "judge passes %": fp * 100,
+                "judge fails %": (1 - fp) * 100,
+                "items": int(r.n_humans_fail),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def judge_slices_view(result: AuditResult, column: str | None = None) -> pd.DataFrame:
+    """Judge x slice value: bias against humans and its tilt (reader units), flags."""
+    s = result.judge_slices
+    if s is None or s.empty:
+        return pd.DataFrame()
+    if column is not None:
+        s = s[s["slice_column"] == column]
+    factor, _ = effect_units(_kind(result))
+    cols = [
+        "judge",
+        "slice_column",
+        "slice_value",
+        "n_shared",
+        "bias",
+        "ci_low",
+        "ci_high",
+        "tilt",
+        "q_value",
+        "flagged",
+    ]
+    df = s[[c for c in cols if c in s.columns]].copy()
+    for c in ("bias", "ci_low", "ci_high", "tilt"):
+        df[c] = pd.to_numeric(df[c], errors="coerce") * factor
+    df["flagged"] = df["flagged"].fillna(False).astype(bool)
+    return df.reset_index(drop=True)
+
+
+def ppi_view(result: AuditResult) -> pd.DataFrame:
+    """The reported PPI estimate overall and per model beside judge-only and humans-only (%)."""
+    ppi = (result.headline or {}).get("ppi")
+    if not ppi:
+        return pd.DataFrame()
+    factor, _ = effect_units(_kind(result))
+    rows = [("overall", ppi)] + [
+        (m["model"], m) for m in ppi.get("per_model") or [] if m.get("judge") == ppi["reported"]
+    ]
+    out = []
+    for name, r in rows:
+        ci, hci = _pair(r.get("ci")), _pair(r.get("humans_only_ci"))
+        out.append(
+            {
+                "scope": name,
+                "ppi": _num(r.get("score")) * factor,
+                "ci_low": ci[0] * factor,
+                "ci_high": ci[1] * factor,
+                "judge_only": _num(r.get("judge_only_score")) * factor,
+                "humans_only": _num(r.get("humans_only_score")) * factor,
+                "humans_only_ci_low": hci[0] * factor,
+                "humans_only_ci_high": hci[1] * factor,
+                "n_labeled": int(r.get("n_labeled") or 0),
+                "n_unlabeled": int(r.get("n_unlabeled") or 0),
+                "lambda": _num(r.get("lambda")),
+            }
+        )
+    return pd.DataFrame(out)

@@ -19,7 +19,11 @@ The pipeline step between the statistics and the findings (DESIGN section 4):
    flagged labelers leave the reference that leniency is measured against.
    Cell parameters are never dropped, so the selection is monotone; the
    reference is the labelers the last fit did not flag (a co-labeler that
-   looked severe only in the poisoner's shadow returns to it). The loop stops
+   looked severe only in the poisoner's shadow returns to it). When the table
+   has LLM judges and humans (``LabelTable.labeler_types``), the reference is
+   the humans the last fit did not flag: judges are estimated with their own
+   parameters but never enter the zero point, so a judge on every item cannot
+   make honest humans look severe (DESIGN section 4, "LLM judges"). The loop stops
    when a fit adds no parameter and flags the same labelers as the fit before
    (at most :data:`MAX_FITS` fits; two or three in the benchmark designs). The
    flags reported are those of the last fit.
@@ -53,10 +57,28 @@ from evalaudit.stats.multitest import budget_qvalues, power_weights
 from evalaudit.stats.selection import conditional_estimate
 from evalaudit.table import SCORE, LabelTable
 
-__all__ = ["MAX_FITS", "Budget", "Correction", "JointDetection", "detect_joint"]
+__all__ = [
+    "MAX_FITS",
+    "Budget",
+    "Correction",
+    "JointDetection",
+    "JudgeTests",
+    "detect_joint",
+    "judge_tests",
+]
 
 #: Shares of the error budget: labelers, cells, drift (renormalised over the families present).
 FAMILY_SHARES = (0.3, 0.65, 0.05)
+
+#: Share of the error budget spent on the LLM-judge tests when there are some. They get their
+#: own Benjamini-Hochberg at ``JUDGE_SHARE * fdr`` and the joint model's families one at
+#: ``(1 - JUDGE_SHARE) * fdr`` (Bonferroni over the two, so on a clean set the audit still
+#: flags anything at most ``fdr`` of the time). Not pooled into one BH: the judge tests re-test
+#: the judges the joint model tests (a judge's bias against humans is its leniency against the
+#: human reference), so a lenient judge would count two or three discoveries there and loosen
+#: every other test's threshold (measured on the calibration benchmark's judges design, 40
+#: seeds: honest humans or cells flagged in 3 of 40 pooled; benchmarks/README.md).
+JUDGE_SHARE = 0.25
 
 #: Fits of the joint model at most (fit, then refit with the suspects' own parameters).
 MAX_FITS = 6
@@ -71,22 +93,38 @@ class Budget:
     rejected: int
     total: int
     batch_drift: str  # "tested" | "skipped: batch order is time order" | "no batches"
+    #: rejections among the LLM-judge tests (their own BH at JUDGE_SHARE x fdr)
+    judge_rejected: int = 0
 
     def critical_z(self, weight: float) -> float:
-        """The |z| a test of this weight had to clear (two-sided, realised BH threshold)."""
-        r = max(self.rejected, 1)
-        p = min(weight * r * self.fdr / max(self.total, 1), 1.0)
+        """The |z| a joint-model test of this weight had to clear (two-sided, realised BH
+        threshold of the labelers, cells and drift)."""
+        n_judge = self.tests.get("judges", 0)
+        level = self.fdr * (1.0 - JUDGE_SHARE) if n_judge else self.fdr
+        r = max(self.rejected - self.judge_rejected, 1)
+        p = min(weight * r * level / max(self.total - n_judge, 1), 1.0)
         return float(stats.norm.isf(p / 2))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": "one weighted Benjamini-Hochberg over labelers, cells and drift",
+        method = "one weighted Benjamini-Hochberg over labelers, cells and drift"
+        if self.tests.get("judges"):
+            method = (
+                "the budget split in two (Bonferroni): one weighted Benjamini-Hochberg over "
+                f"labelers, cells and drift at {1 - JUDGE_SHARE:g} x fdr, one over the LLM-judge "
+                f"tests at {JUDGE_SHARE:g} x fdr (q-values scaled to compare with fdr)"
+            )
+        out: dict[str, Any] = {
+            "method": method,
             "fdr": self.fdr,
             "tests": dict(self.tests),
             "tests_total": self.total,
             "rejected": self.rejected,
             "batch_drift": self.batch_drift,
         }
+        if self.tests.get("judges"):
+            out["judge_share"] = JUDGE_SHARE
+            out["judge_rejected"] = self.judge_rejected
+        return out
 
 
 @dataclass(frozen=True)
@@ -103,6 +141,80 @@ class Correction:
 
 
 @dataclass
+class JudgeTests:
+    """The judge-vs-human audit of one table and which of its tests spend the error budget.
+
+    ``audit``, ``slices``, ``self_preference``: :func:`evalaudit.stats.judges.judge_audit`,
+    :func:`~evalaudit.stats.judges.judge_slice_bias` and
+    :func:`~evalaudit.stats.judges.judge_self_preference`, each given ``tested``
+    (enough shared items: ``min_support`` inside and outside the compared groups),
+    ``test_p`` (the p-value put under the budget) and, after the budget is spent,
+    ``q_value``. The tests: each judge's bias (H0: bias = 0), each judge x slice
+    value's *tilt* (H0: its bias there equals its bias elsewhere; as the slice scan
+    tests a cell's tilt, a judge lenient everywhere is one bias finding, not one per
+    slice) and each judge's self-preference (binary labels: the false-pass contrast,
+    the effect a judge preferring its family's failing outputs has; other kinds: the
+    bias contrast).
+    """
+
+    audit: pd.DataFrame
+    slices: pd.DataFrame
+    self_preference: pd.DataFrame
+
+    @property
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        return self.audit, self.slices, self.self_preference
+
+
+def judge_tests(table: LabelTable, policy: Policy) -> JudgeTests | None:
+    """The judge-vs-human statistics of ``table`` (None unless it has judges and humans)."""
+    if not table.has_judges or not np.isfinite(table.frame[SCORE].to_numpy()).all():
+        return None
+    from evalaudit.contract import LabelKind
+    from evalaudit.stats.judges import judge_audit, judge_self_preference, judge_slice_bias
+
+    is_judge = table.is_judge
+    ms = policy.min_support
+    aud = judge_audit(table, is_judge, family=table.judge_family)
+    aud["tested"] = (aud["n_shared"].to_numpy() >= ms) & np.isfinite(
+        aud["p_value"].to_numpy(dtype=float)
+    )
+    aud["test_p"] = aud["p_value"]
+    # refit: a judge's real tilt on one slice does not make its other slices look tilted
+    sl = judge_slice_bias(table, is_judge, refit=True)
+    sl["tested"] = (
+        (sl["n_shared"].to_numpy() >= ms)
+        & (sl["n_outside"].to_numpy() >= ms)
+        & np.isfinite(sl["tilt_p"].to_numpy(dtype=float))
+    )
+    sl["test_p"] = sl["tilt_p"]
+    if table.judge_family:
+        sp = judge_self_preference(table, is_judge, table.judge_family)
+    else:
+        from evalaudit.stats.judges import SELF_PREFERENCE_COLUMNS
+
+        sp = pd.DataFrame(columns=list(SELF_PREFERENCE_COLUMNS))
+    binary = table.kind is LabelKind.BINARY
+    if len(sp):
+        p = sp["false_pass_p"] if binary else sp["p_value"]
+        n_own = sp["n_fail_own"] if binary else sp["n_own"]
+        n_other = sp["n_fail_other"] if binary else sp["n_other"]
+        sp["test_p"] = p.astype(float)
+        # the false-pass contrast compares the items humans fail: those are what it counts
+        sp["tested"] = (
+            (n_own.to_numpy() >= ms)
+            & (n_other.to_numpy() >= ms)
+            & np.isfinite(sp["test_p"].to_numpy(dtype=float))
+        )
+        sp["measure"] = "false_pass" if binary else "bias"
+    else:
+        sp["test_p"] = pd.Series(dtype=float)
+        sp["tested"] = pd.Series(dtype=bool)
+        sp["measure"] = pd.Series(dtype=str)
+    return JudgeTests(aud, sl.reset_index(drop=True), sp.reset_index(drop=True))
+
+
+@dataclass
 class JointDetection:
     leniency: pd.DataFrame
     flagged: np.ndarray
@@ -116,6 +228,7 @@ class JointDetection:
     design: JointDesign | None
     params: list[tuple[int, int]] = field(default_factory=list)
     cell_rows: np.ndarray | None = None
+    judges: JudgeTests | None = None
 
 
 def _drift(table: LabelTable, policy: Policy) -> tuple[pd.DataFrame, str]:
@@ -147,8 +260,13 @@ def _spend(
     policy: Policy,
     weight_effect: float | None,
     batch_note: str,
+    judges: JudgeTests | None = None,
 ) -> Budget:
-    """Set ``q_value`` (and cells' ``weight``) of every tested hypothesis from one budget."""
+    """Set ``q_value`` (and cells' ``weight``) of every tested hypothesis from one budget.
+
+    With ``judges``, their tests are a fourth family (uniform weights within it) and
+    each of its frames gets ``q_value``.
+    """
     lab_test = (len_df["n_used"].to_numpy() >= policy.min_support) & np.isfinite(
         len_df["p_value"].to_numpy(dtype=float)
     )
@@ -169,6 +287,16 @@ def _spend(
         drift_p,
     ]
     fams_w = [power(se_lab), power(se_cell), np.ones(len(drift_p))]
+    judge_masks = []
+    judge_p = np.zeros(0)
+    if judges is not None:
+        parts = []
+        for df in judges.frames:
+            m = df["tested"].to_numpy(dtype=bool) if len(df) else np.zeros(0, bool)
+            judge_masks.append(m)
+            parts.append(df["test_p"].to_numpy(dtype=float)[m] if len(df) else np.zeros(0))
+        judge_p = np.concatenate(parts)
+    share_j = JUDGE_SHARE if len(judge_p) else 0.0
     # each family's share of the budget, whatever its number of tests (a few dozen labelers
     # beside hundreds of cells would otherwise get a few percent of it)
     sizes = np.array([len(x) for x in fams_p], dtype=float)
@@ -181,6 +309,13 @@ def _spend(
             for w, share, n in zip(fams_w, shares, sizes, strict=True)
         ]
     qs = budget_qvalues(fams_p, fams_w, normalize="pooled")
+    # q / (1 - share) < fdr  <=>  BH at level (1 - share) fdr: the joint model's part of the budget
+    qs = [np.minimum(q / (1.0 - share_j), 1.0) for q in qs]
+    if len(judge_p):
+        qj = budget_qvalues([judge_p], [np.ones(len(judge_p))], normalize="pooled")[0]
+        qs.append(np.minimum(qj / share_j, 1.0))
+    else:
+        qs.append(np.zeros(0))
     q_lab = np.full(len(len_df), np.nan)
     q_lab[lab_test] = qs[0]
     len_df["q_value"] = q_lab
@@ -193,14 +328,39 @@ def _spend(
         cells["weight"] = w_cell
     if len(drift):
         drift["q_value"] = qs[2]
+    if judges is not None:
+        start = 0
+        for df, m in zip(judges.frames, judge_masks, strict=True):
+            q = np.full(len(df), np.nan)
+            q[m] = qs[3][start : start + int(m.sum())]
+            start += int(m.sum())
+            df["q_value"] = q
     rejected = int(sum(int((q < policy.fdr).sum()) for q in qs))
     tests = {"labelers": int(lab_test.sum()), "cells": int(cell_test.sum())}
     tests["drift"] = len(drift_p)
-    return Budget(policy.fdr, tests, rejected, int(sum(tests.values())), batch_note)
+    if judges is not None:
+        tests["judges"] = len(judge_p)
+    return Budget(
+        policy.fdr,
+        tests,
+        rejected,
+        int(sum(tests.values())),
+        batch_note,
+        judge_rejected=int((qs[3] < policy.fdr).sum()),
+    )
 
 
-def detect_joint(table: LabelTable, policy: Policy, diagnostics: pd.DataFrame) -> JointDetection:
-    """Fit, screen and refit under one budget (module docstring, steps 1-3)."""
+def detect_joint(
+    table: LabelTable,
+    policy: Policy,
+    diagnostics: pd.DataFrame,
+    judges: JudgeTests | None = None,
+) -> JointDetection:
+    """Fit, screen and refit under one budget (module docstring, steps 1-3).
+
+    ``judges`` (:func:`judge_tests`): the judge-vs-human tests, spent from the same
+    budget as the labelers, cells and drift (their q-values are set in place).
+    """
     scores = table.frame[SCORE].to_numpy()
     score_sd = float(np.nanstd(scores)) if np.isfinite(scores).any() else 0.0
     weight_effect = cell_weight_effect(policy, table.kind, score_sd)
@@ -209,7 +369,7 @@ def detect_joint(table: LabelTable, policy: Policy, diagnostics: pd.DataFrame) -
     pool = ThreadPoolExecutor(max_workers=1) if parallel_steps() else None
     pending = pool.submit(_drift, table, policy) if pool is not None else None
     try:
-        return _detect(table, policy, diagnostics, pending, score_sd, weight_effect, thr)
+        return _detect(table, policy, diagnostics, judges, pending, score_sd, weight_effect, thr)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
@@ -219,6 +379,7 @@ def _detect(
     table: LabelTable,
     policy: Policy,
     diagnostics: pd.DataFrame,
+    judges: JudgeTests | None,
     pending: Future[tuple[pd.DataFrame, str]] | None,
     score_sd: float,
     weight_effect: float | None,
@@ -232,16 +393,29 @@ def _detect(
         drift, batch_note = drift_now()
         # nominal labels without a passing class: evidence A/B per class, no cells, no model
         len_df = diagnostics.copy()
-        budget = _spend(len_df, pd.DataFrame(), drift, policy, weight_effect, batch_note)
+        budget = _spend(len_df, pd.DataFrame(), drift, policy, weight_effect, batch_note, judges)
         flagged = flag_labelers(len_df, policy, table.kind, score_sd)
         if len(drift):
             drift["flagged"] = flag_drift(drift, policy.fdr, thr)
         return JointDetection(
-            len_df, flagged, pd.DataFrame(), np.zeros(0, bool), drift, budget, 0, True, None, None
+            len_df,
+            flagged,
+            pd.DataFrame(),
+            np.zeros(0, bool),
+            drift,
+            budget,
+            0,
+            True,
+            None,
+            None,
+            judges=judges,
         )
     design = JointDesign.build(table)
     L = table.n_labelers
-    reference = np.ones(L, dtype=bool)
+    # with LLM judges beside humans, humans are the reference: a judge grading every item
+    # would otherwise be most of each human's peers, and its leniency their baseline
+    humans = ~table.is_judge if table.has_judges else np.ones(L, dtype=bool)
+    reference = humans.copy()
     cell_rows: np.ndarray | None = None
     cell_labs: np.ndarray | None = None
     params: list[tuple[int, int]] = []
@@ -255,12 +429,19 @@ def _detect(
         cells = cells.reset_index(drop=True)
         if fits == 1:
             drift, batch_note = drift_now()
-        budget = _spend(len_df, cells, drift, policy, weight_effect, batch_note)
+        budget = _spend(len_df, cells, drift, policy, weight_effect, batch_note, judges)
         flagged = flag_labelers(len_df, policy, table.kind, score_sd)
         cell_flags = flag_cells(cells, policy, table.kind, score_sd)
-        new_ref = ~flagged
+        new_ref = humans & ~flagged
+        # a slice value keeps one unflagged labeler without a parameter there (identification:
+        # any labeler pins the shift; a judge may, it just is not the zero point of leniency)
         new_rows, new_labs, new_params = partition(
-            design, cells, cell_flags, policy.min_support, params, new_ref
+            design,
+            cells,
+            cell_flags & _human_confirmed(cells, table, judges),
+            policy.min_support,
+            params,
+            ~flagged,
         )
         if new_params == params and np.array_equal(new_ref, reference):
             converged = True
@@ -287,7 +468,46 @@ def _detect(
         design,
         params,
         cell_rows,
+        judges,
     )
+
+
+#: Two-sided level at which the humans must confirm a judge's cell before it gets a parameter.
+CONFIRM_P = 0.05
+
+
+def _human_confirmed(
+    cells: pd.DataFrame, table: LabelTable, judges: JudgeTests | None
+) -> np.ndarray:
+    """Which flagged cells may get their own parameter: a judge's only when humans agree.
+
+    Two judges grading every item share each item's effect, so one judge's tilt on a slice
+    shows as the other's opposite tilt there (a shadow), and with humans on a fifth of the
+    items the two can come out about equally strong: a parameter given to the shadow is never
+    taken back and the real tilt leaks. The judge-vs-human tilt of the same judge on the same
+    slice value (:func:`evalaudit.stats.judges.judge_slice_bias`) tells them apart: a judge's
+    cell is a candidate only when that tilt (on one of its columns, for a pair cell) has the
+    same sign and ``p < CONFIRM_P``. Humans' cells, and every cell without judges, are unchanged.
+    """
+    ok = np.ones(len(cells), dtype=bool)
+    if judges is None or judges.slices.empty or not len(cells):
+        return ok
+    is_judge = table.is_judge
+    sl = judges.slices
+    sign = {
+        (str(r.judge), str(r.slice_column), str(r.slice_value)): (
+            float(np.sign(r.tilt)) if np.isfinite(r.tilt_p) and r.tilt_p < CONFIRM_P else 0.0
+        )
+        for r in sl.itertuples(index=False)
+    }
+    lab = cells["labeler"].to_numpy(dtype=int)
+    for i, r in enumerate(cells.itertuples(index=False)):
+        if not is_judge[lab[i]]:
+            continue
+        parts = zip(str(r.slice_column).split("+"), str(r.slice_value).split("+"), strict=False)
+        s = float(np.sign(r.tilt))
+        ok[i] = any(sign.get((str(r.labeler_id), c, v), 0.0) == s != 0 for c, v in parts)
+    return ok
 
 
 def corrections(

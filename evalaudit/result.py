@@ -56,6 +56,32 @@ LABELER_FIELDS = (
     "gold_accuracy",
     "gold_ci_low",
     "gold_ci_high",
+    "labeler_type",
+    "judge_family",
+)
+
+#: Fields of each record of the JSON's ``judges`` table (one per LLM judge), in order;
+#: ``ci`` is ``[ci_low, ci_high]``, ``per_slice`` and ``self_preference`` are nested.
+JUDGE_FIELDS = (
+    "judge",
+    "family",
+    "n_items",
+    "n_shared",
+    "n_human_labels",
+    "judge_score",
+    "human_score",
+    "bias",
+    "ci",
+    "se",
+    "p_value",
+    "q_value",
+    "flagged",
+    "kappa",
+    "n_kappa",
+    "pass_when_humans_fail",
+    "n_humans_fail",
+    "fail_when_humans_pass",
+    "n_humans_pass",
 )
 
 
@@ -99,6 +125,13 @@ class AuditResult:
     #: the audit: ``stats.timeline.TIMELINE_COLUMNS``.
     timelines: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: tuple[str, ...] = ()
+    #: The judge-vs-human audit (empty without LLM judges): one row per judge
+    #: (:data:`evalaudit.stats.judges.JUDGE_COLUMNS` + ``q_value``, ``flagged``), one per
+    #: judge x slice value (``SLICE_BIAS_COLUMNS`` + ``q_value``, ``flagged``: its tilt), one
+    #: per judge with a family (``SELF_PREFERENCE_COLUMNS`` + ``q_value``, ``flagged``).
+    judges: pd.DataFrame = field(default_factory=pd.DataFrame)
+    judge_slices: pd.DataFrame = field(default_factory=pd.DataFrame)
+    judge_self_preference: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Review decisions applied by the audit (``ReviewOutcome.to_dict()``), or None when
     #: the audit was given none; ``review_outcome`` holds the objects (not serialized).
     reviews: dict[str, Any] | None = None
@@ -122,6 +155,9 @@ class AuditResult:
                 "scan": self.scan,
                 "timelines": _records(self.timelines),
                 "headline": self.headline,
+                "judges": _judge_records(
+                    self.judges, self.judge_slices, self.judge_self_preference
+                ),
                 "findings": [f.to_dict() for f in self.findings],
                 "verdict": self.verdict,
                 "policy": self.policy,
@@ -155,6 +191,7 @@ class AuditResult:
             scan=d.get("scan", {}),
             timelines=pd.DataFrame(d.get("timelines", [])),
             notes=tuple(d.get("notes", [])),
+            **_judges_from_records(d.get("judges") or []),
             reviews=d.get("reviews"),
             evalaudit_version=d["evalaudit_version"],
             schema_version=d["schema_version"],
@@ -278,3 +315,70 @@ def _cells_from_records(rows: list[dict[str, Any]]) -> pd.DataFrame:
             df[lo] = [v[0] if v else None for v in vals]
             df[hi] = [v[1] if v else None for v in vals]
     return df
+
+
+def _judge_records(
+    judges: pd.DataFrame, slices: pd.DataFrame, self_pref: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """The JSON ``judges`` table: per judge its audit, its slices and its self-preference."""
+    if judges is None or judges.empty:
+        return []
+    by_slice: dict[str, list[dict[str, Any]]] = {}
+    for r in _records(slices):
+        r["ci"] = [r.pop("ci_low", None), r.pop("ci_high", None)]
+        r["tilt_ci"] = [r.pop("tilt_ci_low", None), r.pop("tilt_ci_high", None)]
+        for k in ("labeler", "test_p"):
+            r.pop(k, None)
+        by_slice.setdefault(str(r.pop("judge")), []).append(r)
+    by_self: dict[str, dict[str, Any]] = {}
+    for r in _records(self_pref):
+        for pair in ("ci", "false_pass_ci"):
+            r[pair] = [r.pop(f"{pair}_low", None), r.pop(f"{pair}_high", None)]
+        for k in ("labeler", "test_p", "family"):
+            r.pop(k, None)
+        own = r.get("own_models")
+        r["own_models"] = str(own).split(",") if own else []
+        by_self[str(r.pop("judge"))] = r
+    out = []
+    for r in _records(judges):
+        rec = {k: r.get(k) for k in JUDGE_FIELDS if k != "ci"}
+        rec["ci"] = [r.get("ci_low"), r.get("ci_high")]
+        rec = {k: rec[k] for k in JUDGE_FIELDS}
+        rec["tested"] = r.get("tested")
+        rec["per_slice"] = by_slice.get(str(r["judge"]), [])
+        rec["self_preference"] = by_self.get(str(r["judge"]))
+        out.append(clean_json(rec))
+    return out
+
+
+def _judges_from_records(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
+    """The three judge tables back from the JSON ``judges`` table."""
+    if not rows:
+        return {}
+    judges, slices, selfp = [], [], []
+    for r in rows:
+        r = dict(r)
+        ci = r.pop("ci", None) or [None, None]
+        per_slice = r.pop("per_slice", []) or []
+        sp = r.pop("self_preference", None)
+        judges.append({**r, "ci_low": ci[0], "ci_high": ci[1]})
+        for s in per_slice:
+            s = dict(s)
+            lo, hi = s.pop("ci", None) or [None, None], s.pop("tilt_ci", None) or [None, None]
+            slices.append(
+                {"judge": r["judge"], **s, "ci_low": lo[0], "ci_high": lo[1]}
+                | {"tilt_ci_low": hi[0], "tilt_ci_high": hi[1]}
+            )
+        if sp:
+            sp = dict(sp)
+            extra = {}
+            for pair in ("ci", "false_pass_ci"):
+                v = sp.pop(pair, None) or [None, None]
+                extra[f"{pair}_low"], extra[f"{pair}_high"] = v[0], v[1]
+            sp["own_models"] = ",".join(sp.get("own_models") or [])
+            selfp.append({"judge": r["judge"], "family": r.get("family"), **sp, **extra})
+    return {
+        "judges": pd.DataFrame(judges),
+        "judge_slices": pd.DataFrame(slices),
+        "judge_self_preference": pd.DataFrame(selfp),
+    }

@@ -854,8 +854,81 @@ def write_sample(outdir: str | Path, seed: int = 7) -> dict[str, Path]:
     pq.write_table(table, paths["parquet"], compression="zstd", write_statistics=False)
     paths["truth"].write_text(json.dumps(sim.truth, indent=2, sort_keys=True) + "\n")
     sizes = {key: paths[key].stat().st_size for key in ("csv", "parquet")}
-    paths["readme"].write_text(_readme(sim, seed, sizes))
+    judged = judges_sample(seed)
+    paths["judges"] = out / "judges.csv"
+    paths["judges_truth"] = out / "judges_truth.json"
+    judged.labels.to_csv(paths["judges"], index=False, lineterminator="\n")
+    paths["judges_truth"].write_text(json.dumps(judged.truth, indent=2, sort_keys=True) + "\n")
+    sizes["judges"] = paths["judges"].stat().st_size
+    paths["readme"].write_text(_readme(sim, seed, sizes) + _judges_readme(judged))
     return paths
+
+
+#: The judges of the LLM-judge sample and their model families.
+SAMPLE_JUDGE_FAMILY = {"judge-a": "model-a", "judge-b": "model-b"}
+
+
+def judges_sample(seed: int = 7) -> Simulation:
+    """The LLM-judge sample (``sample_data/judges.csv``): two judges on every item, humans on 20%.
+
+    :func:`simulate_judges` with 4000 items, judges ``judge-a`` (family
+    ``model-a``) and ``judge-b`` (family ``model-b``), four humans on a random
+    20% of the items; ``judge-b`` turns 55% of the fails it would give on
+    ``failure_mode = hallucination`` into passes, ``judge-a`` 30% of the fails it
+    would give on outputs of ``model-a`` (its own family). The label table gets
+    ``labeler_type`` (``model`` / ``human``) and ``judge_family`` columns, so
+    ``evalaudit audit sample_data/judges.csv`` needs no option.
+    """
+    sim = simulate_judges(
+        4000,
+        judges=tuple(SAMPLE_JUDGE_FAMILY),
+        human_share=0.2,
+        plants=(
+            Plant("judge-b", 0.55, "failure_mode", "hallucination"),
+            Plant("judge-a", 0.30, MODEL, "model-a"),
+        ),
+        seed=seed,
+    )
+    labels = sim.labels
+    is_judge = labels[LABELER_ID].isin(list(SAMPLE_JUDGE_FAMILY))
+    labels.insert(3, "labeler_type", np.where(is_judge, "model", "human"))
+    labels.insert(4, "judge_family", labels[LABELER_ID].map(SAMPLE_JUDGE_FAMILY))
+    sim.truth["judge_family"] = dict(SAMPLE_JUDGE_FAMILY)
+    return sim
+
+
+def _judges_readme(sim: Simulation) -> str:
+    t = sim.truth
+    lines = [
+        "",
+        "## LLM-judge sample (`judges.csv`)",
+        "",
+        f"`judges.csv` ({t['n_labels']} labels of {t['n_items']} items): an eval set graded by two "
+        "LLM judges on every item and by four humans on a random 20% of the items (one human "
+        "each), made by `evalaudit.simulate.judges_sample` (the same seed). Extra columns:",
+        "",
+        "| column | meaning |",
+        "|---|---|",
+        "| `labeler_type` | `model` for the LLM judges `judge-a`, `judge-b`; `human` for "
+        "`hum1`..`hum4` |",
+        "| `judge_family` | the judge's model family (`model-a`, `model-b`); empty for humans |",
+        "",
+        "Planted (`judges_truth.json` holds the same as data):",
+        "",
+    ]
+    for rec in t["poisoned"]:
+        lines.append(
+            f"- **{rec['labeler_id']}** turns a `fail` it would give into `pass` with probability "
+            f"{rec['flip_rate']:.2f} on items with `{rec['slice_column']} = {rec['slice_value']}`: "
+            f"expected {100 * rec['expected_effect']:+.1f} pts there, "
+            f"{100 * rec['expected_labeler_effect']:+.1f} pts over all of its labels."
+        )
+    lines += [
+        "",
+        "`judge-a`'s plant is self-preference (its family is `model-a`); the humans are honest.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- LLM judges

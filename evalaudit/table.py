@@ -69,6 +69,12 @@ class LabelTable:
         The passing value for binary (and optionally nominal) labels.
     slice_columns:
         Item attribute columns used as slices.
+    labeler_types:
+        One of :data:`~evalaudit.contract.LABELER_TYPES` per labeler code
+        (``labeler_types[code]``); empty when the input names no judge (every
+        labeler is then a human, as before labeler types existed).
+    judge_family:
+        Judge id -> model family (from ``judge_family``), for self-preference.
     """
 
     frame: pd.DataFrame
@@ -80,6 +86,8 @@ class LabelTable:
     slice_columns: tuple[str, ...] = ()
     label_column_source: str = LABEL
     extra: dict[str, object] = field(default_factory=dict)
+    labeler_types: tuple[str, ...] = ()
+    judge_family: Mapping[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -97,6 +105,23 @@ class LabelTable:
     def has(self, column: str) -> bool:
         return column in self.frame.columns
 
+    @property
+    def is_judge(self) -> np.ndarray:
+        """One boolean per labeler code: is it a model (an LLM judge)?"""
+        if not self.labeler_types:
+            return np.zeros(self.n_labelers, dtype=bool)
+        return np.array([t == "model" for t in self.labeler_types], dtype=bool)
+
+    @property
+    def has_judges(self) -> bool:
+        """Whether the table has both judges and humans (the judge audit's precondition)."""
+        j = self.is_judge
+        return bool(j.any() and not j.all())
+
+    def labeler_type_of(self, code: int) -> str:
+        """``human`` or ``model`` for labeler ``code``."""
+        return self.labeler_types[code] if self.labeler_types else "human"
+
     # ------------------------------------------------------------ construction
     @classmethod
     def build(
@@ -107,6 +132,8 @@ class LabelTable:
         positive: str | None = None,
         slice_columns: Sequence[str] = (),
         codes: Mapping[str, tuple[np.ndarray, pd.Index]] | None = None,
+        labeler_types: Mapping[str, str] | None = None,
+        judge_family: Mapping[str, str] | None = None,
     ) -> LabelTable:
         """Build from a frame with canonical columns (``item_id``, ``labeler_id``, ``label``, ...).
 
@@ -119,6 +146,8 @@ class LabelTable:
         numbers). ``codes`` optionally holds ``pd.factorize(df[col])`` of some
         columns (row-aligned with ``df``, missing as -1), computed by the
         caller already: they are reused instead of hashing the strings again.
+        ``labeler_types`` maps labeler ids to ``human`` / ``model`` (a labeler not
+        in it is human); ``judge_family`` judge ids to their model family.
 
         >>> t = LabelTable.build(
         ...     pd.DataFrame({"item_id": ["a", "a", "b"], "labeler_id": ["x", "y", "x"],
@@ -196,14 +225,20 @@ class LabelTable:
             out[GOLD] = df[GOLD].astype("string").to_numpy()
         for col in slice_columns:
             out[col] = _as_category(df[col], known.get(col))
+        lab_index = pd.Index(labeler_ids, dtype="string", name=LABELER_ID)
+        types: tuple[str, ...] = ()
+        if labeler_types and any(t == "model" for t in labeler_types.values()):
+            types = tuple(labeler_types.get(str(i), "human") for i in lab_index)
         return cls(
             frame=out,
             item_ids=pd.Index(item_ids, dtype="string", name=ITEM_ID),
-            labeler_ids=pd.Index(labeler_ids, dtype="string", name=LABELER_ID),
+            labeler_ids=lab_index,
             kind=kind,
             categories=cats,
             positive=positive,
             slice_columns=tuple(slice_columns),
+            labeler_types=types,
+            judge_family=dict(judge_family or {}),
         )
 
     # --------------------------------------------------------------- helpers
@@ -226,6 +261,8 @@ class LabelTable:
             slice_columns=self.slice_columns,
             label_column_source=self.label_column_source,
             extra=dict(self.extra),
+            labeler_types=self.labeler_types,
+            judge_family=dict(self.judge_family),
         )
 
     def labels_per_item(self) -> np.ndarray:

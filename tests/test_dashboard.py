@@ -420,3 +420,31 @@ def test_decisions_view_marks_the_decision_in_force(tmp_path: Path) -> None:
 
     df = dash.decisions_view(past, date(2026, 1, 1))
     assert df["status"].tolist() == ["expired", "in force", "superseded"]  # newest first
+
+
+# ------------------------------------------------------------------ LLM judges
+def test_judges_view_on_the_judge_sample(app: AppTest) -> None:
+    app.sidebar.selectbox(key="data_sample").set_value("judges.csv").run()
+    assert not app.exception, app.exception
+    open_view(app, "Judges")
+    page = texts(app)
+    assert "Judges against the humans" in page and "PPI headline per model" in page
+    judges = frame_with(app, "bias")
+    assert judges["judge"].tolist() == ["judge-a", "judge-b"]
+    b = judges.set_index("judge").loc["judge-b"]
+    assert bool(b["flagged"]) and b["ci_low"] > 0  # in points, above 0
+    conf = frame_with(app, "humans say")
+    assert set(conf["humans say"]) == {"pass", "fail"}
+    rows = conf.set_index(["judge", "humans say"])
+    assert abs(rows["judge passes %"] + rows["judge fails %"] - 100).max() < 1e-9
+    ppi = frame_with(app, "ppi")
+    assert ppi["scope"].tolist() == ["overall", "model-a", "model-b", "model-c"]
+    assert (ppi["ci_low"] < ppi["ppi"]).all() and (ppi["ppi"] < ppi["ci_high"]).all()
+    assert len(app.get("vega_lite_chart")) == 1  # bias per slice
+    slices = frame_with(app, "tilt")
+    assert set(slices["slice_column"]) == {app.selectbox(key="judge_slice_col").value}
+
+
+def test_judges_view_without_judges_says_how_to_declare_them(app: AppTest) -> None:
+    open_view(app, "Judges")
+    assert "labeler_type" in texts(app) and "judges.csv" in texts(app)

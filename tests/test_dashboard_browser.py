@@ -216,3 +216,31 @@ def test_dismiss_the_planted_cell_in_the_browser(server: tuple[str, Path], tmp_p
     assert stored[0].reason == "checked 20 items: the hallucination rubric changed"
     assert (tmp_path / "dash_overview.png").stat().st_size > 10_000
     assert (tmp_path / "dash_slices.png").stat().st_size > 10_000
+
+
+def test_judges_view_in_the_browser(server: tuple[str, Path], tmp_path: Path) -> None:
+    url, _ = server
+    assert sync_playwright is not None
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, timeout=STEP_MS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 2200})
+            page.set_default_timeout(STEP_MS)
+            page.goto(url, timeout=STEP_MS)
+            page.get_by_text("Verdict: BLOCK").wait_for(timeout=AUDIT_S * 1000)
+            sidebar = page.get_by_test_id("stSidebar")
+            # the sample file picker: judges.csv
+            sidebar.get_by_role("combobox", name="Sample file").click()
+            page.get_by_role("option", name="judges.csv").click()
+            sidebar.get_by_text("Judges", exact=True).click()
+            page.get_by_role("heading", name="Judges: judges.csv").wait_for(timeout=AUDIT_S * 1000)
+            page.get_by_role("heading", name="Judge vs human confusion").wait_for()
+            page.get_by_role("heading", name="Bias per slice").wait_for()
+            page.get_by_role("heading", name="PPI headline per model").wait_for()
+            page.wait_for_timeout(800)  # let the grids and the chart paint
+            _screenshot(page, tmp_path, "judges")
+        finally:
+            browser.close()
+    assert (tmp_path / "dash_judges.png").stat().st_size > 10_000

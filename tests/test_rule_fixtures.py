@@ -3,7 +3,9 @@
 Each ``tests/fixtures/rules/EAxxx.yml`` holds cases: a small label table (a
 ``csv:`` literal, or ``simulate:`` keyword arguments of
 :func:`evalaudit.simulate.simulate`, deterministic by seed, with ``plants``
-as :class:`~evalaudit.simulate.Plant` mappings), an optional ``policy:``
+as :class:`~evalaudit.simulate.Plant` mappings; or ``simulate_judges:`` keyword arguments of
+:func:`evalaudit.simulate.simulate_judges`, with ``judges:`` globs and an optional
+``judge_family:`` mapping added as a column), an optional ``policy:``
 mapping, and what the audit must and must not find: ``must`` / ``must_not``
 (finding ids), ``must_kind`` / ``must_not_kind`` (true: at least one / no
 finding of the rule's kind). Rule authors add cases without writing Python.
@@ -18,8 +20,8 @@ import yaml
 
 from evalaudit.audit import audit_ingested
 from evalaudit.rules import RULE_BY_CODE, RULES, load_policy
-from evalaudit.simulate import Plant, simulate
-from evalaudit.validate import ingest
+from evalaudit.simulate import Plant, simulate, simulate_judges
+from evalaudit.validate import IngestOptions, ingest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
 CASES = [
@@ -43,11 +45,19 @@ def _table(case: dict, tmp: Path) -> Path:
     if "csv" in case:
         path.write_text(case["csv"], encoding="utf-8")
         return path
-    kw = dict(case["simulate"])
+    judged = "simulate_judges" in case
+    kw = dict(case["simulate_judges" if judged else "simulate"])
     kw["plants"] = [Plant(**p) for p in kw.get("plants", [])]
     if "error_range" in kw:
         kw["error_range"] = tuple(kw["error_range"])
-    simulate(**kw).labels.to_csv(path, index=False)
+    if judged:
+        kw["judges"] = tuple(kw.get("judges", ("judge_a", "judge_b")))
+        labels = simulate_judges(**kw).labels
+        if case.get("judge_family"):
+            labels["judge_family"] = labels["labeler_id"].map(case["judge_family"])
+    else:
+        labels = simulate(**kw).labels
+    labels.to_csv(path, index=False)
     return path
 
 
@@ -58,7 +68,8 @@ def test_rule_case(code: str, case: dict, tmp_path: Path) -> None:
     if case.get("policy"):
         policy = tmp_path / "policy.yaml"
         policy.write_text(yaml.safe_dump(case["policy"]), encoding="utf-8")
-    result = audit_ingested(ingest(str(_table(case, tmp_path))), load_policy(policy))
+    opts = IngestOptions(judges=tuple(case.get("judges", ())))
+    result = audit_ingested(ingest(str(_table(case, tmp_path)), opts), load_policy(policy))
     ids = {f.id for f in result.findings}
     mine = {f.id for f in result.findings if f.kind == rule.kind}
     for fid in case.get("must", []):

@@ -309,7 +309,7 @@ def test_invalid_plant() -> None:
 def test_write_sample_is_small_and_deterministic(tmp_path) -> None:
     first = write_sample(tmp_path / "a")
     second = write_sample(tmp_path / "b")
-    assert set(first) == {"csv", "parquet", "truth", "readme"}
+    assert set(first) == {"csv", "parquet", "truth", "readme", "judges", "judges_truth"}
     for key in first:
         digest = [hashlib.sha256(p[key].read_bytes()).hexdigest() for p in (first, second)]
         assert digest[0] == digest[1], key

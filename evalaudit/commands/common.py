@@ -105,6 +105,14 @@ def input_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Side table of labeler attributes (vendor, ...), joined on labeler_id.",
         ),
         click.option(
+            "--judges",
+            "judges",
+            multiple=True,
+            metavar="GLOB",
+            help="Labelers that are models (LLM judges), by labeler_id glob, e.g. --judges "
+            "'gpt-*' (repeatable; or a labeler_type column: human/model).",
+        ),
+        click.option(
             "--column",
             "columns",
             multiple=True,
@@ -164,6 +172,7 @@ def ingest_options_from(kw: dict[str, Any]) -> Any:
         control=kw.pop("control", None),
         skip_invalid=bool(kw.pop("skip_invalid", False)),
         labels_exact=bool(kw.pop("labels_exact", False)),
+        judges=tuple(kw.pop("judges", ()) or ()),
     )
 
 

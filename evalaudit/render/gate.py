@@ -10,6 +10,7 @@ from xml.etree import ElementTree as ET
 
 from evalaudit import __version__
 from evalaudit.render.format import fmt_ci, fmt_effect, fmt_impact, fmt_score
+from evalaudit.render.judges import ppi_gate_line
 from evalaudit.render.markdown import md_cell, md_code
 
 if TYPE_CHECKING:
@@ -68,6 +69,9 @@ def render_gate_text(g: GateResult) -> str:
                 f"Headline {fmt_score(c['score'], kind)}; corrected for suspect labels "
                 f"{fmt_score(c['score_corrected'], kind)} (delta {fmt_effect(c['delta'], kind)})."
             )
+    ppi = ppi_gate_line(g.audit.to_dict()) if (h or {}).get("ppi") else None
+    if ppi:
+        lines.append(ppi)
     return "\n".join(lines) + "\n"
 
 
@@ -92,6 +96,8 @@ def render_gate_markdown(g: GateResult) -> str:
             f"95% CI {fmt_ci(c['delta_ci'], kind, sep=' to ', brackets=False)})."
         )
         out.append("")
+    if h and h.get("ppi"):
+        out += [ppi_gate_line(g.audit.to_dict()) or "", ""]
 
     def table(title: str, rows: list[dict[str, Any]]) -> None:
         if not rows:

@@ -32,6 +32,7 @@ from markupsafe import Markup
 from evalaudit.history import RunChanges, RunSummary
 from evalaudit.render.format import fmt_effect, fmt_impact, fmt_num, fmt_q
 from evalaudit.render.format import fmt_score as _fmt_score
+from evalaudit.render.judges import judge_html
 from evalaudit.render.markdown import md_cell, md_code, render_markdown
 from evalaudit.render.text import scan_method
 from evalaudit.result import AuditResult
@@ -345,6 +346,7 @@ def _context(data: ReportData) -> dict[str, Any]:
             ensure_ascii=False,
         ),
         "max_rows": MAX_TABLE_ROWS,
+        "judges_html": Markup(judge_html(d)),  # escaped inside: every value goes through escape
     }
 
 
@@ -631,6 +633,7 @@ No blocking finding and no warning.
 {% else %}<p class="note">None.</p>{% endif %}
 </section>
 
+{{ judges_html }}
 <section id="leniency">
 <h2>Leniency per labeler</h2>
 <p class="note">Signed bias against peers on the same kind of items (overlap and stratified evidence), with 95% CIs; q-values are Benjamini-Hochberg across labelers.</p>
@@ -638,7 +641,7 @@ No blocking finding and no warning.
 <details><summary>All labelers ({{ n_labelers }})</summary>
 <table>
 <tr><th>labeler</th><th class="n">labels</th><th class="n">leniency</th><th>95% CI</th><th class="n">q</th><th>evidence</th><th class="n">kappa</th><th>flagged</th></tr>
-{% for x in labelers %}<tr><td class="id">{{ x.labeler_id }}</td><td class="n">{{ x.n_labels | int }}</td><td class="n">{{ x.leniency | eff(kind) }}</td><td class="ci">{{ x.ci | ci(kind) }}</td><td class="n">{{ x.q_value | q }}</td><td>{{ x.evidence }}</td><td class="n">{{ x.kappa | num(2) }}</td><td>{% if x.flagged %}<span class="flag">yes</span>{% endif %}</td></tr>
+{% for x in labelers %}<tr><td class="id">{{ x.labeler_id }}{% if x.get("labeler_type") == "model" %} (LLM judge){% endif %}</td><td class="n">{{ x.n_labels | int }}</td><td class="n">{{ x.leniency | eff(kind) }}</td><td class="ci">{{ x.ci | ci(kind) }}</td><td class="n">{{ x.q_value | q }}</td><td>{{ x.evidence }}</td><td class="n">{{ x.kappa | num(2) }}</td><td>{% if x.flagged %}<span class="flag">yes</span>{% endif %}</td></tr>
 {% endfor %}
 </table>
 {% if n_labelers > labelers | length %}<p class="note">{{ n_labelers - labelers | length }} more in audit.json.</p>{% endif %}

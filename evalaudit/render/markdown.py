@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evalaudit.render.format import fmt_effect, fmt_impact, fmt_num, fmt_q, fmt_score
+from evalaudit.render.judges import judge_markdown_lines
 from evalaudit.render.text import scan_method
 from evalaudit.result import AuditResult
 
@@ -117,6 +118,7 @@ def render_markdown(result: AuditResult) -> str:
                 f"{fmt_effect(r['before'], kind)} | {fmt_effect(r['after'], kind)} | "
                 f"{fmt_q(r['q_value'])} |"
             )
+    out.extend(judge_markdown_lines(d))
     out.append("")
     out.append("## Labelers by leniency")
     out.append("")
@@ -124,7 +126,9 @@ def render_markdown(result: AuditResult) -> str:
     out.append("|---|---:|---:|---|---:|---|---:|---|")
     for r in d["labelers"][:MAX_ROWS]:
         out.append(
-            f"| {md_cell(r['labeler_id'])} | {r['n_labels']:,} | {fmt_effect(r['leniency'], kind)}"
+            f"| {md_cell(r['labeler_id'])}"
+            + (" (LLM judge)" if r.get("labeler_type") == "model" else "")
+            + f" | {r['n_labels']:,} | {fmt_effect(r['leniency'], kind)}"
             f" | {fmt_effect(r['ci'][0], kind)} to {fmt_effect(r['ci'][1], kind)} "
             f"| {fmt_q(r['q_value'])} | {r['evidence']} | {fmt_num(r['kappa'], 2)} "
             f"| {'**yes**' if r['flagged'] else ''} |"

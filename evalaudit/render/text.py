@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from evalaudit.render.format import fmt_effect, fmt_num, fmt_q, fmt_score
+from evalaudit.render.judges import judge_text_lines
 from evalaudit.result import AuditResult
 from evalaudit.verdicts import SEVERITIES
 
@@ -21,7 +22,9 @@ def scan_method(scan: dict[str, Any], kind: str) -> str:
     where = (
         f"one weighted Benjamini-Hochberg over {budget.get('tests_total', 0):,} tests "
         f"({tests.get('labelers', 0)} labelers, {tests.get('cells', 0)} cells' tilts, "
-        f"{tests.get('drift', 0)} drift)"
+        f"{tests.get('drift', 0)} drift"
+        + (f", {tests['judges']} LLM-judge tests" if tests.get("judges") else "")
+        + ")"
         if budget
         else "Benjamini-Hochberg across all tested"
     )
@@ -130,6 +133,7 @@ def render_text(result: AuditResult) -> str:
             f"{r['share'] * 100:>5.1f}%  {fmt_effect(r['leniency'], kind):>10}  {ci:<22} "
             f"{fmt_q(r['q_value']):>7}  {r['evidence']:<19} {fmt_num(r['kappa'], 2):>6}  "
             f"{'FLAG' if r['flagged'] else ''}"
+            + ("  (LLM judge)" if r.get("labeler_type") == "model" else "")
         )
     if len(labs) > len(shown):
         lines.append(f"  ... {len(labs) - len(shown)} more labelers (all in --json)")
@@ -151,6 +155,7 @@ def render_text(result: AuditResult) -> str:
                 f"{fmt_effect(c['ci'][1], kind)}], n={c['n']}, q={fmt_q(c['q_value'])}; "
                 f"tilt {fmt_effect(c['tilt'], kind)} vs its labels elsewhere"
             )
+    lines.extend(judge_text_lines(d))
     lines.append("")
     fs = d["findings"]
     counts = {s: sum(f["severity"] == s for f in fs) for s in reversed(SEVERITIES)}

@@ -14,7 +14,10 @@ from __future__ import annotations
 from evalaudit.rules import (  # noqa: F401 (imported to register)
     ea101_labeler_lenient,
     ea102_labeler_severe,
+    ea110_judge_bias,
+    ea111_judge_self_preference,
     ea201_slice_tilted,
+    ea210_judge_tilted,
     ea301_labeler_drift,
     ea401_agreement_low,
     ea501_supply_concentration,

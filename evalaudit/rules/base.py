@@ -111,8 +111,8 @@ SHARED_KEYS: tuple[PolicyKey, ...] = (
         0.5,
         0.02,
         "the audit's one error budget: false discovery rate of one weighted Benjamini-Hochberg "
-        "over every test (labelers, tested cells, drift); on a clean set, the chance the audit "
-        "flags anything",
+        "over every test (labelers, tested cells, drift; LLM-judge tests get a quarter of it, "
+        "see below); on a clean set, the chance the audit flags anything",
     ),
     PolicyKey(
         "min_effect",
@@ -191,6 +191,9 @@ class RuleInput:
         The overall alpha result (``alpha``, ``level``, ``n_units``).
     headline:
         The headline and its counterfactuals (``None`` without scores).
+    judges:
+        The judge-vs-human tests with their q-values
+        (:class:`evalaudit.detection.JudgeTests`), ``None`` without judges and humans.
     """
 
     table: LabelTable
@@ -208,6 +211,7 @@ class RuleInput:
     gold: pd.DataFrame | None
     agreement: Any
     headline: dict[str, Any] | None
+    judges: Any = None
 
 
 def _default_id(kind: str) -> Callable[[dict[str, Any]], str]:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,9 @@ JUDGE_COLUMNS = (
     "fail_when_humans_pass",  # P(judge fail | consensus pass)
     "n_humans_pass",
 )
+
+#: Most forward-selection passes of :func:`judge_slice_bias` with ``refit``.
+MAX_REFITS = 5
 
 #: Columns of :func:`judge_slice_bias` (one row per judge x slice column x value).
 SLICE_BIAS_COLUMNS = (
@@ -229,8 +233,20 @@ def judge_slice_bias(
     *,
     columns: Sequence[str] | None = None,
     min_shared: int = 2,
+    refit: bool = False,
+    strong_p: float = 0.05,
 ) -> pd.DataFrame:
     """Per judge x slice value: bias against humans on the slice's shared items, and its tilt.
+
+    ``refit``: a judge with one real tilt (lenient on hallucination) makes every other
+    slice look tilted the other way, since its bias *elsewhere* holds the real one (the
+    shadows the slice scan removes by refitting with flagged cells' own parameters). With
+    ``refit``, *strong* slice values are selected forward, one per judge and pass (at most
+    :data:`MAX_REFITS`): the judge's most significant tilt with p below ``strong_p`` / its
+    number of slice tests (Bonferroni) joins them, and every tilt is recomputed leaving out,
+    on both sides, the items of the judge's *other* strong slice values, until no new one
+    qualifies (``bias`` stays the slice's raw bias; ``bias_outside``, ``n_outside`` and the
+    tilt columns are the refitted ones).
 
     ``columns``: item columns to scan (default: the table's slice columns, and
     ``model`` when present); values with fewer than ``min_shared`` shared items
@@ -244,9 +260,46 @@ def judge_slice_bias(
         if table.has(MODEL):
             columns.append(MODEL)
     has_y = np.isfinite(inp.y)
+    groups = {col: item_groups(table, col) for col in columns}
+    strong: dict[int, list[tuple[str, int]]] = {c: [] for c in range(len(inp.judges))}
+    rows = _slice_rows(inp, groups, has_y, min_shared, None)
+    # forward selection, one slice per judge and pass (as the slice scan adds one cell per
+    # labeler and fit): a real tilt's shadows are strong too until the real one is left out
+    for _ in range(MAX_REFITS if refit else 0):
+        grown = False
+        for c in range(len(inp.judges)):
+            mine = [r for r in rows if r["_judge"] == c]
+            cut = strong_p / max(len(mine), 1)
+            cand = [
+                r
+                for r in mine
+                if np.isfinite(r["tilt_p"])
+                and r["tilt_p"] < cut
+                and (r["slice_column"], r["_v"]) not in strong[c]
+            ]
+            if cand:
+                best = min(cand, key=lambda r: r["tilt_p"])
+                strong[c].append((best["slice_column"], best["_v"]))
+                grown = True
+        if not grown:
+            break
+        rows = _slice_rows(inp, groups, has_y, min_shared, strong)
+    for r in rows:
+        r.pop("_judge")
+        r.pop("_v")
+    return pd.DataFrame(rows, columns=list(SLICE_BIAS_COLUMNS))
+
+
+def _slice_rows(
+    inp: Any,
+    groups: Mapping[str, Any],
+    has_y: np.ndarray,
+    min_shared: int,
+    strong: Mapping[int, list[tuple[str, int]]] | None,
+) -> list[dict[str, Any]]:
+    """The rows of :func:`judge_slice_bias`; ``strong``: per judge column, slices to leave out."""
     rows = []
-    for col in columns:
-        g = item_groups(table, col)
+    for col, g in groups.items():
         for c, (code, name) in enumerate(zip(inp.judges, inp.judge_names, strict=True)):
             f = inp.judge_scores[:, c]
             sh = np.isfinite(f) & has_y
@@ -256,9 +309,20 @@ def judge_slice_bias(
                 if inside.sum() < min_shared:
                     continue
                 b, se = _mean_se(f[inside] - inp.y[inside])
+                n_in = int(inside.sum())
+                if strong:
+                    others = np.zeros(len(sh), dtype=bool)
+                    for sc, sv in strong.get(c, []):
+                        if (sc, sv) != (col, v):
+                            others |= groups[sc].value_of_item == sv
+                    inside = inside & ~others
+                    outside = outside & ~others
+                    bi, sei = _mean_se(f[inside] - inp.y[inside])
+                else:
+                    bi, sei = b, se
                 bo, seo = _mean_se(f[outside] - inp.y[outside])
                 lo, hi, p = _with_ci(b, se)
-                tilt, tse = b - bo, float(np.hypot(se, seo))
+                tilt, tse = bi - bo, float(np.hypot(sei, seo))
                 tlo, thi, tp = _with_ci(tilt, tse)
                 rows.append(
                     {
@@ -266,7 +330,7 @@ def judge_slice_bias(
                         "judge": name,
                         "slice_column": col,
                         "slice_value": str(value),
-                        "n_shared": int(inside.sum()),
+                        "n_shared": n_in,
                         "bias": b,
                         "se": se,
                         "ci_low": lo,
@@ -279,9 +343,11 @@ def judge_slice_bias(
                         "tilt_ci_low": tlo,
                         "tilt_ci_high": thi,
                         "tilt_p": tp,
+                        "_judge": c,
+                        "_v": v,
                     }
                 )
-    return pd.DataFrame(rows, columns=list(SLICE_BIAS_COLUMNS))
+    return rows
 
 
 def family_of_model(model: str, family: str) -> bool:

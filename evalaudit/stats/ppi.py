@@ -82,6 +82,7 @@ from evalaudit.table import ITEM, LABELER, SCORE, LabelTable
 
 __all__ = [
     "ItemInputs",
+    "headline_ppi",
     "item_inputs",
     "ppi_headline",
     "ppi_mean",
@@ -427,3 +428,54 @@ def ppi_headline(
             for r in _estimates(inp, preds, g.value_of_item == v, stratum, label, alpha):
                 out["per_slice"].append({"slice_column": col, "slice_value": str(name), **r})
     return out
+
+
+#: Fields of an estimate copied to the top of ``headline.ppi`` (the reported one).
+_REPORTED = (
+    "judge",
+    "method",
+    "score",
+    "ci",
+    "se",
+    "lambda",
+    "n_labeled",
+    "n_unlabeled",
+    "n_human_labels",
+    "judge_only_score",
+    "judge_only_ci",
+    "humans_only_score",
+    "humans_only_ci",
+    "note",
+)
+
+
+def headline_ppi(
+    table: LabelTable, *, strata: Sequence[str] | None = None, alpha: float = 0.05
+) -> dict[str, Any] | None:
+    """``headline.ppi`` of the audit: the reported PPI estimate on top, every estimate below.
+
+    The reported estimate is the one judge's PPI++ when there is one judge, and
+    :data:`JUDGES_MEAN` (PPI++ with the judges' mean score as the predictor) with
+    several: it keeps the one-judge estimator's guarantees (any fixed predictor
+    is valid) and needs no per-judge coefficients. ``estimates`` holds every
+    overall record of :func:`ppi_headline` (each judge, both combinations);
+    ``per_model`` and ``per_slice`` hold every record too, each naming its
+    ``judge``; ``reported`` names the reported one (surfaces show its rows).
+    None when :func:`ppi_headline` is (no judge, no human label, no scores).
+    """
+    out = ppi_headline(table, table.is_judge, strata=strata, alpha=alpha)
+    if out is None:
+        return None
+    names = [r["judge"] for r in out["overall"]]
+    reported = JUDGES_MEAN if JUDGES_MEAN in names else names[0]
+    top = next(r for r in out["overall"] if r["judge"] == reported)
+    return {
+        **{k: top.get(k) for k in _REPORTED},
+        "reported": reported,
+        "assumption": out["assumption"],
+        "estimator": out["method"],
+        "estimates": out["overall"],
+        "per_model": out["per_model"],
+        "per_slice": out["per_slice"],
+        "reference": "human labels (judges' scores are the predictions)",
+    }

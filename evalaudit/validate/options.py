@@ -40,6 +40,8 @@ class IngestOptions:
     skip_invalid: bool = False
     #: refuse label spellings that differ only in case or surrounding whitespace
     labels_exact: bool = False
+    #: ``--judges GLOB``: labeler ids (fnmatch) that are models (LLM judges)
+    judges: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

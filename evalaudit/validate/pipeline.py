@@ -11,6 +11,7 @@ from evalaudit.contract import (
     ITEM_ID,
     LABEL,
     LABELER_ID,
+    LABELER_TYPE,
     MODEL,
     TIMESTAMP,
     VENDOR,
@@ -36,6 +37,7 @@ from evalaudit.validate.columns import (
     _select_version,
     _set_aside_blanks,
 )
+from evalaudit.validate.labeler_types import read_labeler_types
 from evalaudit.validate.labels import _label_spec, _normalise_labels
 from evalaudit.validate.options import Accounting, Ingested, IngestOptions
 from evalaudit.validate.sidetables import _join_side
@@ -87,6 +89,9 @@ def _ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingest
     _seed_codes(frame, raw)
     side: dict[str, str] = {}
     problems: list[Problem] = []
+    type_source = (
+        raw.path if LABELER_TYPE in frame.columns else f"the labelers table {opts.labelers}"
+    )
     if opts.items:
         frame, sha = _join_side(frame, raw, opts.items, ITEM_ID, "items", opts, problems)
         side["items"] = sha
@@ -134,6 +139,9 @@ def _ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingest
             )
         )
 
+    frame, labeler_types = read_labeler_types(frame, opts.judges, problems, type_source)
+    if labeler_types is not None and labeler_types.note:
+        notes.append(labeler_types.note)
     slices, slice_note = _slice_columns(frame, raw, opts, problems)
     problems += _consistency_warnings(frame, raw)
 
@@ -156,6 +164,8 @@ def _ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingest
         positive=spec.positive,
         slice_columns=slices,
         codes=codes,
+        labeler_types=labeler_types.types if labeler_types is not None else None,
+        judge_family=labeler_types.family if labeler_types is not None else None,
     )
     acc = Accounting(
         rows_read=raw.rows_read,

@@ -50,6 +50,7 @@ class Check(enum.StrEnum):
     SLICE_CONSTANT = "slice_constant"
     VENDOR_CONSTANT = "vendor_constant"
     MODEL_CONSTANT = "model_constant"
+    LABELER_TYPE = "labeler_type"  # unknown or conflicting labeler types, --judges globs
     TIMESTAMP_MISSING = "timestamp_missing"
     # the other inputs of a run (policy, review decisions, attestations)
     RULES = "rules"

@@ -73,6 +73,12 @@ def _join_side(
             ],
             row_label=side.row_label,
         )
+    if role == "labelers":
+        from evalaudit.validate.labeler_types import side_type_problems
+
+        bad = side_type_problems(side_frame, side.path)
+        if bad:
+            raise InputError(side.path, bad, row_label=side.row_label)
     overlap = sorted((set(side_frame.columns) & set(frame.columns)) - {key})
     if overlap:
         raise InputError(
