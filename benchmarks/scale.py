@@ -203,6 +203,113 @@ def ensure_data(path: Path, rows: int, seed: int, regenerate: bool) -> tuple[dic
     return meta, True
 
 
+# --------------------------------------------------------------------------- layouts
+
+#: The same rows written the ways users' files come (``--layout``): Parquet with string or typed
+#: timestamps, ids in generator order, sorted by item or shuffled, 1 to 100 row groups,
+#: dictionary-typed (the Arrow schema stored) or plain-encoded pages; CSV (plain, gzip); JSON
+#: Lines. ``parquet`` is the generator's own file. Each entry: what it is, and how to write it.
+LAYOUTS: dict[str, str] = {
+    "parquet": "strings, zstd, generator order, 10 row groups (the generated file)",
+    "parquet-typed-ms": "timestamp[ms], sorted by item, 10 row groups",
+    "parquet-typed-us-tz": "timestamp[us, UTC], shuffled, 100 row groups",
+    "parquet-1rg": "strings, shuffled, 1 row group",
+    "parquet-sorted-labeler": "strings, sorted by labeler and time, 100 row groups",
+    "parquet-dict": "Arrow dictionary columns (schema stored), shuffled, 10 row groups",
+    "parquet-plain": "strings, no dictionary pages (plain encoding), snappy, 10 row groups",
+    "csv": "CSV, quoted where needed",
+    "csv-gz": "CSV, gzip",
+    "jsonl": "JSON Lines",
+}
+_LAYOUT_FILES = {
+    "csv": "csv",
+    "csv-gz": "csv.gz",
+    "jsonl": "jsonl",
+}
+#: Bump when a layout's writer changes (part of each layout file's cache key).
+LAYOUT_VERSION = 1
+
+
+def layout_path(workdir: Path, rows: int, layout: str) -> Path:
+    ext = _LAYOUT_FILES.get(layout, "parquet")
+    return (
+        Path(workdir) / f"scale_{rows}.{layout}.{ext}"
+        if layout != "parquet"
+        else (Path(workdir) / f"scale_{rows}.parquet")
+    )
+
+
+def ensure_layout(source: Path, meta: dict[str, Any], layout: str, path: Path) -> bool:
+    """Write ``layout`` of the rows in ``source`` to ``path`` unless it exists with the same
+    key (the source's parameters, the layout and :data:`LAYOUT_VERSION`, in a side file).
+    Returns whether it was written now."""
+    if layout == "parquet":
+        return False
+    key = {"params": meta["params"], "layout": layout, "layout_version": LAYOUT_VERSION}
+    stamp = path.with_name(path.name + ".key.json")
+    if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == key:
+        return False
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(source)
+    n = table.num_rows
+    rng = np.random.default_rng(16)
+
+    def shuffled(t: pa.Table) -> pa.Table:
+        return t.take(pa.array(rng.permutation(n)))
+
+    def typed(t: pa.Table, unit: str, tz: str | None) -> pa.Table:
+        ts = pc.strptime(t["timestamp"], format="%Y-%m-%dT%H:%M:%SZ", unit=unit)
+        ts = ts.cast(pa.timestamp(unit, tz=tz)) if tz else ts
+        return t.set_column(t.schema.get_field_index("timestamp"), "timestamp", ts)
+
+    tmp = path.with_name(path.name + ".tmp")
+    groups = {"parquet-typed-us-tz": 100, "parquet-sorted-labeler": 100, "parquet-1rg": 1}
+    rg = -(-n // groups.get(layout, 10))
+    if layout == "parquet-typed-ms":
+        t = typed(table, "ms", None).sort_by("item_id")
+        pq.write_table(t, tmp, compression="zstd", row_group_size=rg)
+    elif layout == "parquet-typed-us-tz":
+        pq.write_table(
+            shuffled(typed(table, "us", "UTC")), tmp, compression="zstd", row_group_size=rg
+        )
+    elif layout == "parquet-1rg":
+        pq.write_table(shuffled(table), tmp, compression="zstd", row_group_size=rg)
+    elif layout == "parquet-sorted-labeler":
+        t = table.sort_by([("labeler_id", "ascending"), ("timestamp", "ascending")])
+        pq.write_table(t, tmp, compression="zstd", row_group_size=rg)
+    elif layout == "parquet-dict":
+        t = shuffled(table)
+        t = pa.table({c: t[c].dictionary_encode() for c in t.column_names})
+        pq.write_table(t, tmp, compression="zstd", row_group_size=rg)  # stores the Arrow schema
+    elif layout == "parquet-plain":
+        pq.write_table(
+            shuffled(table), tmp, compression="snappy", use_dictionary=False, row_group_size=rg
+        )
+    elif layout in ("csv", "csv-gz"):
+        import pyarrow.csv as pcsv
+
+        opts = pcsv.WriteOptions(quoting_style="needed")
+        if layout == "csv":
+            pcsv.write_csv(table, tmp, opts)
+        else:
+            with pa.CompressedOutputStream(str(tmp), "gzip") as out:
+                pcsv.write_csv(table, out, opts)
+    elif layout == "jsonl":
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for batch in table.to_batches(max_chunksize=500_000):
+                text = batch.to_pandas().to_json(orient="records", lines=True)
+                fh.write(text if text.endswith("\n") else text + "\n")
+    else:
+        raise ValueError(f"unknown layout {layout!r}: one of {', '.join(LAYOUTS)}")
+    os.replace(tmp, path)
+    stamp.write_text(json.dumps(key))
+    return True
+
+
 # --------------------------------------------------------------------------- measuring
 
 
