@@ -227,7 +227,7 @@ def _supported(t: Any) -> bool:
 
 # --------------------------------------------------------------------------- Parquet
 def read_parquet_coded(
-    source: Any, on_rows: OnRows | None = None, threads: int = 2
+    source: Any, on_rows: OnRows | None = None, threads: int = 2, typed: str | None = None
 ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]]:
     """Every column of a Parquet file as codes (see the module docstring).
 
@@ -292,7 +292,7 @@ def read_parquet_coded(
         return name, ("codes", coder.finish())
 
     results = _map(one, range(len(names)), threads)
-    return _frame(results, total)
+    return _frame(results, total, typed)
 
 
 def _tell(on_rows: OnRows | None, done: list[int], n_columns: int) -> None:
@@ -309,15 +309,26 @@ def _map(fn: Callable[[int], Any], items: Iterable[int], threads: int) -> list[A
 
 
 def _frame(
-    results: list[tuple[str, tuple[str, Any]]], n_rows: int
+    results: list[tuple[str, tuple[str, Any]]], n_rows: int, typed: str | None
 ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]]:
+    """The frame of coded columns; the timestamp column ``typed`` stays typed when it is."""
     from evalaudit.contract import ROW
+    from evalaudit.io import _to_string
 
     columns: dict[str, pd.Series] = {}
     codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
     for name, (kind, value) in results:
-        if kind == "ts":
+        if kind == "ts" and name == typed:
             columns[name] = timestamps(value)
+            continue
+        if kind == "ts":
+            # another typed time (an item attribute): text as the careful reader renders it,
+            # hashed as integers and rendered once per distinct value
+            c, uniq = pd.factorize(timestamps(value))
+            shown = _to_string(pd.Series(uniq))
+            s, c, u = _from_codes(c.astype(np.int32), pd.Index(shown)), c.astype(np.int32), None
+            columns[name] = s
+            codes[name] = (c, pd.Index(shown))
             continue
         s, c, u = categorical(*value)
         columns[name] = s
@@ -433,7 +444,7 @@ def read_csv_coded(
         # the careful reader maps rows to lines then
         raise Fallback("rows and lines do not match one to one")
     results = [(n, ("codes", coders.pop(n).finish())) for n in names]
-    frame, codes = _frame(results, rows)
+    frame, codes = _frame(results, rows, None)
     return frame, codes, stream.bytes + skip
 
 
@@ -491,3 +502,75 @@ def path_opener(p: Path, compression: str | None) -> Callable[[], BinaryIO]:
         return zstandard.ZstdDecompressor().stream_reader(open(p, "rb"))  # type: ignore[return-value]
 
     return opener
+
+
+# --------------------------------------------------------------------------- JSON Lines
+#: Line separators Python's ``str.splitlines`` (the careful JSON Lines reader) splits on
+#: besides ``\n`` and ``\r``: a file holding one reads differently there, so it goes there.
+_OTHER_LINE_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\xc2\x85", b"\xe2\x80\xa8")
+
+
+class _JsonStream(_CountingStream):
+    def __init__(self, raw: BinaryIO, skip: int = 0) -> None:
+        super().__init__(raw, skip)
+        self.other_breaks = False
+
+    def _count(self, data: bytes) -> None:
+        super()._count(data)
+        if not self.other_breaks and any(b in data for b in _OTHER_LINE_BREAKS):
+            self.other_breaks = True
+        if not self.other_breaks and b"\xe2\x80\xa9" in data:
+            self.other_breaks = True
+
+
+def read_jsonl_coded(
+    open_stream: Callable[[], BinaryIO],
+    typed: str | None,
+    skip: int = 0,
+    on_rows: OnRows | None = None,
+) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]], int]:
+    """JSON Lines through Arrow's JSON reader, every column as codes.
+
+    Numbers, booleans and nulls are rendered as the careful reader renders their column
+    (a number column whose values are all whole reads ``1`` for ``1.0``); a value Arrow reads as a time is kept only in the ``typed`` column
+    (the file's timestamp column), elsewhere the original text would be lost, so such a file
+    goes to the careful reader. So do nested values (rendered there as JSON text), columns
+    whose values change type, blank lines and anything Arrow cannot parse.
+    """
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    stream = _JsonStream(open_stream(), skip=skip)
+    try:
+        table = pj.read_json(
+            io.BufferedReader(stream, buffer_size=CSV_BLOCK),
+            read_options=pj.ReadOptions(block_size=CSV_BLOCK, use_threads=True),
+            parse_options=pj.ParseOptions(newlines_in_values=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, EOFError) as exc:
+        raise Fallback(f"Arrow could not parse it: {exc}") from None
+    except OSError as exc:
+        raise Fallback(f"the stream could not be read: {exc}") from None
+    stream.finished()
+    rows = table.num_rows
+    lines = stream.newlines + (0 if stream.ends_with_newline or stream.bytes == 0 else 1)
+    if stream.bare_cr or stream.nul or stream.other_breaks or lines != rows:
+        raise Fallback("rows and lines do not match one to one")
+    results = []
+    for name in table.column_names:
+        col = table.column(name)
+        t = col.type
+        if pa.types.is_timestamp(t) and name == typed:
+            results.append((name, ("ts", col)))
+        elif pa.types.is_timestamp(t) or not _supported(t):
+            raise Fallback(f"column {name!r} is {t}: the careful reader keeps its text")
+        else:
+            coder = ColumnCoder()
+            coder.add(col)
+            codes, uniques = coder.finish()
+            results.append((name, ("codes", (codes, uniques))))
+        table = table.drop_columns([name])  # each column's memory goes once it is coded
+        if on_rows is not None:
+            on_rows(rows)
+    frame, codes = _frame(results, rows, typed)
+    return frame, codes, stream.bytes + skip

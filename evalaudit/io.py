@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalaudit.contract import ROW, InputError, Problem
+from evalaudit.contract import ROW, TIMESTAMP, InputError, Problem
 
 __all__ = [
     "FORMATS",
@@ -162,12 +162,15 @@ def read_table(
     *,
     delimiter: str | None = None,
     control: str | None = None,
+    timestamp_column: str | None = TIMESTAMP,
 ) -> RawFile:
     """Read one table. Raises InputError naming the file and the problem.
 
     ``delimiter`` fixes a CSV's delimiter (default: sniffed, see :func:`sniff_delimiter`);
     ``control`` picks the labeling-tool control (Label Studio ``from_name``, an Inspect
     scorer, an Argilla question, a LangSmith/Langfuse feedback key) when a file has several.
+    ``timestamp_column`` (the file's name of the contract's ``timestamp``) may come back
+    typed (UTC datetimes) when the file stores it typed; every other column is text.
     """
     p = Path(path)
     name = str(path)
@@ -202,7 +205,7 @@ def read_table(
     hashing = ThreadPoolExecutor(max_workers=1)
     digest_job = hashing.submit(sha256_of, p)
     try:
-        raw = _read_any(p, name, fmt, delimiter, control, notes)
+        raw = _read_any(p, name, fmt, delimiter, control, notes, timestamp_column)
     finally:
         hashing.shutdown(wait=True)
     digest = digest_job.result()
@@ -239,6 +242,7 @@ def _read_any(
     delimiter: str | None,
     control: str | None,
     notes: list[str],
+    timestamp_column: str | None,
 ) -> tuple[str, pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]], dict[str, int], str]:
     """The format, frame, codes, rejected counts and row label of one file."""
     codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
@@ -249,10 +253,14 @@ def _read_any(
         fmt == "parquet" or (fmt is None and _EXTENSIONS.get(p.suffix.lower()) == "parquet")
     )
     rejected: dict[str, int] = {}
-    fast = None if plain_parquet else _read_text_fast(p, fmt, delimiter, name, head, notes)
+    fast = (
+        None
+        if plain_parquet
+        else _read_text_fast(p, fmt, delimiter, name, head, notes, timestamp_column)
+    )
     if plain_parquet:
         # read by pyarrow from the path (one column at a time), never into one bytes object
-        frame, codes = _read_parquet(p, name, None)
+        frame, codes = _read_parquet(p, name, None, timestamp_column)
         row_label = "row"
     elif fast is not None:
         fmt, frame, codes = fast
@@ -264,7 +272,7 @@ def _read_any(
         if fmt is None:
             fmt = _format_of(p, data, name)
         if fmt == "parquet":
-            frame, codes = _read_parquet(p, name, data)
+            frame, codes = _read_parquet(p, name, data, timestamp_column)
             row_label = "row"
         else:
             frame, rejected, row_label, fmt = _read_text_careful(
@@ -321,8 +329,9 @@ def _read_text_fast(
     name: str,
     head8: bytes,
     notes: list[str],
+    timestamp_column: str | None = TIMESTAMP,
 ) -> tuple[str, pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]] | None:
-    """A CSV/TSV streamed through Arrow into integer codes (:mod:`evalaudit.columnar`).
+    """A CSV/TSV or JSON Lines file streamed through Arrow into codes (:mod:`evalaudit.columnar`).
 
     ``None`` when the file is better read the careful way (:func:`_read_text_careful`):
     anything that is not a plain delimited table in UTF-8 whose rows are its lines, so that
@@ -346,21 +355,33 @@ def _read_text_fast(
                     raise
                 with opener() as fh:
                     fmt = _format_of(p, fh.read(4096), name)
-        if fmt not in ("csv", "tsv"):
-            return None  # JSON Lines and exports: the careful readers
+        if fmt not in ("csv", "tsv", "jsonl"):
+            return None  # exports named by --format: their readers
         head, skip = columnar.sniff_head(opener, _HEAD_BYTES)
-        if delimiter is None:
-            from evalaudit import readers
+        from evalaudit import readers
 
-            end = head.find("\n")
-            if readers.detect_csv_header(head if end < 0 else head[:end], sniff_delimiter(head)[0]):
-                return None  # a labeling-tool export: its reader
         said: list[str] = []
-        sep = _delimiter(head, fmt, delimiter, said)
-        header = columnar.header_of(head, sep)
-        frame, codes, n_bytes = columnar.read_csv_coded(
-            opener, sep, header, skip=skip, on_rows=_progress_rows
-        )
+        if fmt == "jsonl":
+            if not head.lstrip().startswith("{"):
+                return None  # a JSON array or not JSON: the careful reader says which
+            if delimiter is None and readers.detect_json(head) is not None:
+                return None  # a labeling-tool export: its reader
+            frame, codes, n_bytes = columnar.read_jsonl_coded(
+                opener, timestamp_column, skip=skip, on_rows=_progress_rows
+            )
+            first_line = 1
+        else:
+            end = head.find("\n")
+            if delimiter is None and readers.detect_csv_header(
+                head if end < 0 else head[:end], sniff_delimiter(head)[0]
+            ):
+                return None  # a labeling-tool export: its reader
+            sep = _delimiter(head, fmt, delimiter, said)
+            header = columnar.header_of(head, sep)
+            frame, codes, n_bytes = columnar.read_csv_coded(
+                opener, sep, header, skip=skip, on_rows=_progress_rows
+            )
+            first_line = 2  # the header is line 1
     except columnar.Fallback:
         return None
     except (OSError, EOFError, ValueError):  # a corrupt compressed stream: the careful path
@@ -373,11 +394,12 @@ def _read_text_fast(
             + ")"
         )
     notes.extend(said)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    codes = {str(c).strip(): v for c, v in codes.items()}
-    _check_header(frame, name)
-    # every row is one line (checked while streaming): the header is line 1
-    frame.index = pd.Index(np.arange(2, len(frame) + 2, dtype=np.int64), name=ROW)
+    if fmt != "jsonl":
+        frame.columns = [str(c).strip() for c in frame.columns]
+        codes = {str(c).strip(): v for c, v in codes.items()}
+        _check_header(frame, name)
+    # every row is one line (checked while streaming)
+    frame.index = pd.Index(np.arange(first_line, len(frame) + first_line, dtype=np.int64), name=ROW)
     return fmt, frame, codes
 
 
@@ -814,7 +836,7 @@ def _read_jsonl(text: str, name: str) -> pd.DataFrame:
 
 
 def _read_parquet(
-    p: Path, name: str, data: bytes | None = None
+    p: Path, name: str, data: bytes | None = None, timestamp_column: str | None = TIMESTAMP
 ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]]:
     """Read a Parquet file (``data``: its bytes, when they came out of a compressed file)."""
     if data is not None:
@@ -843,7 +865,9 @@ def _read_parquet(
         import pyarrow as pa
 
         return columnar.read_parquet_coded(
-            pa.py_buffer(data) if data is not None else p, on_rows=_progress_rows
+            pa.py_buffer(data) if data is not None else p,
+            on_rows=_progress_rows,
+            typed=timestamp_column,
         )
     except columnar.Fallback:
         pass  # nested or binary columns: read whole and rendered below

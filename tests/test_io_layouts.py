@@ -251,3 +251,45 @@ def test_bad_utf8_deep_in_a_csv_names_its_line(tmp_path):
     with pytest.raises(eio.InputError) as exc:
         eio.read_table(p)
     assert "not UTF-8" in str(exc.value) and "line 5001" in str(exc.value)
+
+
+# ------------------------------------------------------------------ JSON Lines
+def test_jsonl_fast_path_reads_as_the_careful_one(monkeypatch, tmp_path, reference):
+    df = pd.read_csv(CSV, dtype=str, keep_default_na=False)
+    df["score"] = [1.0 if i % 3 else 0.5 for i in range(len(df))]  # the column reads "1.0"
+    df["whole"] = [float(i % 4) for i in range(len(df))]  # every value whole: reads "1"
+    df["n"] = range(len(df))
+    df["ok"] = [bool(i % 2) for i in range(len(df))]
+    df.loc[3, "vendor"] = None
+    p = tmp_path / "l.jsonl"
+    df.to_json(p, orient="records", lines=True)
+    fast = eio.read_table(p)
+    assert fast.codes, "the fast path was not taken"
+    assert str(fast.frame["timestamp"].dtype) == "datetime64[ns, UTC]"
+    careful = _careful(monkeypatch, p)
+    for c in careful.frame.columns:
+        if c == "timestamp":
+            want = pd.to_datetime(careful.frame[c], utc=True).astype("datetime64[ns, UTC]")
+            assert want.equals(fast.frame[c])
+            continue
+        x = careful.frame[c].astype(object).where(careful.frame[c].notna(), None).tolist()
+        y = fast.frame[c].astype(object).where(fast.frame[c].notna(), None).tolist()
+        assert x == y, c
+    assert fast.frame.index.equals(careful.frame.index)
+
+
+def test_jsonl_whose_text_arrow_would_lose_falls_back(monkeypatch, tmp_path):
+    # a date-like item attribute (Arrow reads it as a time) and a nested value
+    lines = [
+        json.dumps({"item_id": f"q{i}", "labeler_id": "a", "label": "pass", "day": "2026-03-02"})
+        for i in range(5)
+    ]
+    lines.append(
+        json.dumps({"item_id": "q9", "labeler_id": "a", "label": "pass", "meta": {"k": 1}})
+    )
+    p = tmp_path / "l.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    got = eio.read_table(p)
+    assert not got.codes  # the careful reader
+    assert got.frame["day"].iloc[0] == "2026-03-02"
+    _same_raw(got, _careful(monkeypatch, p))
