@@ -231,12 +231,12 @@ LAYOUT_VERSION = 1
 
 
 def layout_path(workdir: Path, rows: int, layout: str) -> Path:
-    ext = _LAYOUT_FILES.get(layout, "parquet")
-    return (
-        Path(workdir) / f"scale_{rows}.{layout}.{ext}"
-        if layout != "parquet"
-        else (Path(workdir) / f"scale_{rows}.parquet")
-    )
+    """``scale_<rows>.parquet`` for the generated file, ``scale_<rows>.<layout>.<ext>`` else."""
+    if layout == "parquet":
+        return Path(workdir) / f"scale_{rows}.parquet"
+    if layout in _LAYOUT_FILES:
+        return Path(workdir) / f"scale_{rows}.{_LAYOUT_FILES[layout]}"
+    return Path(workdir) / f"scale_{rows}.{layout}.parquet"
 
 
 def ensure_layout(source: Path, meta: dict[str, Any], layout: str, path: Path) -> bool:
@@ -495,6 +495,152 @@ def print_report(
     )
 
 
+# --------------------------------------------------------------------------- layout matrix
+
+#: The floor of a text layout: Arrow's reader (pyarrow.csv / pyarrow.json, multithreaded), the
+#: low-cardinality columns as dictionaries, then the same one groupby. argv[1] = path.
+TEXT_FLOOR_SCRIPT = f"""
+import json, sys, time
+t0 = time.perf_counter()
+import pyarrow as pa
+import pandas as pd
+t1 = time.perf_counter()
+path = sys.argv[1]
+dict_columns = {list(DICT_COLUMNS)!r}
+if ".jsonl" in path:
+    import pyarrow.json as pj
+    table = pj.read_json(path)
+    table = pa.table({{c: table[c].dictionary_encode() if c in dict_columns else table[c]
+                      for c in table.column_names}})
+else:
+    import pyarrow.csv as pcsv
+    dt = pa.dictionary(pa.int32(), pa.string())
+    table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+        column_types={{c: dt for c in dict_columns}}))
+df = table.to_pandas()
+del table
+t2 = time.perf_counter()
+passed = df["label"] == "pass"
+rate = passed.groupby([df["labeler_id"], df["failure_mode"]], observed=True).mean()
+t3 = time.perf_counter()
+print(json.dumps({{"import": t1 - t0, "read": t2 - t1, "groupby": t3 - t2,
+                  "rows": len(df), "cells": len(rate),
+                  "dtypes": {{c: str(t) for c, t in df.dtypes.items()}}}}))
+"""
+
+
+def planted_cell(audit_json: dict[str, Any], plant: dict[str, Any]) -> bool:
+    """Whether the planted labeler x slice cell is among the audit's flagged cells."""
+    for c in audit_json.get("cells", []):
+        if (
+            c.get("labeler_id") == plant["labeler_id"]
+            and c.get("slice_column") == plant["slice_column"]
+            and c.get("slice_value") == plant["slice_value"]
+        ):
+            return bool(c.get("flagged"))
+    return False
+
+
+def _load() -> str:
+    try:
+        return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "load n/a"
+
+
+def run_layouts(args: argparse.Namespace, source: Path, meta: dict[str, Any]) -> int:
+    """The layout matrix: per layout, the audit's wall time and peak RSS beside its floor."""
+    names = list(LAYOUTS) if args.layout == "all" else [x.strip() for x in args.layout.split(",")]
+    unknown = [n for n in names if n not in LAYOUTS]
+    if unknown:
+        print(f"unknown layout(s) {unknown}: use {', '.join(LAYOUTS)}", file=sys.stderr)
+        return 2
+    plant = meta["params"]["plant"]
+    rows_out = []
+    tmpdir = Path(tempfile.mkdtemp(prefix="evalaudit-layouts-"))
+    print(f"evalaudit layout matrix (python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
+    print(
+        f"rows {meta['truth']['n_labels']:,}; plant {plant['labeler_id']} x "
+        f"{plant['slice_column']}={plant['slice_value']}"
+    )
+    try:
+        for name in names:
+            path = layout_path(Path(args.workdir), args.rows, name)
+            t0 = time.perf_counter()
+            made = ensure_layout(source, meta, name, path)
+            if made:
+                print(f"  wrote {path.name} in {time.perf_counter() - t0:.0f} s", flush=True)
+            before = _load()
+            script = FLOOR_SCRIPT if path.suffix == ".parquet" else TEXT_FLOOR_SCRIPT
+            floor = None
+            if not args.skip_floor:
+                floor = measure(f"floor-{name}", [sys.executable, "-c", script, str(path)], tmpdir)
+                if floor.returncode != 0:
+                    print(f"floor of {name} failed:\n{floor.stderr}", file=sys.stderr)
+                    return 1
+            out = tmpdir / f"{name}.json"
+            audit = measure(
+                f"audit-{name}",
+                [
+                    sys.executable,
+                    "-m",
+                    "evalaudit",
+                    "audit",
+                    str(path),
+                    "--profile",
+                    "-q",
+                    "--json",
+                    str(out),
+                ],
+                tmpdir,
+            )
+            if audit.returncode != 0 or not out.exists():
+                print(
+                    f"audit of {name} failed (exit {audit.returncode}, "
+                    f"{audit.wall_s:.1f} s, {audit.peak_rss_mb:.0f} MB):\n{audit.stderr[-3000:]}"
+                )
+                rows_out.append((name, path, floor, audit, {}, None, before))
+                continue
+            timings = parse_timings(audit.stderr)
+            flagged = planted_cell(json.loads(out.read_text()), plant)
+            rows_out.append((name, path, floor, audit, timings, flagged, before))
+            joint = timings.get("joint model", 0.0)
+            print(
+                f"  {name:<24} audit {audit.wall_s:6.1f} s {audit.peak_rss_mb:6.0f} MB"
+                f" (without the joint model {audit.wall_s - joint:5.1f} s; read and validate "
+                f"{timings.get('read and validate', float('nan')):.1f} s)"
+                + (f"  floor {floor.wall_s:5.1f} s {floor.peak_rss_mb:5.0f} MB" if floor else "")
+                + f"  planted cell {'flagged' if flagged else 'NOT flagged'}  [{before}]",
+                flush=True,
+            )
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    print()
+    print(
+        "| layout | file MiB | audit wall s | audit peak MB | without joint model s "
+        "| read + validate s | floor wall s | floor peak MB | audit / floor | planted cell |"
+    )
+    print("|:---|---:|---:|---:|---:|---:|---:|---:|---:|:---|")
+    for name, path, floor, audit, timings, flagged, _ in rows_out:
+        joint = timings.get("joint model")
+        rv = timings.get("read and validate")
+        cells = [
+            name,
+            f"{path.stat().st_size / 2**20:.0f}",
+            f"{audit.wall_s:.1f}",
+            f"{audit.peak_rss_mb:.0f}",
+            f"{audit.wall_s - joint:.1f}" if joint is not None else "-",
+            f"{rv:.1f}" if rv is not None else "-",
+            f"{floor.wall_s:.1f}" if floor is not None else "-",
+            f"{floor.peak_rss_mb:.0f}" if floor is not None else "-",
+            f"{audit.wall_s / floor.wall_s:.1f}x" if floor is not None else "-",
+            "flagged" if flagged else "not flagged" if flagged is False else "audit failed",
+        ]
+        print("| " + " | ".join(cells) + " |")
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -529,6 +675,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--regenerate", action="store_true", help="write the file even if it exists")
     ap.add_argument("--skip-floor", action="store_true", help="do not measure the floor")
     ap.add_argument(
+        "--layout",
+        help="run the layout matrix: 'all' or a comma-separated list of "
+        + ", ".join(LAYOUTS)
+        + " (each written from the generated rows, cached beside it)",
+    )
+    ap.add_argument(
         "--keep",
         action="store_true",
         help="keep the temporary directory (audit.json, stdout/stderr of the children)",
@@ -545,6 +697,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     meta, made = ensure_data(path, args.rows, args.seed, args.regenerate)
     gen_s = time.perf_counter() - t0
+    if args.layout:
+        return run_layouts(args, path, meta)
 
     tmpdir = Path(tempfile.mkdtemp(prefix="evalaudit-scale-"))
     try:
