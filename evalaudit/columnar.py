@@ -47,8 +47,8 @@ CSV_BLOCK = 16 << 20
 #: twice, once per batch and once at the end, would cost more than it saves).
 _DISTINCT_SHARE = 0.5
 
-#: A callback told the rows read so far (for progress lines).
-OnRows = Callable[[int], None]
+#: A callback told the rows read so far, and the total when the file says (progress lines).
+OnRows = Callable[..., None]
 
 
 class Fallback(Exception):
@@ -263,7 +263,7 @@ def read_parquet_coded(
         if _is_timestamp(field.type):
             col = opened().read(columns=[name]).column(0)
             done[j] = total
-            _tell(on_rows, done, len(names))
+            _tell(on_rows, done, total)
             return name, ("ts", col)
         coder = ColumnCoder()
         as_dict = True
@@ -282,22 +282,23 @@ def read_parquet_coded(
                 break
             coder.add(arr)
             done[j] = coder.rows
-            _tell(on_rows, done, len(names))
+            _tell(on_rows, done, total)
         if not as_dict:
             coder = ColumnCoder()
             for batch in opened().iter_batches(batch_size=BATCH_ROWS, columns=[name]):
                 coder.add(batch.column(0))
                 done[j] = coder.rows
-                _tell(on_rows, done, len(names))
+                _tell(on_rows, done, total)
         return name, ("codes", coder.finish())
 
     results = _map(one, range(len(names)), threads)
     return _frame(results, total, typed)
 
 
-def _tell(on_rows: OnRows | None, done: list[int], n_columns: int) -> None:
+def _tell(on_rows: OnRows | None, done: list[int], total: int) -> None:
     if on_rows is not None:
-        on_rows(sum(done) // max(n_columns, 1))
+        # rows of every column read, as a share of the file's rows
+        on_rows(sum(done) // max(len(done), 1), total)
 
 
 def _map(fn: Callable[[int], Any], items: Iterable[int], threads: int) -> list[Any]:

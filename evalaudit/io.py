@@ -1,11 +1,21 @@
 """Read label tables (CSV, TSV, Parquet, JSON Lines, labeling-tool exports) and write outputs.
 
-Readers return every column as pandas ``string`` (typed Parquet/JSON values
-are rendered the way they would appear in a CSV: ``1`` not ``1.0``), plus the
-source row number in :data:`evalaudit.contract.ROW` as the frame index, so
-every later problem can name the row the user sees in the file. File-level
-problems (missing, empty, not UTF-8, not Parquet, unparseable) raise
-:class:`evalaudit.contract.InputError`.
+Readers return every column as text (typed Parquet/JSON values are rendered the way they
+would appear in a CSV: ``1`` not ``1.0``), plus the source row number in
+:data:`evalaudit.contract.ROW` as the frame index, so every later problem can name the row
+the user sees in the file. File-level problems (missing, empty, not UTF-8, not Parquet,
+unparseable) raise :class:`evalaudit.contract.InputError`.
+
+Two paths, one result. Parquet files, and CSV/TSV/JSON Lines files whose rows are their
+lines, are read by Arrow into integer codes column by column (:mod:`evalaudit.columnar`):
+each column is a pandas ``Categorical`` whose codes are ``pd.factorize``'s (kept in
+:attr:`RawFile.codes` for validation to reuse), and the file's timestamp column stays typed
+when the file stores it typed. Everything else (labeling-tool exports, UTF-16, quoted
+newlines, blank lines, ragged rows, invalid UTF-8, nested JSON) is read the careful way:
+the whole text decoded, pandas or ``json`` per line, which maps every row to its physical
+line and names the line of a problem. The fast path hands a file to the careful one
+whenever it could read it differently (see :class:`evalaudit.columnar.Fallback`), so the
+two give the same values, notes and problems; ``tests/test_io_layouts.py`` checks it.
 
 Messy files are read as they come, and each step taken is said in
 :attr:`RawFile.notes`: compressed files (gzip, bz2, xz, zstd) are recognised by
@@ -96,14 +106,15 @@ _EXTENSIONS = {
 
 @dataclass(frozen=True)
 class RawFile:
-    """A table as read: string columns, indexed by the row number in the file."""
+    """A table as read: text columns (categoricals on the coded path; the timestamp column
+    may be typed), indexed by the row number in the file."""
 
     path: str
     format: str
     frame: pd.DataFrame
     sha256: str
     row_label: str  # "line" for text formats, "row" for Parquet
-    #: ``pd.factorize(frame[col])`` of some columns, computed while reading (Parquet)
+    #: ``pd.factorize(frame[col])`` of the columns read as codes (see :mod:`evalaudit.columnar`)
     codes: dict[str, tuple[np.ndarray, pd.Index]] = field(default_factory=dict)
     #: records the reader read but could not map to a label row, by reason (a labeling
     #: tool's cancelled or ignored annotations, records without a label ...)
@@ -403,11 +414,11 @@ def _read_text_fast(
     return fmt, frame, codes
 
 
-def _progress_rows(done: int) -> None:
-    """Rows read so far, for the progress line of the running step (if any)."""
+def _progress_rows(done: int, total: int | None = None) -> None:
+    """Rows read so far (of ``total``, when the file says), for the running step's progress line."""
     from evalaudit.progress import report_rows
 
-    report_rows(done)
+    report_rows(done, total)
 
 
 def frame_to_raw(data: Any, name: str | None = None) -> RawFile:
