@@ -227,7 +227,7 @@ def _supported(t: Any) -> bool:
 
 # --------------------------------------------------------------------------- Parquet
 def read_parquet_coded(
-    source: Any, on_rows: OnRows | None = None, threads: int = 2, typed: str | None = None
+    source: Any, on_rows: OnRows | None = None, threads: int | None = None, typed: str | None = None
 ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]]:
     """Every column of a Parquet file as codes (see the module docstring).
 
@@ -291,6 +291,11 @@ def read_parquet_coded(
                 _tell(on_rows, done, total)
         return name, ("codes", coder.finish())
 
+    if threads is None:
+        import os
+
+        # EVALAUDIT_THREADS=1 (see evalaudit.audit.parallel_steps) keeps the read on one thread
+        threads = 1 if os.environ.get("EVALAUDIT_THREADS", "").strip() == "1" else 2
     results = _map(one, range(len(names)), threads)
     return _frame(results, total, typed)
 
