@@ -422,7 +422,10 @@ def read_csv_coded(
         reader = pcsv.open_csv(
             io.BufferedReader(stream, buffer_size=CSV_BLOCK),
             read_options=pcsv.ReadOptions(block_size=CSV_BLOCK, use_threads=True),
-            parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+            # Arrow's faster chunking (it assumes no newline inside a quoted value): a quoted
+            # newline then still parses, or stops the reader ("out of sync with chunker"); either
+            # way the rows no longer match the lines below and the careful reader takes the file
+            parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=False),
             convert_options=pcsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
                 strings_can_be_null=True,

@@ -214,10 +214,21 @@ def test_csv_fast_path_reads_as_the_careful_one(monkeypatch, tmp_path):
     _same_raw(got, _careful(monkeypatch, bom))
 
 
+def _quote_newline(line: str) -> str:
+    parts = line.split(",")
+    parts[7] = f'"{parts[7]}\n\nmore"'
+    return ",".join(parts)
+
+
 @pytest.mark.parametrize(
     "why,edit",
     [
         ("quoted newline", lambda ls: ls.__setitem__(4, ls[4].replace("pass", '"pa\nss"', 1))),
+        # far from the start: Arrow's chunker may cut inside it
+        (
+            "late quoted newline",
+            lambda ls: ls.__setitem__(7000, _quote_newline(ls[7000])),
+        ),
         ("blank line", lambda ls: ls.insert(6, "")),
         ("ragged row", lambda ls: ls.__setitem__(8, ls[8] + ",extra")),
         ("short row", lambda ls: ls.__setitem__(8, ls[8].rsplit(",", 2)[0])),
