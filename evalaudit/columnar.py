@@ -76,7 +76,13 @@ class ColumnCoder:
             return
         self.rows += len(array)
         if pa.types.is_dictionary(array.type):
-            self._parts.append((array.indices, array.dictionary))
+            if len(array.dictionary) > _DISTINCT_SHARE * max(len(array), 1):
+                # a dictionary larger than its batch (a writer stored the whole column's
+                # dictionary with every row group): decoding the batch costs less than hashing
+                # that dictionary again for every batch
+                self._parts.append((None, array.dictionary.take(array.indices)))
+            else:
+                self._parts.append((array.indices, array.dictionary))
             return
         if len(array) == 0:
             return

@@ -166,6 +166,13 @@ def test_column_coder_is_pd_factorize(seed):
                 pa.int32(),
             )
             part = pa.DictionaryArray.from_arrays(indices, dictionary)
+        elif how == 1:  # the whole column's dictionary stored with every batch
+            full = pa.array(pool, pa.string())
+            pos = {v: i for i, v in enumerate(pool)}
+            indices = pa.array(
+                [None if v is None else pos[v] for v in part.to_pylist()], pa.int32()
+            )
+            part = pa.DictionaryArray.from_arrays(indices, full)
         coder.add(part)
         at += size
     codes, uniques = coder.finish()
