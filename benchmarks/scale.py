@@ -203,6 +203,113 @@ def ensure_data(path: Path, rows: int, seed: int, regenerate: bool) -> tuple[dic
     return meta, True
 
 
+# --------------------------------------------------------------------------- layouts
+
+#: The same rows written the ways users' files come (``--layout``): Parquet with string or typed
+#: timestamps, ids in generator order, sorted by item or shuffled, 1 to 100 row groups,
+#: dictionary-typed (the Arrow schema stored) or plain-encoded pages; CSV (plain, gzip); JSON
+#: Lines. ``parquet`` is the generator's own file. Each entry: what it is, and how to write it.
+LAYOUTS: dict[str, str] = {
+    "parquet": "strings, zstd, generator order, 10 row groups (the generated file)",
+    "parquet-typed-ms": "timestamp[ms], sorted by item, 10 row groups",
+    "parquet-typed-us-tz": "timestamp[us, UTC], shuffled, 100 row groups",
+    "parquet-1rg": "strings, shuffled, 1 row group",
+    "parquet-sorted-labeler": "strings, sorted by labeler and time, 100 row groups",
+    "parquet-dict": "Arrow dictionary columns (schema stored), shuffled, 10 row groups",
+    "parquet-plain": "strings, no dictionary pages (plain encoding), snappy, 10 row groups",
+    "csv": "CSV, quoted where needed",
+    "csv-gz": "CSV, gzip",
+    "jsonl": "JSON Lines",
+}
+_LAYOUT_FILES = {
+    "csv": "csv",
+    "csv-gz": "csv.gz",
+    "jsonl": "jsonl",
+}
+#: Bump when a layout's writer changes (part of each layout file's cache key).
+LAYOUT_VERSION = 1
+
+
+def layout_path(workdir: Path, rows: int, layout: str) -> Path:
+    """``scale_<rows>.parquet`` for the generated file, ``scale_<rows>.<layout>.<ext>`` else."""
+    if layout == "parquet":
+        return Path(workdir) / f"scale_{rows}.parquet"
+    if layout in _LAYOUT_FILES:
+        return Path(workdir) / f"scale_{rows}.{_LAYOUT_FILES[layout]}"
+    return Path(workdir) / f"scale_{rows}.{layout}.parquet"
+
+
+def ensure_layout(source: Path, meta: dict[str, Any], layout: str, path: Path) -> bool:
+    """Write ``layout`` of the rows in ``source`` to ``path`` unless it exists with the same
+    key (the source's parameters, the layout and :data:`LAYOUT_VERSION`, in a side file).
+    Returns whether it was written now."""
+    if layout == "parquet":
+        return False
+    key = {"params": meta["params"], "layout": layout, "layout_version": LAYOUT_VERSION}
+    stamp = path.with_name(path.name + ".key.json")
+    if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == key:
+        return False
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(source)
+    n = table.num_rows
+    rng = np.random.default_rng(16)
+
+    def shuffled(t: pa.Table) -> pa.Table:
+        return t.take(pa.array(rng.permutation(n)))
+
+    def typed(t: pa.Table, unit: str, tz: str | None) -> pa.Table:
+        ts = pc.strptime(t["timestamp"], format="%Y-%m-%dT%H:%M:%SZ", unit=unit)
+        ts = ts.cast(pa.timestamp(unit, tz=tz)) if tz else ts
+        return t.set_column(t.schema.get_field_index("timestamp"), "timestamp", ts)
+
+    tmp = path.with_name(path.name + ".tmp")
+    groups = {"parquet-typed-us-tz": 100, "parquet-sorted-labeler": 100, "parquet-1rg": 1}
+    rg = -(-n // groups.get(layout, 10))
+    if layout == "parquet-typed-ms":
+        t = typed(table, "ms", None).sort_by("item_id")
+        pq.write_table(t, tmp, compression="zstd", row_group_size=rg)
+    elif layout == "parquet-typed-us-tz":
+        pq.write_table(
+            shuffled(typed(table, "us", "UTC")), tmp, compression="zstd", row_group_size=rg
+        )
+    elif layout == "parquet-1rg":
+        pq.write_table(shuffled(table), tmp, compression="zstd", row_group_size=rg)
+    elif layout == "parquet-sorted-labeler":
+        t = table.sort_by([("labeler_id", "ascending"), ("timestamp", "ascending")])
+        pq.write_table(t, tmp, compression="zstd", row_group_size=rg)
+    elif layout == "parquet-dict":
+        t = shuffled(table)
+        t = pa.table({c: t[c].dictionary_encode() for c in t.column_names})
+        pq.write_table(t, tmp, compression="zstd", row_group_size=rg)  # stores the Arrow schema
+    elif layout == "parquet-plain":
+        pq.write_table(
+            shuffled(table), tmp, compression="snappy", use_dictionary=False, row_group_size=rg
+        )
+    elif layout in ("csv", "csv-gz"):
+        import pyarrow.csv as pcsv
+
+        opts = pcsv.WriteOptions(quoting_style="needed")
+        if layout == "csv":
+            pcsv.write_csv(table, tmp, opts)
+        else:
+            with pa.CompressedOutputStream(str(tmp), "gzip") as out:
+                pcsv.write_csv(table, out, opts)
+    elif layout == "jsonl":
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for batch in table.to_batches(max_chunksize=500_000):
+                text = batch.to_pandas().to_json(orient="records", lines=True)
+                fh.write(text if text.endswith("\n") else text + "\n")
+    else:
+        raise ValueError(f"unknown layout {layout!r}: one of {', '.join(LAYOUTS)}")
+    os.replace(tmp, path)
+    stamp.write_text(json.dumps(key))
+    return True
+
+
 # --------------------------------------------------------------------------- measuring
 
 
@@ -388,6 +495,152 @@ def print_report(
     )
 
 
+# --------------------------------------------------------------------------- layout matrix
+
+#: The floor of a text layout: Arrow's reader (pyarrow.csv / pyarrow.json, multithreaded), the
+#: low-cardinality columns as dictionaries, then the same one groupby. argv[1] = path.
+TEXT_FLOOR_SCRIPT = f"""
+import json, sys, time
+t0 = time.perf_counter()
+import pyarrow as pa
+import pandas as pd
+t1 = time.perf_counter()
+path = sys.argv[1]
+dict_columns = {list(DICT_COLUMNS)!r}
+if ".jsonl" in path:
+    import pyarrow.json as pj
+    table = pj.read_json(path)
+    table = pa.table({{c: table[c].dictionary_encode() if c in dict_columns else table[c]
+                      for c in table.column_names}})
+else:
+    import pyarrow.csv as pcsv
+    dt = pa.dictionary(pa.int32(), pa.string())
+    table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+        column_types={{c: dt for c in dict_columns}}))
+df = table.to_pandas()
+del table
+t2 = time.perf_counter()
+passed = df["label"] == "pass"
+rate = passed.groupby([df["labeler_id"], df["failure_mode"]], observed=True).mean()
+t3 = time.perf_counter()
+print(json.dumps({{"import": t1 - t0, "read": t2 - t1, "groupby": t3 - t2,
+                  "rows": len(df), "cells": len(rate),
+                  "dtypes": {{c: str(t) for c, t in df.dtypes.items()}}}}))
+"""
+
+
+def planted_cell(audit_json: dict[str, Any], plant: dict[str, Any]) -> bool:
+    """Whether the planted labeler x slice cell is among the audit's flagged cells."""
+    for c in audit_json.get("cells", []):
+        if (
+            c.get("labeler_id") == plant["labeler_id"]
+            and c.get("slice_column") == plant["slice_column"]
+            and c.get("slice_value") == plant["slice_value"]
+        ):
+            return bool(c.get("flagged"))
+    return False
+
+
+def _load() -> str:
+    try:
+        return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "load n/a"
+
+
+def run_layouts(args: argparse.Namespace, source: Path, meta: dict[str, Any]) -> int:
+    """The layout matrix: per layout, the audit's wall time and peak RSS beside its floor."""
+    names = list(LAYOUTS) if args.layout == "all" else [x.strip() for x in args.layout.split(",")]
+    unknown = [n for n in names if n not in LAYOUTS]
+    if unknown:
+        print(f"unknown layout(s) {unknown}: use {', '.join(LAYOUTS)}", file=sys.stderr)
+        return 2
+    plant = meta["params"]["plant"]
+    rows_out = []
+    tmpdir = Path(tempfile.mkdtemp(prefix="evalaudit-layouts-"))
+    print(f"evalaudit layout matrix (python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
+    print(
+        f"rows {meta['truth']['n_labels']:,}; plant {plant['labeler_id']} x "
+        f"{plant['slice_column']}={plant['slice_value']}"
+    )
+    try:
+        for name in names:
+            path = layout_path(Path(args.workdir), args.rows, name)
+            t0 = time.perf_counter()
+            made = ensure_layout(source, meta, name, path)
+            if made:
+                print(f"  wrote {path.name} in {time.perf_counter() - t0:.0f} s", flush=True)
+            before = _load()
+            script = FLOOR_SCRIPT if path.suffix == ".parquet" else TEXT_FLOOR_SCRIPT
+            floor = None
+            if not args.skip_floor:
+                floor = measure(f"floor-{name}", [sys.executable, "-c", script, str(path)], tmpdir)
+                if floor.returncode != 0:
+                    print(f"floor of {name} failed:\n{floor.stderr}", file=sys.stderr)
+                    return 1
+            out = tmpdir / f"{name}.json"
+            audit = measure(
+                f"audit-{name}",
+                [
+                    sys.executable,
+                    "-m",
+                    "evalaudit",
+                    "audit",
+                    str(path),
+                    "--profile",
+                    "-q",
+                    "--json",
+                    str(out),
+                ],
+                tmpdir,
+            )
+            if audit.returncode != 0 or not out.exists():
+                print(
+                    f"audit of {name} failed (exit {audit.returncode}, "
+                    f"{audit.wall_s:.1f} s, {audit.peak_rss_mb:.0f} MB):\n{audit.stderr[-3000:]}"
+                )
+                rows_out.append((name, path, floor, audit, {}, None, before))
+                continue
+            timings = parse_timings(audit.stderr)
+            flagged = planted_cell(json.loads(out.read_text()), plant)
+            rows_out.append((name, path, floor, audit, timings, flagged, before))
+            joint = timings.get("joint model", 0.0)
+            print(
+                f"  {name:<24} audit {audit.wall_s:6.1f} s {audit.peak_rss_mb:6.0f} MB"
+                f" (without the joint model {audit.wall_s - joint:5.1f} s; read and validate "
+                f"{timings.get('read and validate', float('nan')):.1f} s)"
+                + (f"  floor {floor.wall_s:5.1f} s {floor.peak_rss_mb:5.0f} MB" if floor else "")
+                + f"  planted cell {'flagged' if flagged else 'NOT flagged'}  [{before}]",
+                flush=True,
+            )
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    print()
+    print(
+        "| layout | file MiB | audit wall s | audit peak MB | without joint model s "
+        "| read + validate s | floor wall s | floor peak MB | audit / floor | planted cell |"
+    )
+    print("|:---|---:|---:|---:|---:|---:|---:|---:|---:|:---|")
+    for name, path, floor, audit, timings, flagged, _ in rows_out:
+        joint = timings.get("joint model")
+        rv = timings.get("read and validate")
+        cells = [
+            name,
+            f"{path.stat().st_size / 2**20:.0f}",
+            f"{audit.wall_s:.1f}",
+            f"{audit.peak_rss_mb:.0f}",
+            f"{audit.wall_s - joint:.1f}" if joint is not None else "-",
+            f"{rv:.1f}" if rv is not None else "-",
+            f"{floor.wall_s:.1f}" if floor is not None else "-",
+            f"{floor.peak_rss_mb:.0f}" if floor is not None else "-",
+            f"{audit.wall_s / floor.wall_s:.1f}x" if floor is not None else "-",
+            "flagged" if flagged else "not flagged" if flagged is False else "audit failed",
+        ]
+        print("| " + " | ".join(cells) + " |")
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -422,6 +675,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--regenerate", action="store_true", help="write the file even if it exists")
     ap.add_argument("--skip-floor", action="store_true", help="do not measure the floor")
     ap.add_argument(
+        "--layout",
+        help="run the layout matrix: 'all' or a comma-separated list of "
+        + ", ".join(LAYOUTS)
+        + " (each written from the generated rows, cached beside it)",
+    )
+    ap.add_argument(
         "--keep",
         action="store_true",
         help="keep the temporary directory (audit.json, stdout/stderr of the children)",
@@ -438,6 +697,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     meta, made = ensure_data(path, args.rows, args.seed, args.regenerate)
     gen_s = time.perf_counter() - t0
+    if args.layout:
+        return run_layouts(args, path, meta)
 
     tmpdir = Path(tempfile.mkdtemp(prefix="evalaudit-scale-"))
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from evalaudit.contract import GOLD, MODEL, TIMESTAMP, VENDOR, LabelKind
+from evalaudit.contract import GOLD, MODEL, TIMESTAMP, VENDOR, LabelKind, ResourceError
 from evalaudit.detection import (
     Correction,
     JointDetection,
@@ -56,28 +57,75 @@ __all__ = ["Profiler", "audit_ingested", "run_audit"]
 
 
 class Profiler:
-    """Wall time of each pipeline step; optionally announces steps on stderr."""
+    """Wall time (and the peak resident memory so far) of each pipeline step; optionally a
+    progress line per step on stderr (:mod:`evalaudit.progress`).
+
+    A step that runs out of memory raises :class:`~evalaudit.contract.ResourceError` naming
+    the step, what it tried to allocate, the input's size and the way out: never an
+    internal error.
+    """
 
     def __init__(self, progress: bool = False) -> None:
         self.timings: dict[str, float] = {}
+        #: peak resident set (MB) of the process when each step ended (the high-water mark)
+        self.peak_rss_mb: dict[str, float] = {}
         self.progress = progress
         self.started = time.perf_counter()
+        #: rows of the input once read (the total of each later step's progress line)
+        self.rows: int | None = None
+        #: the input file and its size on disk, for the out-of-memory message
+        self.input_path: str | None = None
 
     def elapsed(self) -> float:
         """Wall time since the profiler was made (steps on two threads overlap in it)."""
         return time.perf_counter() - self.started
 
     @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        if self.progress:
-            # one write per line: steps on the second thread announce themselves too
-            sys.stderr.write(f"evalaudit: {name} ...\n")
-            sys.stderr.flush()
+    def step(self, name: str, rows: int | None = None) -> Iterator[None]:
+        from evalaudit.progress import StepLine
+
+        line = StepLine(name, rows if rows is not None else self.rows) if self.progress else None
         t = time.perf_counter()
         try:
-            yield
+            with line if line is not None else nullcontext():
+                yield
+        except MemoryError as exc:  # numpy's, and pyarrow's ArrowMemoryError (a subclass)
+            raise out_of_memory(exc, name, self.input_path, self.rows) from exc
         finally:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t
+            self.peak_rss_mb[name] = peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set so far, in MB (0 where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20  # KiB on Linux, B on macOS
+
+
+def out_of_memory(
+    exc: BaseException, step: str | None, path: str | None, rows: int | None
+) -> ResourceError:
+    """The :class:`ResourceError` for a MemoryError raised in ``step``."""
+    from evalaudit.contract import ResourceError
+
+    size = None
+    if path:
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            size = None
+    return ResourceError(
+        step=step,
+        needed=str(exc).strip() or None,
+        path=path,
+        file_bytes=size,
+        rows=rows,
+        peak_mb=peak_rss_mb(),
+    )
 
 
 def load_inputs(
@@ -90,6 +138,7 @@ def load_inputs(
     """The policy, the gold answers (if any) and the validated table, each checked before any
     statistic; every problem raises InputError naming its file."""
     prof = profiler or Profiler()
+    prof.input_path = str(path)
     with prof.step("load policy"):
         policy = load_policy(rules_path)
     gold = None
@@ -99,6 +148,7 @@ def load_inputs(
         gold = read_gold(gold_path)
     with prof.step("read and validate"):
         ing = ingest(str(path), options)
+    prof.rows = ing.table.n_labels
     return policy, gold, ing
 
 
@@ -113,8 +163,10 @@ def run_audit(
     if policy is None:
         policy, _, ing = load_inputs(path, options, profiler=prof)
     else:
+        prof.input_path = str(path)
         with prof.step("read and validate"):
             ing = ingest(str(path), options)
+        prof.rows = ing.table.n_labels
     return audit_ingested(ing, policy, prof)
 
 
@@ -143,6 +195,8 @@ def audit_ingested(
     """
     prof = profiler or Profiler()
     table = ing.table
+    if prof.rows is None:
+        prof.rows = table.n_labels
     det = detect(table, policy, dismissed, prof)
     headline = det.headline
 

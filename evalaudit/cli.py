@@ -1,7 +1,7 @@
 """The ``evalaudit`` command line.
 
 Exit codes (everywhere): 0 success / pass, 1 blocked (gate, verify),
-2 usage or input error. A crash is never 0: it exits 2 with the message
+2 usage or input error, or out of memory (a resource error naming the step and the way out). A crash is never 0: it exits 2 with the message
 (set ``EVALAUDIT_DEBUG=1`` for the traceback).
 """
 
@@ -22,10 +22,12 @@ from evalaudit.commands.common import (
     gold_option,
     ingest_options_from,
     input_options,
+    progress_option,
+    progress_wanted,
     quiet_option,
     rules_option,
 )
-from evalaudit.contract import InputError, Problem, format_problem
+from evalaudit.contract import InputError, Problem, ResourceError, format_problem
 from evalaudit.verdicts import EXIT_BLOCKED, EXIT_INPUT, EXIT_OK
 
 __all__ = ["EXIT_BLOCKED", "EXIT_INPUT", "EXIT_OK", "cli", "main"]
@@ -71,6 +73,7 @@ def cli() -> None:
 @gold_option
 @click.option("--profile", is_flag=True, help="Print per-step timings on stderr.")
 @quiet_option
+@progress_option
 def audit(
     file: str,
     gold_path: str | None,
@@ -79,6 +82,7 @@ def audit(
     md_out: str | None,
     profile: bool,
     quiet: bool,
+    progress: bool,
     **kw: Any,
 ) -> None:
     """Audit FILE: agreement, leniency per labeler, findings, headline impact.
@@ -92,7 +96,7 @@ def audit(
     from evalaudit.render.output import write_outputs
     from evalaudit.render.text import render_text
 
-    prof = Profiler(progress=not quiet)
+    prof = Profiler(progress=progress_wanted(quiet, progress))
     policy, gold, ing = load_inputs(file, ingest_options_from(kw), rules_path, gold_path, prof)
     result = audit_ingested(ing, policy, prof, gold=gold)
     with prof.step("write outputs"):
@@ -103,7 +107,9 @@ def audit(
 
         click.echo("step timings (s):", err=True)
         for k, v in prof.timings.items():
-            click.echo(f"  {k:<20} {v:8.3f}", err=True)
+            peak = prof.peak_rss_mb.get(k)
+            shown = f"  (peak RSS so far {peak:,.0f} MB)" if peak else ""
+            click.echo(f"  {k:<20} {v:8.3f}{shown}", err=True)
         click.echo(f"  {'total':<20} {prof.elapsed():8.3f}  (wall time of the steps)", err=True)
         if parallel_steps():
             click.echo(
@@ -233,6 +239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
+        return EXIT_INPUT
+    except ResourceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_INPUT
+    except MemoryError as exc:  # outside any profiled step (rendering, writing): still a resource
+        from evalaudit.audit import out_of_memory
+
+        click.echo(f"error: {out_of_memory(exc, None, None, None)}", err=True)
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 130

@@ -172,6 +172,48 @@ class InputError(Exception):
         return "\n".join(lines)
 
 
+@dataclass
+class ResourceError(Exception):
+    """The machine ran out of memory for this input: not the user's data, not a bug.
+
+    Says which step was running, what it tried to allocate (numpy's and Arrow's messages
+    say how much), the input's size and the way out. The CLI exits 2 with it.
+    """
+
+    step: str | None = None
+    needed: str | None = None
+    path: str | None = None
+    file_bytes: int | None = None
+    rows: int | None = None
+    peak_mb: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        what = f"while running '{self.step}'" if self.step else "while auditing"
+        size = []
+        if self.rows is not None:
+            size.append(f"{self.rows:,} label rows")
+        if self.file_bytes is not None:
+            size.append(f"{self.file_bytes / 2**20:,.1f} MiB on disk")
+        lines = [
+            f"out of memory {what}"
+            + (f" on {self.path}" if self.path else "")
+            + (f" ({', '.join(size)})" if size else ""),
+        ]
+        if self.needed:
+            lines.append(f"  the allocation that failed: {self.needed}")
+        if self.peak_mb:
+            lines.append(f"  resident memory reached {self.peak_mb:,.0f} MB before it")
+        lines.append(
+            "  fix: audit it out of core with --engine duckdb (the labels stay on disk), "
+            "or run on a machine with more memory, or audit one part at a time "
+            "(--version, or split the file by batch)"
+        )
+        return "\n".join(lines)
+
+
 def format_problem(p: Problem, row_label: str = "row") -> list[str]:
     """Lines describing one problem: check, where, what, how many, which rows, the fix."""
     noun = "key" if p.check in ("rules", "reviews") else "column"

@@ -1,11 +1,21 @@
 """Read label tables (CSV, TSV, Parquet, JSON Lines, labeling-tool exports) and write outputs.
 
-Readers return every column as pandas ``string`` (typed Parquet/JSON values
-are rendered the way they would appear in a CSV: ``1`` not ``1.0``), plus the
-source row number in :data:`evalaudit.contract.ROW` as the frame index, so
-every later problem can name the row the user sees in the file. File-level
-problems (missing, empty, not UTF-8, not Parquet, unparseable) raise
-:class:`evalaudit.contract.InputError`.
+Readers return every column as text (typed Parquet/JSON values are rendered the way they
+would appear in a CSV: ``1`` not ``1.0``), plus the source row number in
+:data:`evalaudit.contract.ROW` as the frame index, so every later problem can name the row
+the user sees in the file. File-level problems (missing, empty, not UTF-8, not Parquet,
+unparseable) raise :class:`evalaudit.contract.InputError`.
+
+Two paths, one result. Parquet files, and CSV/TSV/JSON Lines files whose rows are their
+lines, are read by Arrow into integer codes column by column (:mod:`evalaudit.columnar`):
+each column is a pandas ``Categorical`` whose codes are ``pd.factorize``'s (kept in
+:attr:`RawFile.codes` for validation to reuse), and the file's timestamp column stays typed
+when the file stores it typed. Everything else (labeling-tool exports, UTF-16, quoted
+newlines, blank lines, ragged rows, invalid UTF-8, nested JSON) is read the careful way:
+the whole text decoded, pandas or ``json`` per line, which maps every row to its physical
+line and names the line of a problem. The fast path hands a file to the careful one
+whenever it could read it differently (see :class:`evalaudit.columnar.Fallback`), so the
+two give the same values, notes and problems; ``tests/test_io_layouts.py`` checks it.
 
 Messy files are read as they come, and each step taken is said in
 :attr:`RawFile.notes`: compressed files (gzip, bz2, xz, zstd) are recognised by
@@ -36,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalaudit.contract import ROW, InputError, Problem
+from evalaudit.contract import ROW, TIMESTAMP, InputError, Problem
 
 __all__ = [
     "FORMATS",
@@ -96,14 +106,15 @@ _EXTENSIONS = {
 
 @dataclass(frozen=True)
 class RawFile:
-    """A table as read: string columns, indexed by the row number in the file."""
+    """A table as read: text columns (categoricals on the coded path; the timestamp column
+    may be typed), indexed by the row number in the file."""
 
     path: str
     format: str
     frame: pd.DataFrame
     sha256: str
     row_label: str  # "line" for text formats, "row" for Parquet
-    #: ``pd.factorize(frame[col])`` of some columns, computed while reading (Parquet)
+    #: ``pd.factorize(frame[col])`` of the columns read as codes (see :mod:`evalaudit.columnar`)
     codes: dict[str, tuple[np.ndarray, pd.Index]] = field(default_factory=dict)
     #: records the reader read but could not map to a label row, by reason (a labeling
     #: tool's cancelled or ignored annotations, records without a label ...)
@@ -162,12 +173,15 @@ def read_table(
     *,
     delimiter: str | None = None,
     control: str | None = None,
+    timestamp_column: str | None = TIMESTAMP,
 ) -> RawFile:
     """Read one table. Raises InputError naming the file and the problem.
 
     ``delimiter`` fixes a CSV's delimiter (default: sniffed, see :func:`sniff_delimiter`);
     ``control`` picks the labeling-tool control (Label Studio ``from_name``, an Inspect
     scorer, an Argilla question, a LangSmith/Langfuse feedback key) when a file has several.
+    ``timestamp_column`` (the file's name of the contract's ``timestamp``) may come back
+    typed (UTC datetimes) when the file stores it typed; every other column is text.
     """
     p = Path(path)
     name = str(path)
@@ -198,50 +212,15 @@ def read_table(
                 )
             ],
         )
-    digest = sha256_of(p)
-    codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
-    with open(p, "rb") as fh:
-        head = fh.read(8)
-    compressed = _sniff_compression(head) or p.suffix.lower() in _COMPRESSION_EXTENSIONS
-    plain_parquet = not compressed and (
-        fmt == "parquet" or (fmt is None and _EXTENSIONS.get(p.suffix.lower()) == "parquet")
-    )
-    # a Parquet file is read by pyarrow from the path (memory-mapped row groups), never
-    # into one bytes object; text and compressed files are read whole
-    data = b"" if plain_parquet else _decompress(p.read_bytes(), p, name, notes)
-    if fmt is None:
-        fmt = "parquet" if plain_parquet else _format_of(p, data, name)
-    rejected: dict[str, int] = {}
-    if fmt == "parquet":
-        frame, codes = _read_parquet(p, name, None if plain_parquet else data)
-        row_label = "row"
-    else:
-        text = _decode(data, name, notes)
-        from evalaudit import readers
-
-        if fmt == "jsonl" and delimiter is None:
-            detected = readers.detect_json(text)
-            if detected is not None:
-                fmt = detected
-                notes.append(f"read as: {readers.TITLES[fmt]} (recognised by content)")
-        elif fmt == "csv" and delimiter is None:
-            end = text.find("\n")
-            header = text if end < 0 else text[:end]  # no copy of the rest of a large file
-            detected = readers.detect_csv_header(header, sniff_delimiter(text)[0])
-            if detected is not None:
-                fmt = detected
-                notes.append(f"read as: {readers.TITLES[fmt]} (recognised by its columns)")
-        if fmt in readers.READERS:
-            out = readers.read_export(fmt, text, name, control=control, delimiter=delimiter)
-            frame, rejected, row_label = out.frame, out.rejected, out.row_label
-            notes.extend(out.notes)
-        elif fmt == "jsonl":
-            frame = _read_jsonl(text, name)
-            row_label = "line"
-        else:
-            sep = _delimiter(text, fmt, delimiter, notes)
-            frame = _read_delimited(text, name, sep)
-            row_label = "line"
+    # the digest is taken on a second thread while the file is read (hashlib releases the GIL)
+    hashing = ThreadPoolExecutor(max_workers=1)
+    digest_job = hashing.submit(sha256_of, p)
+    try:
+        raw = _read_any(p, name, fmt, delimiter, control, notes, timestamp_column)
+    finally:
+        hashing.shutdown(wait=True)
+    digest = digest_job.result()
+    fmt, frame, codes, rejected, row_label = raw
     if frame.empty and not rejected:
         raise InputError(
             name,
@@ -265,6 +244,181 @@ def read_table(
         rejected=rejected,
         notes=tuple(notes),
     )
+
+
+def _read_any(
+    p: Path,
+    name: str,
+    fmt: str | None,
+    delimiter: str | None,
+    control: str | None,
+    notes: list[str],
+    timestamp_column: str | None,
+) -> tuple[str, pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]], dict[str, int], str]:
+    """The format, frame, codes, rejected counts and row label of one file."""
+    codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    compressed = _sniff_compression(head) or p.suffix.lower() in _COMPRESSION_EXTENSIONS
+    plain_parquet = not compressed and (
+        fmt == "parquet" or (fmt is None and _EXTENSIONS.get(p.suffix.lower()) == "parquet")
+    )
+    rejected: dict[str, int] = {}
+    fast = (
+        None
+        if plain_parquet
+        else _read_text_fast(p, fmt, delimiter, name, head, notes, timestamp_column)
+    )
+    if plain_parquet:
+        # read by pyarrow from the path (one column at a time), never into one bytes object
+        frame, codes = _read_parquet(p, name, None, timestamp_column)
+        row_label = "row"
+    elif fast is not None:
+        fmt, frame, codes = fast
+        row_label = "line"
+    else:
+        # the careful path: the whole (decompressed) file as one text, read by pandas and the
+        # labeling-tool readers; for small files, exports, and what the fast path refused
+        data = _decompress(p.read_bytes(), p, name, notes)
+        if fmt is None:
+            fmt = _format_of(p, data, name)
+        if fmt == "parquet":
+            frame, codes = _read_parquet(p, name, data, timestamp_column)
+            row_label = "row"
+        else:
+            frame, rejected, row_label, fmt = _read_text_careful(
+                data, fmt, name, delimiter, control, notes
+            )
+    return fmt or "parquet", frame, codes, rejected, row_label
+
+
+def _read_text_careful(
+    data: bytes,
+    fmt: str,
+    name: str,
+    delimiter: str | None,
+    control: str | None,
+    notes: list[str],
+) -> tuple[pd.DataFrame, dict[str, int], str, str]:
+    """A text file read whole: pandas for CSV/TSV, ``json`` for JSON Lines, or an export reader."""
+    text = _decode(data, name, notes)
+    del data
+    from evalaudit import readers
+
+    rejected: dict[str, int] = {}
+    if fmt == "jsonl" and delimiter is None:
+        detected = readers.detect_json(text)
+        if detected is not None:
+            fmt = detected
+            notes.append(f"read as: {readers.TITLES[fmt]} (recognised by content)")
+    elif fmt == "csv" and delimiter is None:
+        end = text.find("\n")
+        header = text if end < 0 else text[:end]  # no copy of the rest of a large file
+        detected = readers.detect_csv_header(header, sniff_delimiter(text)[0])
+        if detected is not None:
+            fmt = detected
+            notes.append(f"read as: {readers.TITLES[fmt]} (recognised by its columns)")
+    if fmt in readers.READERS:
+        out = readers.read_export(fmt, text, name, control=control, delimiter=delimiter)
+        notes.extend(out.notes)
+        return out.frame, dict(out.rejected), out.row_label, fmt
+    if fmt == "jsonl":
+        return _read_jsonl(text, name), rejected, "line", fmt
+    sep = _delimiter(text, fmt, delimiter, notes)
+    return _read_delimited(text, name, sep), rejected, "line", fmt
+
+
+#: The head of a text file decoded to sniff its delimiter and header (more than the 64 KiB
+#: :func:`sniff_delimiter` looks at, so it cuts the same partial last line the full text would).
+_HEAD_BYTES = 1 << 18
+
+
+def _read_text_fast(
+    p: Path,
+    fmt: str | None,
+    delimiter: str | None,
+    name: str,
+    head8: bytes,
+    notes: list[str],
+    timestamp_column: str | None = TIMESTAMP,
+) -> tuple[str, pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]] | None:
+    """A CSV/TSV or JSON Lines file streamed through Arrow into codes (:mod:`evalaudit.columnar`).
+
+    ``None`` when the file is better read the careful way (:func:`_read_text_careful`):
+    anything that is not a plain delimited table in UTF-8 whose rows are its lines, so that
+    the careful reader, which reads it exactly as before, can name the line of any problem.
+    Nothing read here is kept when it returns ``None``: the careful path starts over.
+    """
+    from evalaudit import columnar
+
+    by_ext = _COMPRESSION_EXTENSIONS.get(p.suffix.lower())
+    by_magic = _sniff_compression(head8)
+    if by_ext and by_magic is None:
+        return None  # named .gz but not gzip: the careful path says so
+    kind = by_magic or by_ext
+    opener = columnar.path_opener(p, kind)
+    try:
+        if fmt is None:
+            try:
+                fmt = detect_format(p)
+            except InputError:
+                if kind is None:
+                    raise
+                with opener() as fh:
+                    fmt = _format_of(p, fh.read(4096), name)
+        if fmt not in ("csv", "tsv", "jsonl"):
+            return None  # exports named by --format: their readers
+        head, skip = columnar.sniff_head(opener, _HEAD_BYTES)
+        from evalaudit import readers
+
+        said: list[str] = []
+        if fmt == "jsonl":
+            if not head.lstrip().startswith("{"):
+                return None  # a JSON array or not JSON: the careful reader says which
+            if delimiter is None and readers.detect_json(head) is not None:
+                return None  # a labeling-tool export: its reader
+            frame, codes, n_bytes = columnar.read_jsonl_coded(
+                opener, timestamp_column, skip=skip, on_rows=_progress_rows
+            )
+            first_line = 1
+        else:
+            end = head.find("\n")
+            if delimiter is None and readers.detect_csv_header(
+                head if end < 0 else head[:end], sniff_delimiter(head)[0]
+            ):
+                return None  # a labeling-tool export: its reader
+            sep = _delimiter(head, fmt, delimiter, said)
+            header = columnar.header_of(head, sep)
+            frame, codes, n_bytes = columnar.read_csv_coded(
+                opener, sep, header, skip=skip, on_rows=_progress_rows
+            )
+            first_line = 2  # the header is line 1
+    except columnar.Fallback:
+        return None
+    except (OSError, EOFError, ValueError):  # a corrupt compressed stream: the careful path
+        return None
+    if kind is not None:
+        size = p.stat().st_size
+        notes.append(
+            f"decompressed {kind} ({size:,} -> {n_bytes:,} bytes"
+            + (", recognised by its magic bytes" if by_ext is None else "")
+            + ")"
+        )
+    notes.extend(said)
+    if fmt != "jsonl":
+        frame.columns = [str(c).strip() for c in frame.columns]
+        codes = {str(c).strip(): v for c, v in codes.items()}
+        _check_header(frame, name)
+    # every row is one line (checked while streaming)
+    frame.index = pd.Index(np.arange(first_line, len(frame) + first_line, dtype=np.int64), name=ROW)
+    return fmt, frame, codes
+
+
+def _progress_rows(done: int, total: int | None = None) -> None:
+    """Rows read so far (of ``total``, when the file says), for the running step's progress line."""
+    from evalaudit.progress import report_rows
+
+    report_rows(done, total)
 
 
 def frame_to_raw(data: Any, name: str | None = None) -> RawFile:
@@ -693,7 +847,7 @@ def _read_jsonl(text: str, name: str) -> pd.DataFrame:
 
 
 def _read_parquet(
-    p: Path, name: str, data: bytes | None = None
+    p: Path, name: str, data: bytes | None = None, timestamp_column: str | None = TIMESTAMP
 ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]]:
     """Read a Parquet file (``data``: its bytes, when they came out of a compressed file)."""
     if data is not None:
@@ -716,47 +870,48 @@ def _read_parquet(
                 )
             ],
         )
+    from evalaudit import columnar
+
+    try:
+        import pyarrow as pa
+
+        return columnar.read_parquet_coded(
+            pa.py_buffer(data) if data is not None else p,
+            on_rows=_progress_rows,
+            typed=timestamp_column,
+        )
+    except columnar.Fallback:
+        pass  # nested or binary columns: read whole and rendered below
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        _parquet_error(name, exc)
     import pyarrow.parquet as pq
 
-    dictionary = _dictionary_columns(source)
     try:
-        table = pq.read_table(source, read_dictionary=dictionary)
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise InputError(
-            name,
-            [
-                _file_problem(
-                    "format",
-                    f"the Parquet file cannot be read: {exc}",
-                    "write the file again; it looks corrupt or truncated",
-                )
-            ],
-        ) from None
-    # the text columns that stay text (ids, times) are hashed by Arrow on a second thread
-    # while the frame is converted: the validation needs their codes anyway (DESIGN 8)
-    import pyarrow as pa
-
-    hashed = (
-        [
-            f.name
-            for f in table.schema
-            if f.name not in dictionary
-            and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
-        ]
-        if dictionary is not None
-        else []
-    )
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        jobs = {c: pool.submit(arrow_factorize, table.column(c)) for c in hashed}
-        frame = table.to_pandas()
-        del table  # the columns the jobs read stay alive with them; the rest can go
-        for col in frame.columns:
-            frame[col] = _to_string(frame[col])
-        done = {str(c): job.result() for c, job in jobs.items()}
-    codes = {c: v for c, v in done.items() if v is not None}
+        table = pq.read_table(source)
+    except Exception as exc:
+        _parquet_error(name, exc)
+    frame = table.to_pandas()
+    del table
+    for col in frame.columns:
+        frame[col] = _to_string(frame[col])
     frame.columns = [str(c) for c in frame.columns]
     frame.index = pd.Index(np.arange(1, len(frame) + 1, dtype=np.int64), name=ROW)
-    return frame, codes
+    return frame, {}
+
+
+def _parquet_error(name: str, exc: Exception) -> None:
+    if isinstance(exc, MemoryError):
+        raise exc
+    raise InputError(
+        name,
+        [
+            _file_problem(
+                "format",
+                f"the Parquet file cannot be read: {exc}",
+                "write the file again; it looks corrupt or truncated",
+            )
+        ],
+    ) from None
 
 
 def arrow_factorize(column: Any) -> tuple[np.ndarray, pd.Index] | None:
@@ -779,63 +934,6 @@ def arrow_factorize(column: Any) -> tuple[np.ndarray, pd.Index] | None:
     indices = pa.chunked_array([c.indices for c in enc.chunks]).combine_chunks()
     codes = indices.fill_null(-1).to_numpy(zero_copy_only=False)  # int32: half of pd's intp
     return codes, pd.Index(pd.array(dictionary.cast(pa.large_string()), dtype="string"))
-
-
-#: Parquet files with at least this many rows read their low-cardinality text columns as
-#: dictionaries (pandas categoricals): the ids of a few hundred labelers, the labels and the
-#: slices are then hashed once per distinct value instead of once per row (DESIGN section 8).
-DICTIONARY_MIN_ROWS = 200_000
-#: A text column is read as a dictionary when the first rows of its first, middle and last
-#: row groups (up to this many rows each) hold at most :data:`_DICTIONARY_MAX_VALUES`
-#: distinct values together: a few hundred labelers, a label scale, slices, batches. Ids
-#: sorted in the file look few in one row group but grow from group to group; pandas
-#: would merge their per-chunk dictionaries slowly, so they are hashed instead.
-_DICTIONARY_PROBE_ROWS = 65_536
-_DICTIONARY_MAX_VALUES = 10_000
-
-
-def _dictionary_columns(p: Any) -> list[str] | None:
-    """Text columns of ``p`` worth reading as dictionaries (see :data:`DICTIONARY_MIN_ROWS`).
-
-    Only a speed and memory choice: :func:`_to_string` renders a dictionary column to
-    the same values as a plain one, so every check and statistic sees the same data.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    try:
-        pf = pq.ParquetFile(p)
-        if pf.metadata.num_rows < DICTIONARY_MIN_ROWS:
-            return None
-        text = [
-            f.name
-            for f in pf.schema_arrow
-            if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-        ]
-        if not text:
-            return None
-        n_groups = pf.metadata.num_row_groups
-        probes = []
-        for group in sorted({0, n_groups // 2, n_groups - 1}):
-            batches = pf.iter_batches(
-                batch_size=_DICTIONARY_PROBE_ROWS, row_groups=[group], columns=text
-            )
-            batch = next(batches, None)
-            if batch is not None and batch.num_rows:
-                probes.append(batch)
-    except Exception:  # a corrupt file: let the full read report it
-        return None
-    if not probes:
-        return None
-    n_probed = sum(b.num_rows for b in probes)
-    out = []
-    for name in text:
-        values = pa.chunked_array([b.column(name) for b in probes])
-        distinct = pc.count_distinct(values).as_py()
-        if distinct <= _DICTIONARY_MAX_VALUES and 2 * distinct <= n_probed:
-            out.append(name)
-    return out
 
 
 def _to_string(s: pd.Series) -> pd.Series:

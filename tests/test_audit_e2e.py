@@ -166,46 +166,6 @@ def _same_audit_but_input(expected: dict, out) -> bool:
     return a == b
 
 
-def test_parquet_read_as_dictionaries_gives_the_same_audit(sample_audit, tmp_path, monkeypatch):
-    """Large Parquet files read their low-cardinality text columns as categoricals (a speed
-    choice only): forced on the sample, the audit must equal the plain-string read's."""
-    import evalaudit.io as eio
-    from evalaudit.cli import main
-
-    monkeypatch.setattr(eio, "DICTIONARY_MIN_ROWS", 0)
-    assert eio._dictionary_columns(SAMPLE / "labels.parquet")  # the path under test is taken
-    out = tmp_path / "dict.json"
-    assert main(["audit", str(SAMPLE / "labels.parquet"), "--json", str(out), "-q"]) == 0
-    assert _same_audit_but_input(sample_audit[0], out)
-
-
-def test_dictionary_read_picks_small_vocabularies_not_sorted_ids(tmp_path):
-    """Ids sorted in the file repeat within a row group but not across groups: they must
-    not be read as dictionaries (pandas merges many large chunk dictionaries slowly)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    import evalaudit.io as eio
-
-    n = 300_000
-    rows = np.arange(n)
-    table = pa.table(
-        {
-            "item_id": [f"it{i // 3:07d}" for i in rows],  # sorted, 3 labels per item
-            "labeler_id": [f"lab{i % 20:02d}" for i in rows],
-            "label": ["pass" if i % 3 else "fail" for i in rows],
-        }
-    )
-    path = tmp_path / "big.parquet"
-    pq.write_table(table, path, row_group_size=50_000)
-    assert eio._dictionary_columns(path) == ["labeler_id", "label"]
-    frame, codes = eio._read_parquet(path, str(path))
-    assert isinstance(frame["labeler_id"].dtype, pd.CategoricalDtype)
-    assert list(codes) == ["item_id"]  # hashed by Arrow while the frame converted
-    expect, _ = pd.factorize(frame["item_id"])
-    assert np.array_equal(codes["item_id"][0], expect)
-
-
 def test_slices_of_the_sample_have_different_pass_rates(sample_audit):
     per_slice = sample_audit[0]["headline"]["per_slice"]
     cats = [r["score"] for r in per_slice if r["slice_column"] == "category"]
@@ -245,7 +205,7 @@ def test_help_shows_examples(run_cli):
 @pytest.mark.slow
 def test_subprocess_audit_of_sample_and_bad_input(tmp_path):
     run = subprocess.run(
-        [sys.executable, "-m", "evalaudit", "audit", str(SAMPLE / "labels.csv")],
+        [sys.executable, "-m", "evalaudit", "audit", str(SAMPLE / "labels.csv"), "--progress"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -254,7 +214,9 @@ def test_subprocess_audit_of_sample_and_bad_input(tmp_path):
     assert run.returncode == 0, run.stderr
     flagged = [ln for ln in run.stdout.splitlines() if ln.rstrip().endswith("FLAG")]
     assert len(flagged) == 1 and PLANTED in flagged[0]
-    assert "evalaudit: read and validate ..." in run.stderr  # progress on stderr
+    # progress on stderr when asked (stderr is a pipe here): a line per step with its rows
+    assert "evalaudit: read and validate ..." in run.stderr
+    assert "evalaudit: joint model  7,800 / 7,800 rows in" in run.stderr
     bad = tmp_path / "bad.parquet"
     bad.write_text("item_id,labeler_id,label\n")
     run = subprocess.run(

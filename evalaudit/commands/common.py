@@ -16,6 +16,8 @@ __all__ = [
     "gold_option",
     "ingest_options_from",
     "input_options",
+    "progress_option",
+    "progress_wanted",
     "quiet_option",
     "review_source_options",
     "rules_option",
@@ -201,6 +203,22 @@ gold_option = click.option(
     help="Gold answers (item_id,gold_label) for per-labeler gold accuracy.",
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+progress_option = click.option(
+    "--progress",
+    "progress",
+    is_flag=True,
+    help="A progress line per step on stderr (rows done / total, rate) even when stderr is "
+    "not a terminal; the default shows them on a terminal only, and -q never.",
+)
+
+
+def progress_wanted(quiet: bool, progress: bool) -> bool:
+    """Progress lines: when asked (``--progress``), else on a terminal unless ``-q``."""
+    if progress:
+        return True
+    from evalaudit.progress import stderr_is_terminal
+
+    return not quiet and stderr_is_terminal()
 
 
 def review_source_options(f: Callable[..., Any]) -> Callable[..., Any]:

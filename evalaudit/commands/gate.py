@@ -12,6 +12,8 @@ from evalaudit.commands.common import (
     gold_option,
     ingest_options_from,
     input_options,
+    progress_option,
+    progress_wanted,
     quiet_option,
     review_source_options,
     rules_option,
@@ -78,6 +80,7 @@ Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or input 
     help="Exit 0 even when blocked (roll-out mode); input errors still exit 2.",
 )
 @quiet_option
+@progress_option
 def gate(
     data: str,
     rules_path: str | None,
@@ -93,6 +96,7 @@ def gate(
     annotations: str | None,
     nofail: bool,
     quiet: bool,
+    progress: bool,
     **kw: Any,
 ) -> int:
     """Decide whether eval-set DATA can be promoted under the policy and review decisions."""
@@ -126,7 +130,7 @@ def gate(
             home=home,
             gold_path=gold_path,
             today=today,
-            profiler=Profiler(progress=not quiet),
+            profiler=Profiler(progress=progress_wanted(quiet, progress)),
         )
     except InputError as exc:
         if annotations == "github":

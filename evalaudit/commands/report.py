@@ -14,6 +14,8 @@ from evalaudit.commands.common import (
     gold_option,
     ingest_options_from,
     input_options,
+    progress_option,
+    progress_wanted,
     quiet_option,
     review_source_options,
     rules_option,
@@ -70,6 +72,7 @@ makes it 0), 2 usage or input error (nothing is written).""",
 @review_source_options
 @click.option("--profile", is_flag=True, help="Print per-step timings on stderr.")
 @quiet_option
+@progress_option
 def report(
     data: str,
     out_dir: str,
@@ -84,6 +87,7 @@ def report(
     home: str | None,
     profile: bool,
     quiet: bool,
+    progress: bool,
     **kw: Any,
 ) -> int:
     """Write a self-contained HTML report (plus Markdown and JSON) of the audit of DATA."""
@@ -107,7 +111,7 @@ def report(
 
     if no_history and history_path:
         raise click.UsageError("--history and --no-history exclude each other")
-    prof = Profiler(progress=not quiet)
+    prof = Profiler(progress=progress_wanted(quiet, progress))
     policy, gold, ing = load_inputs(data, ingest_options_from(kw), rules_path, gold_path, prof)
     from evalaudit.gate import audit_with_reviews, reviewed_result
     from evalaudit.reviews import decisions_for_gate, utc_today

@@ -82,7 +82,13 @@ def _ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingest
     if isinstance(path, RawFile):
         raw = path
     else:
-        raw = read_table(path, opts.fmt, delimiter=opts.delimiter, control=opts.control)
+        raw = read_table(
+            path,
+            opts.fmt,
+            delimiter=opts.delimiter,
+            control=opts.control,
+            timestamp_column=opts.column_map.get(TIMESTAMP, TIMESTAMP),
+        )
     notes: list[str] = list(raw.notes)
     frame = _apply_column_map(raw, opts.column_map)
     frame = _apply_aliases(frame, opts, notes)

@@ -18,8 +18,12 @@ from evalaudit.validate.codes import _codes
 def _parse_timestamps(raw: pd.Series) -> pd.Series:
     """ISO 8601 strings or epoch numbers (seconds; milliseconds when > 1e11) -> UTC datetimes.
 
-    Unparseable values become NaT (the suite reports them).
+    Unparseable values become NaT (the suite reports them). A column the reader gave typed
+    (a Parquet timestamp) is only converted to UTC: never rendered to text and parsed back.
     """
+    if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(raw.dtype):
+        typed = raw if isinstance(raw.dtype, pd.DatetimeTZDtype) else raw.dt.tz_localize("UTC")
+        return typed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
     text = isinstance(raw.dtype, pd.CategoricalDtype | pd.StringDtype)
     s = raw if text else raw.astype("string")
     # parse each distinct value once (timestamps repeat: minutes, batches), then take;

@@ -1,0 +1,313 @@
+"""One read path for every file layout: the same rows audit to the same figures whether the
+Parquet file has typed or string timestamps, one or many row groups, dictionary-typed or
+plain-encoded columns, sorted or shuffled rows; a CSV streamed through Arrow reads exactly as
+the careful pandas reader does, and falls back to it for what it cannot read the same way."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+import evalaudit.io as eio
+from evalaudit import columnar
+from tests.conftest import SAMPLE
+
+CSV = SAMPLE / "labels.csv"
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from evalaudit.cli import main
+
+    out = tmp_path_factory.mktemp("ref") / "ref.json"
+    assert main(["audit", str(CSV), "-q", "--json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def _audit(path: Path, tmp_path: Path) -> dict:
+    from evalaudit.cli import main
+
+    out = tmp_path / "a.json"
+    assert main(["audit", str(path), "-q", "--json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def _but_input(d: dict) -> dict:
+    d = copy.deepcopy(d)
+    for k in ("path", "sha256", "format"):
+        d["input"].pop(k)
+    return d
+
+
+def _sample_table() -> pa.Table:
+    return pq.read_table(SAMPLE / "labels.parquet")
+
+
+def _typed(t: pa.Table, unit: str, tz: str | None) -> pa.Table:
+    ts = pc.strptime(t["timestamp"], format="%Y-%m-%dT%H:%M:%SZ", unit=unit)
+    if tz:
+        ts = ts.cast(pa.timestamp(unit, tz=tz))
+    return t.set_column(t.schema.get_field_index("timestamp"), "timestamp", ts)
+
+
+# the same rows in the same order: the audit JSON is identical but for the file's name and digest
+SAME_ORDER = {
+    "typed-ms": lambda t, p: pq.write_table(_typed(t, "ms", None), p),
+    "typed-us-utc": lambda t, p: pq.write_table(_typed(t, "us", "UTC"), p, row_group_size=1000),
+    "one-row-group": lambda t, p: pq.write_table(t, p, row_group_size=len(t)),
+    "100-row-groups": lambda t, p: pq.write_table(t, p, row_group_size=78),
+    "plain-pages": lambda t, p: pq.write_table(t, p, use_dictionary=False, row_group_size=2000),
+    "arrow-dictionaries": lambda t, p: pq.write_table(
+        pa.table({c: t[c].dictionary_encode() for c in t.column_names}), p, row_group_size=3000
+    ),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(SAME_ORDER))
+def test_every_parquet_layout_gives_the_same_audit(reference, tmp_path, layout):
+    p = tmp_path / f"{layout}.parquet"
+    SAME_ORDER[layout](_sample_table(), p)
+    assert _but_input(_audit(p, tmp_path)) == _but_input(reference)
+
+
+def test_shuffled_and_sorted_rows_give_the_same_figures(reference, tmp_path):
+    t = _sample_table()
+    ref = {x["labeler_id"]: x["leniency"] for x in reference["labelers"]}
+    rng = np.random.default_rng(3)
+    for name, table in (
+        ("shuffled", t.take(pa.array(rng.permutation(len(t))))),
+        ("by-item", t.sort_by("item_id")),
+    ):
+        p = tmp_path / f"{name}.parquet"
+        pq.write_table(_typed(table, "ms", None), p, row_group_size=1000)
+        d = _audit(p, tmp_path)
+        got = {x["labeler_id"]: x["leniency"] for x in d["labelers"]}
+        assert set(got) == set(ref), name
+        assert max(abs(got[k] - ref[k]) for k in ref) < 1e-6, name
+        assert d["headline"]["score"] == pytest.approx(reference["headline"]["score"], abs=1e-12)
+        assert d["input"]["rows_used"] == d["input"]["rows_read"] == 7800
+        assert d["verdict"] == reference["verdict"]
+
+
+def test_typed_timestamps_are_never_rendered_to_text(tmp_path):
+    p = tmp_path / "t.parquet"
+    pq.write_table(_typed(_sample_table(), "ms", None), p)
+    raw = eio.read_table(p)
+    assert str(raw.frame["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert raw.frame["timestamp"].iloc[0] == pd.Timestamp("2026-08-28T11:32:00Z")
+
+
+def test_typed_numbers_render_as_in_a_csv(tmp_path):
+    p = tmp_path / "n.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "item_id": pa.array([1, 2, 3, 4], pa.int64()),
+                "labeler_id": ["a", "b", "a", None],
+                "label": pa.array([1.0, 0.0, None, 1.0]),
+                "flag": [True, False, True, None],
+            }
+        ),
+        p,
+    )
+    f = eio.read_table(p).frame
+    assert f["item_id"].astype(object).tolist() == ["1", "2", "3", "4"]
+    assert f["label"].astype(object).where(f["label"].notna(), None).tolist() == [
+        "1",
+        "0",
+        None,
+        "1",
+    ]
+    assert f["flag"].astype(object).where(f["flag"].notna(), None).tolist() == [
+        "true",
+        "false",
+        "true",
+        None,
+    ]
+    assert f["labeler_id"].isna().tolist() == [False, False, False, True]
+
+
+# ------------------------------------------------------------------ the coder
+@pytest.mark.parametrize("seed", range(6))
+def test_column_coder_is_pd_factorize(seed):
+    """Whatever the batches (dictionaries in any order with unused values, plain, mostly
+    distinct, with nulls), the codes are pd.factorize's of the whole column."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    pool = [f"v{i}" for i in range(int(rng.integers(1, 2 * n)))]
+    values = [None if rng.random() < 0.05 else pool[int(rng.integers(len(pool)))] for _ in range(n)]
+    coder = columnar.ColumnCoder()
+    at = 0
+    while at < n:
+        size = int(rng.integers(1, 500))
+        part = pa.array(values[at : at + size], pa.string())
+        how = rng.integers(3)
+        if how == 0:  # a dictionary whose values are shuffled and padded with unused ones
+            extra = pa.array([f"unused{seed}_{at}"], pa.string())
+            enc = part.dictionary_encode()
+            perm = rng.permutation(len(enc.dictionary))
+            dictionary = pa.concat_arrays([enc.dictionary.take(pa.array(perm)), extra])
+            inverse = np.argsort(perm)
+            idx = enc.indices.fill_null(0).to_numpy(zero_copy_only=False)
+            indices = pa.array(
+                [
+                    None if v is None else int(inverse[i])
+                    for v, i in zip(part.to_pylist(), idx, strict=True)
+                ],
+                pa.int32(),
+            )
+            part = pa.DictionaryArray.from_arrays(indices, dictionary)
+        elif how == 1:  # the whole column's dictionary stored with every batch
+            full = pa.array(pool, pa.string())
+            pos = {v: i for i, v in enumerate(pool)}
+            indices = pa.array(
+                [None if v is None else pos[v] for v in part.to_pylist()], pa.int32()
+            )
+            part = pa.DictionaryArray.from_arrays(indices, full)
+        coder.add(part)
+        at += size
+    codes, uniques = coder.finish()
+    expect, expect_uniques = pd.factorize(pd.Series(values, dtype=object))
+    assert np.array_equal(codes, expect)
+    assert uniques.to_pylist() == list(expect_uniques)
+
+
+# ------------------------------------------------------------------ CSV: fast and careful
+def _careful(monkeypatch, path: Path) -> eio.RawFile:
+    with monkeypatch.context() as m:
+        m.setattr(eio, "_read_text_fast", lambda *a, **k: None)
+        return eio.read_table(path)
+
+
+def _same_raw(a: eio.RawFile, b: eio.RawFile) -> None:
+    assert list(a.frame.columns) == list(b.frame.columns)
+    assert a.frame.index.equals(b.frame.index)
+    for c in a.frame.columns:
+        x = a.frame[c].astype(object).where(a.frame[c].notna(), None).tolist()
+        y = b.frame[c].astype(object).where(b.frame[c].notna(), None).tolist()
+        assert x == y, c
+    assert a.notes == b.notes
+
+
+def test_csv_fast_path_reads_as_the_careful_one(monkeypatch, tmp_path):
+    text = CSV.read_text()
+    lines = text.splitlines()
+    # blanks, spaces kept as they are, quoted fields, a quoted empty field
+    lines[3] = lines[3].replace(",pass,", ", pass ,").replace(",fail,", ", fail ,")
+    lines[5] = ",".join(f'"{v}"' for v in lines[5].split(","))
+    lines[7] = lines[7].split(",", 1)[0] + ',"",' + lines[7].split(",", 2)[2]
+    p = tmp_path / "l.csv"
+    p.write_text("\n".join(lines) + "\n")
+    fast = eio.read_table(p)
+    assert fast.codes, "the fast path was not taken"
+    _same_raw(fast, _careful(monkeypatch, p))
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    assert eio.read_table(crlf).codes
+    _same_raw(eio.read_table(crlf), _careful(monkeypatch, crlf))
+    bom = tmp_path / "bom.csv.gz"
+    bom.write_bytes(gzip.compress(b"\xef\xbb\xbf" + p.read_bytes()))
+    got = eio.read_table(bom)
+    assert got.codes and any("decompressed gzip" in n for n in got.notes)
+    _same_raw(got, _careful(monkeypatch, bom))
+
+
+def _quote_newline(line: str) -> str:
+    parts = line.split(",")
+    parts[7] = f'"{parts[7]}\n\nmore"'
+    return ",".join(parts)
+
+
+@pytest.mark.parametrize(
+    "why,edit",
+    [
+        ("quoted newline", lambda ls: ls.__setitem__(4, ls[4].replace("pass", '"pa\nss"', 1))),
+        # far from the start: Arrow's chunker may cut inside it
+        (
+            "late quoted newline",
+            lambda ls: ls.__setitem__(7000, _quote_newline(ls[7000])),
+        ),
+        ("blank line", lambda ls: ls.insert(6, "")),
+        ("ragged row", lambda ls: ls.__setitem__(8, ls[8] + ",extra")),
+        ("short row", lambda ls: ls.__setitem__(8, ls[8].rsplit(",", 2)[0])),
+    ],
+)
+def test_csv_that_is_not_one_row_per_line_falls_back(monkeypatch, tmp_path, why, edit):
+    lines = CSV.read_text().splitlines()
+    edit(lines)
+    p = tmp_path / "l.csv"
+    p.write_text("\n".join(lines) + "\n")
+    careful_error = fast_error = None
+    try:
+        careful = _careful(monkeypatch, p)
+    except eio.InputError as exc:
+        careful_error = str(exc)
+    try:
+        fast = eio.read_table(p)
+    except eio.InputError as exc:
+        fast_error = str(exc)
+    assert fast_error == careful_error, why
+    if careful_error is None:
+        assert not fast.codes, why  # read by the careful reader: it maps rows to lines
+        _same_raw(fast, careful)
+
+
+def test_bad_utf8_deep_in_a_csv_names_its_line(tmp_path):
+    lines = CSV.read_bytes().splitlines()
+    lines[5000] = lines[5000].replace(b"pass", b"p\xe9ss").replace(b"fail", b"f\xe9il")
+    p = tmp_path / "l.csv"
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(eio.InputError) as exc:
+        eio.read_table(p)
+    assert "not UTF-8" in str(exc.value) and "line 5001" in str(exc.value)
+
+
+# ------------------------------------------------------------------ JSON Lines
+def test_jsonl_fast_path_reads_as_the_careful_one(monkeypatch, tmp_path, reference):
+    df = pd.read_csv(CSV, dtype=str, keep_default_na=False)
+    df["score"] = [1.0 if i % 3 else 0.5 for i in range(len(df))]  # the column reads "1.0"
+    df["whole"] = [float(i % 4) for i in range(len(df))]  # every value whole: reads "1"
+    df["n"] = range(len(df))
+    df["ok"] = [bool(i % 2) for i in range(len(df))]
+    df.loc[3, "vendor"] = None
+    p = tmp_path / "l.jsonl"
+    df.to_json(p, orient="records", lines=True)
+    fast = eio.read_table(p)
+    assert fast.codes, "the fast path was not taken"
+    assert str(fast.frame["timestamp"].dtype) == "datetime64[ns, UTC]"
+    careful = _careful(monkeypatch, p)
+    for c in careful.frame.columns:
+        if c == "timestamp":
+            want = pd.to_datetime(careful.frame[c], utc=True).astype("datetime64[ns, UTC]")
+            assert want.equals(fast.frame[c])
+            continue
+        x = careful.frame[c].astype(object).where(careful.frame[c].notna(), None).tolist()
+        y = fast.frame[c].astype(object).where(fast.frame[c].notna(), None).tolist()
+        assert x == y, c
+    assert fast.frame.index.equals(careful.frame.index)
+
+
+def test_jsonl_whose_text_arrow_would_lose_falls_back(monkeypatch, tmp_path):
+    # a date-like item attribute (Arrow reads it as a time) and a nested value
+    lines = [
+        json.dumps({"item_id": f"q{i}", "labeler_id": "a", "label": "pass", "day": "2026-03-02"})
+        for i in range(5)
+    ]
+    lines.append(
+        json.dumps({"item_id": "q9", "labeler_id": "a", "label": "pass", "meta": {"k": 1}})
+    )
+    p = tmp_path / "l.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    got = eio.read_table(p)
+    assert not got.codes  # the careful reader
+    assert got.frame["day"].iloc[0] == "2026-03-02"
+    _same_raw(got, _careful(monkeypatch, p))
