@@ -24,6 +24,7 @@ from evalaudit.detection import (
     corrections,
     detect_joint,
 )
+from evalaudit.engine import ingest_with
 from evalaudit.findings import (
     SPOT_CHECK_ROWS,
     Finding,
@@ -45,7 +46,7 @@ from evalaudit.stats.leniency import labeler_leniency, shrink_effects
 from evalaudit.stats.materiality import finding_impact, se_from_ci
 from evalaudit.stats.sole_source import sole_source
 from evalaudit.table import ITEM, LABELER, SCORE, VALUE, LabelTable
-from evalaudit.validate import Ingested, IngestOptions, ingest
+from evalaudit.validate import Ingested, IngestOptions
 
 if TYPE_CHECKING:
     from evalaudit.reviews import Decision
@@ -97,9 +98,13 @@ def load_inputs(
     rules_path: str | Path | None = None,
     gold_path: str | Path | None = None,
     profiler: Profiler | None = None,
+    engine: str | None = None,
 ) -> tuple[Policy, pd.Series | None, Ingested]:
     """The policy, the gold answers (if any) and the validated table, each checked before any
-    statistic; every problem raises InputError naming its file."""
+    statistic; every problem raises InputError naming its file.
+
+    ``engine`` reads and validates the file (``memory``, ``duckdb``, ``spark``; default
+    ``auto``: by size, see :func:`evalaudit.engine.choose_engine`)."""
     prof = profiler or Profiler()
     with prof.step("load policy"):
         policy = load_policy(rules_path)
@@ -109,7 +114,7 @@ def load_inputs(
 
         gold = read_gold(gold_path)
     with prof.step("read and validate"):
-        ing = ingest(str(path), options)
+        ing = ingest_with(str(path), options, engine)
     return policy, gold, ing
 
 
@@ -118,14 +123,17 @@ def run_audit(
     options: IngestOptions | None = None,
     policy: Policy | None = None,
     profiler: Profiler | None = None,
+    engine: str | None = None,
 ) -> AuditResult:
-    """Audit one label file end to end. Raises InputError on bad input."""
+    """Audit one label file end to end (``engine``: see :func:`load_inputs`).
+
+    Raises InputError on bad input."""
     prof = profiler or Profiler()
     if policy is None:
-        policy, _, ing = load_inputs(path, options, profiler=prof)
+        policy, _, ing = load_inputs(path, options, profiler=prof, engine=engine)
     else:
         with prof.step("read and validate"):
-            ing = ingest(str(path), options)
+            ing = ingest_with(str(path), options, engine)
     return audit_ingested(ing, policy, prof)
 
 
