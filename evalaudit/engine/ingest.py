@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from evalaudit.contract import (
     BATCH,
@@ -118,8 +119,10 @@ def ingest_sql(path: str, options: IngestOptions | None, backend: Backend) -> In
             ],
         )
     problems: list[Problem] = []
+    blank = q.blank_counts(REQUIRED_COLUMNS, "_mapped")
     for col in REQUIRED_COLUMNS:
-        problems += q.null_check(col, "_mapped")
+        if blank[col]:
+            problems += q.null_check(col, "_mapped")
     if problems:
         raise InputError(path, problems, row_label=row_label)
 
@@ -133,34 +136,46 @@ def ingest_sql(path: str, options: IngestOptions | None, backend: Backend) -> In
     label_map = pd.DataFrame(
         {"raw": list(freq), "label": [mapping.get(v, v) for v in freq]}, dtype="string"
     )
-    backend.register_frame("_label_map", label_map)
-    cols = ", ".join(
-        f"m.{q.id(c)}" if c != LABEL else f"lm.label AS {q.id(LABEL)}" for c in columns
-    )
-    backend.execute(
-        f"CREATE OR REPLACE TEMP VIEW _labeled AS SELECT {cols}, m._row FROM _mapped m "
-        f"JOIN _label_map lm ON CAST(m.{q.id(LABEL)} AS STRING) = lm.raw"
-    )
+    if mapping:
+        backend.register_frame("_label_map", label_map)
+        cols = ", ".join(
+            f"m.{q.id(c)}" if c != LABEL else f"lm.label AS {q.id(LABEL)}" for c in columns
+        )
+        backend.execute(
+            f"CREATE OR REPLACE TEMP VIEW _labeled AS SELECT {cols}, m._row FROM _mapped m "
+            f"JOIN _label_map lm ON CAST(m.{q.id(LABEL)} AS STRING) = lm.raw"
+        )
+    else:  # no spelling to unify: no join on every later scan
+        backend.execute("CREATE OR REPLACE TEMP VIEW _labeled AS SELECT * FROM _mapped")
 
+    # (item, labeler) pairs with several rows: none in a clean file, so one grouped count
+    # decides whether the duplicate queries (a window over the repeated keys) run at all
+    i, lab, v = q.id(ITEM_ID), q.id(LABELER_ID), q.id(LABEL)
+    repeated = int(
+        backend.scalar(
+            f"SELECT count(*) FROM (SELECT {i} FROM _labeled GROUP BY {i}, {lab} "
+            "HAVING count(*) > 1) d"
+        )
+    )
     # identical duplicates (same item, labeler and label): keep the last row, count the rest
     rejected: dict[str, int] = {}
-    backend.execute(
-        "CREATE OR REPLACE TEMP TABLE _dup_drop AS SELECT _row FROM ("
-        f"SELECT _row, row_number() OVER (PARTITION BY {q.id(ITEM_ID)}, {q.id(LABELER_ID)}, "
-        f"{q.id(LABEL)} ORDER BY _row DESC) AS k FROM _labeled WHERE ({q.id(ITEM_ID)}, "
-        f"{q.id(LABELER_ID)}, {q.id(LABEL)}) IN (SELECT {q.id(ITEM_ID)}, {q.id(LABELER_ID)}, "
-        f"{q.id(LABEL)} FROM _labeled GROUP BY {q.id(ITEM_ID)}, {q.id(LABELER_ID)}, "
-        f"{q.id(LABEL)} HAVING count(*) > 1)) d WHERE k > 1"
-    )
-    n_dup = int(backend.scalar("SELECT count(*) FROM _dup_drop"))
+    n_dup = 0
+    if repeated:
+        backend.execute(
+            "CREATE OR REPLACE TEMP TABLE _dup_drop AS SELECT _row FROM ("
+            f"SELECT _row, row_number() OVER (PARTITION BY {i}, {lab}, {v} ORDER BY _row DESC) "
+            f"AS k FROM _labeled WHERE ({i}, {lab}, {v}) IN (SELECT {i}, {lab}, {v} FROM "
+            f"_labeled GROUP BY {i}, {lab}, {v} HAVING count(*) > 1)) d WHERE k > 1"
+        )
+        n_dup = int(backend.scalar("SELECT count(*) FROM _dup_drop"))
+    q.repeated = repeated > 0
     if n_dup:
         rejected["identical_duplicate"] = n_dup
-        backend.execute(
-            f"CREATE OR REPLACE TEMP VIEW {CLEAN} AS SELECT * FROM _labeled "
-            "WHERE _row NOT IN (SELECT _row FROM _dup_drop)"
+        backend.materialize(
+            CLEAN, "SELECT * FROM _labeled WHERE _row NOT IN (SELECT _row FROM _dup_drop)"
         )
     else:
-        backend.execute(f"CREATE OR REPLACE TEMP VIEW {CLEAN} AS SELECT * FROM _labeled")
+        backend.materialize(CLEAN, "SELECT * FROM _labeled")
 
     kept = {v: n for v, n in _merged(freq, mapping).items()}
     if n_dup:
@@ -179,14 +194,12 @@ def ingest_sql(path: str, options: IngestOptions | None, backend: Backend) -> In
         elif c.kind == "not_null" and c.columns[0] not in REQUIRED_COLUMNS:
             if c.columns[0] == "label_number":
                 problems += q.not_number(c)
-        elif c.kind == "unique":
+        elif c.kind == "unique" and q.repeated:
             problems += q.conflicting(c)
-    ts_map = None
     if ts_kind == "text":
-        ts_map, bad = _timestamp_map(backend, q)
-        problems += bad
+        problems += _timestamp_map(backend, q)
     slices, slice_note = _slice_columns(columns, opts, q, problems)
-    problems += _consistency_warnings(columns, q, ts_kind, ts_map)
+    problems += _consistency_warnings(columns, q, ts_kind)
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
         raise InputError(path, problems, row_label=row_label)
@@ -284,12 +297,16 @@ def _mapped_columns(types: dict[str, str], opts: IngestOptions, path: str) -> di
     for name, src in by_source.items():
         if name not in taken and name not in out:
             out[name] = src
+    from evalaudit.validate.columns import AUTO_ALIASES
+
+    if (
+        set(AUTO_ALIASES.values()) <= set(out)
+        and not set(out) & set(AUTO_ALIASES)
+        and not set(AUTO_ALIASES) & set(opts.column_map)
+    ):
+        raise Unsupported("crowd-kit column names (task, worker)")
     missing = [c for c in REQUIRED_COLUMNS if c not in out]
     if missing:
-        from evalaudit.contract import AUTO_ALIASES
-
-        if set(AUTO_ALIASES.values()) <= set(out):
-            raise Unsupported("crowd-kit column names (mapped automatically in memory)")
         raise InputError(
             path,
             [
@@ -457,6 +474,8 @@ class _Queries:
         self.path = path
         self.row_label = row_label
         self.id = backend.ident
+        self.repeated = True  # whether some (item, labeler) pair has several rows
+        self.items_ready = False  # whether _items (an id per item) exists
 
     def first_rows(self, view: str, where: str) -> tuple[int, ...]:
         t = self.b.table(
@@ -466,6 +485,16 @@ class _Queries:
 
     def count(self, view: str, where: str) -> int:
         return int(self.b.scalar(f"SELECT count(*) FROM {view} WHERE {where}"))
+
+    def blank_counts(self, cols: tuple[str, ...], view: str) -> dict[str, int]:
+        """Rows with an empty (missing or blank) value, per column, in one query."""
+        sums = ", ".join(
+            f"sum(CASE WHEN {self.id(c)} IS NULL OR trim(CAST({self.id(c)} AS STRING)) = '' "
+            "THEN 1 ELSE 0 END)"
+            for c in cols
+        )
+        t = self.b.table(f"SELECT {sums} FROM {view}")
+        return {c: int(t.column(k)[0].as_py() or 0) for k, c in enumerate(cols)}
 
     def null_check(self, col: str, view: str) -> list[Problem]:
         where = f"{self.id(col)} IS NULL OR trim(CAST({self.id(col)} AS STRING)) = ''"
@@ -545,22 +574,73 @@ class _Queries:
         ]
 
     def distinct(self, col: str) -> list[Any]:
-        t = self.b.table(f"SELECT DISTINCT CAST({self.id(col)} AS STRING) AS v FROM {CLEAN}")
-        return t.column(0).to_pylist()
+        """The distinct values of ``col`` as text (None for missing)."""
+        return self.distinct_many([col])[col]
+
+    def distinct_many(self, cols: list[str], cap: int | None = None) -> dict[str, list[Any]]:
+        """The distinct values of each column (at most ``cap`` each), in one query.
+
+        One query, not one per column: on Spark each query is a job (~0.3 s on local[1]).
+        """
+        if not cols:
+            return {}
+        limit = f" LIMIT {int(cap)}" if cap is not None else ""
+        not_null = " WHERE {c} IS NOT NULL" if cap is not None else ""
+        parts = [
+            f"SELECT * FROM (SELECT {k} AS k, v FROM (SELECT DISTINCT CAST({self.id(c)} AS "
+            f"STRING) AS v FROM {CLEAN}{not_null.format(c=self.id(c))}) d{k}{limit}) e{k}"
+            for k, c in enumerate(cols)
+        ]
+        t = self.b.table(" UNION ALL ".join(parts)).to_pandas()
+        out: dict[str, list[Any]] = {c: [] for c in cols}
+        for k, v in zip(t["k"], t["v"], strict=True):
+            out[cols[int(k)]].append(None if pd.isna(v) else v)
+        return out
+
+    def varying(self, cols: list[str]) -> dict[str, int]:
+        """Per column, the rows of items on which it takes several values; and ``n_items``.
+
+        Missing counts as one value. One pass over the items for every column, which also
+        makes the table ``_items`` (an id per item) that the encoding joins on.
+        """
+        i = self.id(ITEM_ID)
+        # min <> max, not count(DISTINCT ...) > 1: the same answer without a hash set per item
+        flags = "".join(
+            f", CASE WHEN min({e}) <> max({e}) THEN 1 ELSE 0 END AS v{k}"
+            for k, e in enumerate(f"coalesce(CAST({self.id(c)} AS STRING), '\x00')" for c in cols)
+        )
+        self.b.execute(
+            f"CREATE OR REPLACE TEMP TABLE _items AS SELECT item_id, {self.b.dense_id()} AS code, "
+            f"n{''.join(f', v{k}' for k in range(len(cols)))} FROM (SELECT {i} AS item_id, "
+            f"count(*) AS n{flags} FROM {CLEAN} GROUP BY {i}) g"
+        )
+        self.items_ready = True
+        sums = "".join(f", sum(v{k} * n)" for k in range(len(cols)))
+        t = self.b.table(f"SELECT count(*){sums} FROM _items")
+        row = [t.column(j)[0].as_py() for j in range(t.num_columns)]
+        out = {c: int(row[k + 1] or 0) for k, c in enumerate(cols)}
+        out["n_items"] = int(row[0] or 0)
+        return out
 
     def varies_within_item(self, col: str) -> tuple[int, tuple[int, ...]] | None:
         """Rows of items whose ``col`` takes several values (missing counts as one value)."""
-        i = self.id(ITEM_ID)
-        val = f"coalesce(CAST({self.id(col)} AS STRING), '\x00')"
-        bad = f"SELECT {i} FROM {CLEAN} GROUP BY {i} HAVING count(DISTINCT {val}) > 1"
-        where = f"{i} IN ({bad})"
-        n = self.count(CLEAN, where)
+        n = self._varying.get(col) if hasattr(self, "_varying") else None
+        if n is None:
+            n = self.varying([col])[col]
         if not n:
             return None
-        return n, self.first_rows(CLEAN, where)
+        i = self.id(ITEM_ID)
+        val = f"coalesce(CAST({self.id(col)} AS STRING), '\x00')"
+        bad = f"SELECT {i} FROM {CLEAN} GROUP BY {i} HAVING min({val}) <> max({val})"
+        return n, self.first_rows(CLEAN, f"{i} IN ({bad})")
+
+    def prepare(self, cols: list[str]) -> int:
+        """Count the varying rows of ``cols`` in one pass (used by varies_within_item)."""
+        self._varying = self.varying(cols)
+        return self._varying["n_items"]
 
 
-def _timestamp_map(backend: Backend, q: _Queries) -> tuple[pd.DataFrame, list[Problem]]:
+def _timestamp_map(backend: Backend, q: _Queries) -> list[Problem]:
     """Each distinct timestamp text parsed once by the in-memory parser; unparseable ones."""
     col = q.id(TIMESTAMP)
     text = backend.table(
@@ -590,7 +670,7 @@ def _timestamp_map(backend: Backend, q: _Queries) -> tuple[pd.DataFrame, list[Pr
                 examples=tuple(bad[:5]),
             )
         )
-    return ts_map, problems
+    return problems
 
 
 # ------------------------------------------------------------------ slices and warnings
@@ -642,15 +722,12 @@ def _slice_columns(
             chosen.append(col)
         return tuple(chosen), "given with --slice"
     chosen, skipped = [], []
-    n_items = int(q.b.scalar(f"SELECT count(DISTINCT {q.id(ITEM_ID)}) FROM {CLEAN}"))
+    n_items = q.prepare([*candidates, *([MODEL] if MODEL in columns else [])])
+    # capped: a high-cardinality column is skipped whatever its exact count
+    cap = max(MAX_SLICE_VALUES, int(0.5 * n_items)) + 1
+    distinct = q.distinct_many(candidates, cap)
     for col in candidates:
-        # capped: a high-cardinality column is skipped whatever its exact count
-        cap = max(MAX_SLICE_VALUES, int(0.5 * n_items)) + 1
-        t = q.b.table(
-            f"SELECT DISTINCT CAST({q.id(col)} AS STRING) AS v FROM {CLEAN} "
-            f"WHERE {q.id(col)} IS NOT NULL LIMIT {cap}"
-        )
-        uniques = t.column(0).to_pylist()
+        uniques = distinct[col]
         nunique = len(uniques)
         low = col.lower()
         if low.endswith("_id") or low in ("id", "uuid") or nunique == 0:
@@ -677,7 +754,7 @@ def _slice_columns(
 
 
 def _consistency_warnings(
-    columns: dict[str, str], q: _Queries, ts_kind: str | None, ts_map: pd.DataFrame | None
+    columns: dict[str, str], q: _Queries, ts_kind: str | None
 ) -> list[Problem]:
     """As :func:`evalaudit.validate.slices._consistency_warnings`."""
     out: list[Problem] = []
@@ -686,7 +763,7 @@ def _consistency_warnings(
         if col not in columns or col == BATCH:
             continue
         c = q.id(col)
-        bad_q = f"SELECT {lab} FROM {CLEAN} WHERE {c} IS NOT NULL GROUP BY {lab} HAVING count(DISTINCT {c}) > 1"
+        bad_q = f"SELECT {lab} FROM {CLEAN} WHERE {c} IS NOT NULL GROUP BY {lab} HAVING min({c}) <> max({c})"
         bad = [str(x) for x in q.b.table(f"{bad_q} ORDER BY {lab}").column(0).to_pylist()]
         if bad:
             where = f"{lab} IN ({bad_q})"
@@ -704,9 +781,8 @@ def _consistency_warnings(
             )
     if ts_kind is not None:
         col = q.id(TIMESTAMP)
+        # missing in the file (an unparseable one is an error of its own, as in memory)
         where = f"{col} IS NULL"
-        if ts_kind == "text":
-            where += f" OR CAST({col} AS STRING) IN (SELECT t FROM _ts_map WHERE NOT ok)"
         n = q.count(CLEAN, where)
         if n:
             out.append(
@@ -751,11 +827,14 @@ def _encode(
     """The LabelTable's columns as codes, computed by the engine, streamed into numpy."""
     i, lab, v = q.id(ITEM_ID), q.id(LABELER_ID), q.id(LABEL)
     # items in order of first appearance (pd.factorize's order), labelers sorted
-    backend.execute(
-        f"CREATE OR REPLACE TEMP TABLE _items AS SELECT {i} AS item_id, "
-        f"row_number() OVER (ORDER BY min(_row)) - 1 AS code FROM {CLEAN} GROUP BY {i}"
-    )
-    labelers = sorted(str(x) for x in q.distinct(LABELER_ID))
+    # an arbitrary id per item here (made by the slice scan's pass over the items when it
+    # ran); numpy renumbers them in order of first appearance (pd.factorize over the rows
+    # in file order), which costs less than sorting the items by their first row in SQL
+    if not q.items_ready:
+        q.varying([])
+    attrs = list(dict.fromkeys([c for c in (VENDOR, BATCH, MODEL) if c in columns] + list(slices)))
+    distinct = q.distinct_many([LABELER_ID, *attrs])
+    labelers = sorted(str(x) for x in distinct[LABELER_ID])
     backend.register_frame(
         "_labelers",
         pd.DataFrame({"id": pd.array(labelers, dtype="string"), "code": np.arange(len(labelers))}),
@@ -767,10 +846,9 @@ def _encode(
             "_values",
             pd.DataFrame({"v": pd.array(list(cats), dtype="string"), "code": np.arange(len(cats))}),
         )
-    attrs = list(dict.fromkeys([c for c in (VENDOR, BATCH, MODEL) if c in columns] + list(slices)))
     attr_cats: dict[str, list[str]] = {}
     for col in attrs:
-        values = [MISSING_SLICE if x is None else str(x) for x in q.distinct(col)]
+        values = [MISSING_SLICE if x is None else str(x) for x in distinct[col]]
         cats_col = sorted(set(values))
         attr_cats[col] = cats_col
         backend.register_frame(
@@ -799,9 +877,15 @@ def _encode(
             f"JOIN _dim{k} d{k} ON coalesce(CAST(c.{q.id(col)} AS STRING), "
             f"'{MISSING_SLICE}') = d{k}.v"
         )
-    n = int(backend.scalar(f"SELECT count(*) FROM {CLEAN}"))
+    n, lo, hi = (
+        backend.table(f"SELECT count(*), min(_row), max(_row) FROM {CLEAN}").to_pylist()[0].values()
+    )
+    n = int(n)
+    # rows numbered without a gap (nothing set aside): each row's position is _row - lo, so
+    # the rows are written where they belong and the engine need not sort them
+    contiguous = n == 0 or int(hi) - int(lo) + 1 == n
     arrays: dict[str, np.ndarray] = {
-        "item": np.empty(n, np.int32),
+        "item": np.empty(n, np.int64),
         "labeler": np.empty(n, np.int32),
         "row": np.empty(n, np.int64),
     }
@@ -814,21 +898,38 @@ def _encode(
         arrays["ts_null"] = np.empty(n, bool)
     for k in range(1, len(attrs) + 1):
         arrays[f"a{k}"] = np.empty(n, np.int32)
-    sql = f"SELECT {', '.join(select)} FROM {CLEAN} c {' '.join(joins)} ORDER BY c._row"
+    sql = f"SELECT {', '.join(select)} FROM {CLEAN} c {' '.join(joins)}"
+    if not contiguous:
+        sql += " ORDER BY c._row"
     pos = 0
+    seen = np.zeros(n, dtype=bool) if contiguous else None
     for batch in backend.batches(sql):
         m = batch.num_rows
+        if contiguous:
+            at = batch.column("row").to_numpy(zero_copy_only=False) - int(lo)
+            seen[at] = True
+        else:
+            at = slice(pos, pos + m)
         for name in batch.schema.names:
             col = batch.column(name)
             if name == "ts":
-                arrays["ts_null"][pos : pos + m] = col.is_null().to_numpy(zero_copy_only=False)
-                arrays["ts"][pos : pos + m] = col.fill_null(0).to_numpy(zero_copy_only=False)
+                arrays["ts_null"][at] = col.is_null().to_numpy(zero_copy_only=False)
+                arrays["ts"][at] = col.fill_null(0).to_numpy(zero_copy_only=False)
             else:
-                arrays[name][pos : pos + m] = col.to_numpy(zero_copy_only=False)
+                arrays[name][at] = col.to_numpy(zero_copy_only=False)
         pos += m
-    if pos != n:
+    if pos != n or (seen is not None and not seen.all()):
         raise RuntimeError(f"the engine returned {pos} encoded rows of {n}; please report it")
-    item_ids = backend.table("SELECT item_id FROM _items ORDER BY code").column(0)
+    del seen
+    ids_by_code = backend.table("SELECT item_id, code FROM _items")
+    first, uniq = pd.factorize(arrays.pop("item"))
+    arrays["item"] = first.astype(np.int32)
+    del first
+    # the ids stay Arrow strings (10^8 Python str objects would cost ~5 GB)
+    codes = ids_by_code.column("code").to_numpy()
+    order = np.argsort(codes, kind="stable")
+    where = order[np.searchsorted(codes[order], uniq)]
+    item_ids = ids_by_code.column("item_id").take(pa.array(where)).combine_chunks()
     return _table(arrays, item_ids, labelers, spec, slices, attrs, attr_cats, ts_kind)
 
 

@@ -15,6 +15,7 @@ record batches (the encoded label columns), so nothing is converted row by row i
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +47,14 @@ class Backend(ABC):
     def execute(self, sql: str) -> None:
         """Run a statement (CREATE VIEW / TABLE)."""
 
+    def materialize(self, name: str, sql: str) -> None:
+        """``name`` as the result of ``sql``, read by several later queries.
+
+        A view by default (DuckDB streams it from the file each time, which costs less
+        than holding 10^8 rows); Spark caches it (each query would replan the source).
+        """
+        self.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
     @abstractmethod
     def table(self, sql: str) -> pa.Table:
         """The whole result of a query (small results only)."""
@@ -61,6 +70,10 @@ class Backend(ABC):
     @abstractmethod
     def epoch_ns(self, expr: str) -> str:
         """SQL for a typed timestamp expression as int64 nanoseconds since the epoch (UTC)."""
+
+    @abstractmethod
+    def dense_id(self) -> str:
+        """A window expression numbering the rows of a query (any order, unique, >= 0)."""
 
     @abstractmethod
     def column_types(self) -> dict[str, str]:
@@ -100,6 +113,12 @@ class DuckDBBackend(Backend):
         import duckdb
 
         self.con = duckdb.connect(":memory:")
+        self.con.execute("SET enable_progress_bar = false")  # stdout is the summary's
+        memory_limit = memory_limit or default_memory_limit()
+        if not temp_directory:
+            import tempfile
+
+            temp_directory = str(Path(tempfile.gettempdir()) / "evalaudit-duckdb")
         if memory_limit:
             self.con.execute(f"SET memory_limit = {_quote_literal(memory_limit)}")
         if temp_directory:
@@ -155,6 +174,9 @@ class DuckDBBackend(Backend):
     def epoch_ns(self, expr: str) -> str:
         return f"epoch_ns(CAST({expr} AS TIMESTAMPTZ))"
 
+    def dense_id(self) -> str:
+        return "row_number() OVER ()"
+
     def column_types(self) -> dict[str, str]:
         rows = self.con.sql(f"DESCRIBE SELECT * FROM {SOURCE}").fetchall()
         return {str(r[0]): str(r[1]).upper() for r in rows if r[0] != "_row"}
@@ -203,7 +225,7 @@ class SparkBackend(Backend):
         df = df.withColumn("_mid", F.monotonically_increasing_id())
         w = Window.orderBy("_mid")
         df = df.withColumn("_row", F.row_number().over(w) + (first - 1)).drop("_mid")
-        df.createOrReplaceTempView(SOURCE)
+        df.cache().createOrReplaceTempView(SOURCE)
 
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
         if frame.empty:
@@ -227,6 +249,9 @@ class SparkBackend(Backend):
             return
         self.spark.sql(text.replace("TEMP VIEW", "TEMPORARY VIEW"))
 
+    def materialize(self, name: str, sql: str) -> None:
+        self.spark.sql(sql).cache().createOrReplaceTempView(name)
+
     def table(self, sql: str) -> pa.Table:
         return self.spark.sql(sql).toArrow()
 
@@ -240,9 +265,28 @@ class SparkBackend(Backend):
     def epoch_ns(self, expr: str) -> str:
         return f"(unix_micros(CAST({expr} AS TIMESTAMP)) * 1000)"
 
+    def dense_id(self) -> str:
+        # unique, not dense (the partition id is in the high bits), and no single-partition
+        # window: numpy renumbers the ids anyway
+        return "monotonically_increasing_id()"
+
     def column_types(self) -> dict[str, str]:
         df = self.spark.table(SOURCE)
         return {f.name: f.dataType.simpleString().upper() for f in df.schema if f.name != "_row"}
+
+
+def default_memory_limit() -> str:
+    """DuckDB's buffer limit: a quarter of physical memory, at most 4 GB.
+
+    DuckDB's default (80% of RAM) would leave nothing for the encoded table and the
+    statistics that run after the scan; beyond the limit its joins and aggregates spill
+    to the temporary directory instead of failing.
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(min(total // 4, 4 * 1024**3) // 1024**2, 256)}MB"
 
 
 def _local_session() -> Any:
