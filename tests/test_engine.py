@@ -21,9 +21,9 @@ import pytest
 
 from evalaudit.api import audit, read_labels
 from evalaudit.audit import audit_ingested
-from evalaudit.rules import load_policy
 from evalaudit.contract import InputError
 from evalaudit.engine import AUTO_BYTES, choose_engine
+from evalaudit.rules import load_policy
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 TOL = 1e-9
@@ -240,3 +240,62 @@ def test_spark_reads_a_catalog_table(spark: Any) -> None:
     spark.createDataFrame(df).createOrReplaceTempView("sample_labels")
     ing = read_labels("sample_labels", engine="spark")
     assert ing.table.n_labels == 600 and ing.format == "table"
+
+
+# ------------------------------------------------------------------ mergeable aggregates
+def test_batch_aggregates_merge_to_the_whole_and_give_the_headline(
+    tmp_path: Path, memory_audits: dict[str, Any]
+) -> None:
+    """A new batch's aggregates added to the old ones equal the whole file's, exactly."""
+    from evalaudit.engine.aggregates import aggregate, merge
+    from evalaudit.engine.query import DuckDBBackend
+
+    df = pd.read_csv(SAMPLE / "labels.csv", dtype="string")
+    last = sorted(df["batch"].unique())[-1]
+    old, new = tmp_path / "old.parquet", tmp_path / "new.parquet"
+    df[df["batch"] != last].to_parquet(old)
+    df[df["batch"] == last].to_parquet(new)
+    slices = ("category", "failure_mode", "model")
+    b = DuckDBBackend()
+    whole = aggregate(b, str(SAMPLE / "labels.parquet"), "parquet", "pass", slices)
+    merged = merge(
+        aggregate(b, str(old), "parquet", "pass", slices),
+        aggregate(b, str(new), "parquet", "pass", slices),
+    )
+    assert (
+        set(whole.tables)
+        == set(merged.tables)
+        == {
+            "items",
+            "labeler_slice",
+            "labeler_day",
+            "vendor_slice",
+        }
+    )
+    for name, t in whole.tables.items():
+        pd.testing.assert_frame_equal(t, merged.tables[name], check_exact=True, obj=name)
+    assert merged.rows == len(df)
+    # some items are labeled in both parts: their rows merged into one
+    assert len(merged.tables["items"]) < len(
+        aggregate(b, str(old), "parquet", "pass", ()).tables["items"]
+    ) + len(aggregate(b, str(new), "parquet", "pass", ()).tables["items"])
+    want = memory_audits["labels.parquet"]
+    assert abs(merged.headline() - want["headline"]["score"]) <= TOL
+    # the per-cell label counts are the audit's cells' n
+    cells = pd.DataFrame(want["cells"])
+    one = cells[cells["slice_column"] == "failure_mode"].set_index(["labeler_id", "slice_value"])
+    agg = merged.tables["labeler_slice"]
+    agg = agg[agg["slice_column"] == "failure_mode"].set_index(["labeler_id", "slice_value"])
+    common = one.index.intersection(agg.index)
+    assert len(common) == len(one)
+    np.testing.assert_array_equal(one.loc[common, "n"], agg.loc[common, "n"])
+
+
+def test_duckdb_item_hash_collisions_fall_back_to_a_join(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items are coded by a 64-bit hash of the id; when two ids collide the codes come from
+    a join instead, and the table is the same (a hash of 10 values forces collisions)."""
+    from evalaudit.engine import query
+
+    monkeypatch.setattr(query.DuckDBBackend, "hash64", lambda self, e: f"(hash({e}) % 10)")
+    path = SAMPLE / "labels.parquet"
+    _same_table(read_labels(path, engine="memory"), read_labels(path, engine="duckdb"))

@@ -85,7 +85,36 @@ def ingest_sql(path: str, options: IngestOptions | None, backend: Backend) -> In
     Same contract, same LabelTable as :func:`evalaudit.validate.ingest` for the inputs
     it supports (module docstring); raises :class:`InputError` naming the file, the
     column, the first rows and the fix, and :class:`Unsupported` for the rest.
+
+    Duplicate (item, labeler) pairs are looked for on the encoded codes first (a sort of
+    the multi-labeled items' rows in numpy, cheaper than a group-by over every row's two
+    string keys); only a file that has some is read again with the SQL duplicate checks,
+    which set identical ones aside and report conflicting ones.
     """
+    try:
+        return _ingest_sql(path, options, backend, duplicates=False)
+    except _Repeated:
+        return _ingest_sql(path, options, backend, duplicates=True)
+
+
+class _Repeated(Exception):
+    """Some (item, labeler) pair has several rows: ingest again with the SQL checks."""
+
+
+def _has_repeated_pairs(table: LabelTable) -> bool:
+    f = table.frame
+    item = f[ITEM].to_numpy()
+    multi = np.bincount(item, minlength=table.n_items)[item] >= 2
+    if not multi.any():
+        return False
+    key = item[multi].astype(np.int64) * max(table.n_labelers, 1) + f[LABELER].to_numpy()[multi]
+    key.sort()
+    return bool((key[1:] == key[:-1]).any())
+
+
+def _ingest_sql(
+    path: str, options: IngestOptions | None, backend: Backend, duplicates: bool
+) -> Ingested:
     opts = options or IngestOptions()
     _refuse_unsupported(opts)
     is_table = backend.name == "spark" and not Path(path).exists()
@@ -148,19 +177,11 @@ def ingest_sql(path: str, options: IngestOptions | None, backend: Backend) -> In
     else:  # no spelling to unify: no join on every later scan
         backend.execute("CREATE OR REPLACE TEMP VIEW _labeled AS SELECT * FROM _mapped")
 
-    # (item, labeler) pairs with several rows: none in a clean file, so one grouped count
-    # decides whether the duplicate queries (a window over the repeated keys) run at all
     i, lab, v = q.id(ITEM_ID), q.id(LABELER_ID), q.id(LABEL)
-    repeated = int(
-        backend.scalar(
-            f"SELECT count(*) FROM (SELECT {i} FROM _labeled GROUP BY {i}, {lab} "
-            "HAVING count(*) > 1) d"
-        )
-    )
     # identical duplicates (same item, labeler and label): keep the last row, count the rest
     rejected: dict[str, int] = {}
     n_dup = 0
-    if repeated:
+    if duplicates:
         backend.execute(
             "CREATE OR REPLACE TEMP TABLE _dup_drop AS SELECT _row FROM ("
             f"SELECT _row, row_number() OVER (PARTITION BY {i}, {lab}, {v} ORDER BY _row DESC) "
@@ -168,7 +189,7 @@ def ingest_sql(path: str, options: IngestOptions | None, backend: Backend) -> In
             f"_labeled GROUP BY {i}, {lab}, {v} HAVING count(*) > 1)) d WHERE k > 1"
         )
         n_dup = int(backend.scalar("SELECT count(*) FROM _dup_drop"))
-    q.repeated = repeated > 0
+    q.repeated = duplicates
     if n_dup:
         rejected["identical_duplicate"] = n_dup
         backend.materialize(
@@ -205,6 +226,8 @@ def ingest_sql(path: str, options: IngestOptions | None, backend: Backend) -> In
         raise InputError(path, problems, row_label=row_label)
 
     table = _encode(backend, q, spec, slices, columns, ts_kind)
+    if not duplicates and _has_repeated_pairs(table):
+        raise _Repeated
     acc = Accounting(
         rows_read=rows_read,
         rows_used=table.n_labels,
@@ -476,6 +499,7 @@ class _Queries:
         self.id = backend.ident
         self.repeated = True  # whether some (item, labeler) pair has several rows
         self.items_ready = False  # whether _items (an id per item) exists
+        self.hash_ok = False  # whether the items' 64-bit hashes are distinct
 
     def first_rows(self, view: str, where: str) -> tuple[int, ...]:
         t = self.b.table(
@@ -609,10 +633,17 @@ class _Queries:
             f", CASE WHEN min({e}) <> max({e}) THEN 1 ELSE 0 END AS v{k}"
             for k, e in enumerate(f"coalesce(CAST({self.id(c)} AS STRING), '\x00')" for c in cols)
         )
+        # the item's code is a 64-bit hash of its id: the encoding then needs no join on the
+        # ids (the costliest step at 10^7 rows); distinct ids whose hashes collide are
+        # detected below and the encoding joins instead
         self.b.execute(
-            f"CREATE OR REPLACE TEMP TABLE _items AS SELECT item_id, {self.b.dense_id()} AS code, "
+            f"CREATE OR REPLACE TEMP TABLE _items AS SELECT item_id, "
+            f"{self.b.hash64('item_id')} AS code, "
             f"n{''.join(f', v{k}' for k in range(len(cols)))} FROM (SELECT {i} AS item_id, "
             f"count(*) AS n{flags} FROM {CLEAN} GROUP BY {i}) g"
+        )
+        self.hash_ok = (
+            int(self.b.scalar("SELECT count(*) - count(DISTINCT code) FROM _items") or 0) == 0
         )
         self.items_ready = True
         sums = "".join(f", sum(v{k} * n)" for k in range(len(cols)))
@@ -857,8 +888,18 @@ def _encode(
                 {"v": pd.array(cats_col, dtype="string"), "code": np.arange(len(cats_col))}
             ),
         )
-    select = ["it.code AS item", "lb.code AS labeler", "c._row AS row"]
-    joins = [f"JOIN _items it ON c.{i} = it.item_id", f"JOIN _labelers lb ON c.{lab} = lb.id"]
+    if q.hash_ok:
+        select = [f"{backend.hash64('c.' + i)} AS item"]
+        joins = []
+    else:  # two ids share a hash: number the items by a join on the ids
+        select = ["it.code AS item"]
+        joins = [f"JOIN _items it ON c.{i} = it.item_id"]
+        backend.execute(
+            "CREATE OR REPLACE TEMP TABLE _items AS SELECT item_id, "
+            f"{backend.dense_id()} AS code FROM (SELECT DISTINCT {i} AS item_id FROM {CLEAN}) d"
+        )
+    select += ["lb.code AS labeler", "c._row AS row"]
+    joins.append(f"JOIN _labelers lb ON c.{lab} = lb.id")
     if kind is LabelKind.INTERVAL:
         select.append(f"CAST(c.{v} AS DOUBLE) AS score")
     else:
@@ -885,7 +926,7 @@ def _encode(
     # the rows are written where they belong and the engine need not sort them
     contiguous = n == 0 or int(hi) - int(lo) + 1 == n
     arrays: dict[str, np.ndarray] = {
-        "item": np.empty(n, np.int64),
+        "item": np.empty(n, np.uint64 if q.hash_ok else np.int64),
         "labeler": np.empty(n, np.int32),
         "row": np.empty(n, np.int64),
     }
@@ -926,7 +967,7 @@ def _encode(
     arrays["item"] = first.astype(np.int32)
     del first
     # the ids stay Arrow strings (10^8 Python str objects would cost ~5 GB)
-    codes = ids_by_code.column("code").to_numpy()
+    codes = ids_by_code.column("code").to_numpy().astype(uniq.dtype, copy=False)
     order = np.argsort(codes, kind="stable")
     where = order[np.searchsorted(codes[order], uniq)]
     item_ids = ids_by_code.column("item_id").take(pa.array(where)).combine_chunks()

@@ -76,6 +76,10 @@ class Backend(ABC):
         """A window expression numbering the rows of a query (any order, unique, >= 0)."""
 
     @abstractmethod
+    def hash64(self, expr: str) -> str:
+        """A 64-bit hash of a string expression (deterministic within one session)."""
+
+    @abstractmethod
     def column_types(self) -> dict[str, str]:
         """The source's column names and their SQL types (upper case)."""
 
@@ -177,6 +181,9 @@ class DuckDBBackend(Backend):
     def dense_id(self) -> str:
         return "row_number() OVER ()"
 
+    def hash64(self, expr: str) -> str:
+        return f"hash({expr})"
+
     def column_types(self) -> dict[str, str]:
         rows = self.con.sql(f"DESCRIBE SELECT * FROM {SOURCE}").fetchall()
         return {str(r[0]): str(r[1]).upper() for r in rows if r[0] != "_row"}
@@ -269,6 +276,9 @@ class SparkBackend(Backend):
         # unique, not dense (the partition id is in the high bits), and no single-partition
         # window: numpy renumbers the ids anyway
         return "monotonically_increasing_id()"
+
+    def hash64(self, expr: str) -> str:
+        return f"xxhash64({expr})"
 
     def column_types(self) -> dict[str, str]:
         df = self.spark.table(SOURCE)
