@@ -299,3 +299,19 @@ def test_duckdb_item_hash_collisions_fall_back_to_a_join(monkeypatch: pytest.Mon
     monkeypatch.setattr(query.DuckDBBackend, "hash64", lambda self, e: f"(hash({e}) % 10)")
     path = SAMPLE / "labels.parquet"
     _same_table(read_labels(path, engine="memory"), read_labels(path, engine="duckdb"))
+
+
+def test_duckdb_sniffs_the_delimiter_and_refuses_exports(tmp_path: Path) -> None:
+    df = pd.read_csv(SAMPLE / "labels.csv", dtype="string").head(300)
+    semi = tmp_path / "semi.csv"
+    df.to_csv(semi, sep=";", index=False)
+    _same_table(read_labels(semi, engine="memory"), read_labels(semi, engine="duckdb"))
+    export = tmp_path / "ls.csv"
+    export.write_text("annotator,annotation_id,text,sentiment\n1,2,hello,pos\n")
+    with pytest.raises(InputError, match="does not support a labeling-tool export"):
+        read_labels(export, engine="duckdb")
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really parquet PAR1")
+    with pytest.raises(InputError) as exc:
+        read_labels(broken, engine="duckdb")
+    assert "--engine memory" in exc.value.problems[0].hint

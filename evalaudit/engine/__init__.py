@@ -105,6 +105,8 @@ def ingest_with(
         ) from None
     try:
         ing = ingest_sql(str(path), options, backend)
+    except (InputError, MemoryError):
+        raise
     except Unsupported as exc:
         if requested != "auto":
             raise InputError(
@@ -122,6 +124,25 @@ def ingest_with(
             ) from None
         ing = ingest(path, options)
         return _with_note(ing, f"engine: memory ({chosen} does not support {exc})")
+    except Exception as exc:
+        # the engine could not parse the file (a malformed CSV, a broken Parquet footer):
+        # the in-memory reader names the line and the fix, so let it read the file
+        if requested != "auto":
+            raise InputError(
+                str(path),
+                [
+                    Problem(
+                        "engine",
+                        None,
+                        0,
+                        (),
+                        f"{chosen} could not read the file: {str(exc).splitlines()[0][:300]}",
+                        "use --engine memory for a message naming the line and the fix",
+                    )
+                ],
+            ) from None
+        ing = ingest(path, options)
+        return _with_note(ing, f"engine: memory ({chosen} could not read the file)")
     finally:
         backend.close()
     return _with_note(ing, f"engine: {chosen}")

@@ -123,7 +123,10 @@ def _ingest_sql(
     else:
         fmt, digest = _check_file(path, opts), sha256_of(path)
         row_label = "row" if fmt == "parquet" else "line"
-    backend.register_source(path, fmt, opts.delimiter)
+    delimiter = opts.delimiter if fmt != "csv" else _sniff_text(path, fmt, opts.delimiter)
+    if fmt == "jsonl":
+        _sniff_text(path, fmt, None)
+    backend.register_source(path, fmt, delimiter)
     q = _Queries(backend, path, row_label)
     types = backend.column_types()
     columns = _mapped_columns(types, opts, path)
@@ -306,6 +309,37 @@ def _check_file(path: str, opts: IngestOptions) -> str:
     if suffix == ".gz" and fmt == "parquet":
         raise Unsupported("a gzip-compressed Parquet file")
     return fmt
+
+
+def _sniff_text(path: str, fmt: str, delimiter: str | None) -> str | None:
+    """A text file's delimiter (sniffed as in memory), refusing what only memory reads.
+
+    The in-memory reader recognises labeling-tool exports by content, decodes non-UTF-8
+    text with a hint, and sniffs a CSV's delimiter; the first 64 KB tell which applies.
+    """
+    import gzip
+
+    from evalaudit import readers
+    from evalaudit.io import sniff_delimiter
+
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if len(head) - exc.start > 4:  # not just a character cut at the 64 KB boundary
+            raise Unsupported("a file that is not UTF-8") from None
+        text = head[: exc.start].decode("utf-8")
+    text = text.lstrip("\ufeff")
+    if fmt == "jsonl":
+        if text.lstrip()[:1] == "[" or readers.detect_json(text.split("\n", 1)[0]) is not None:
+            raise Unsupported("a labeling-tool export or a JSON array")
+        return None
+    sep = delimiter or sniff_delimiter(text)[0]
+    if readers.detect_csv_header(text.split("\n", 1)[0], sep) is not None:
+        raise Unsupported("a labeling-tool export")
+    return sep
 
 
 def _mapped_columns(types: dict[str, str], opts: IngestOptions, path: str) -> dict[str, str]:
