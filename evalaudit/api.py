@@ -82,12 +82,16 @@ def _options(
     )
 
 
-def _ingest(data: Any, options: IngestOptions) -> Ingested:
+def _ingest(data: Any, options: IngestOptions, engine: str | None = None) -> Ingested:
     from evalaudit.io import frame_to_raw
     from evalaudit.validate import ingest
 
     if isinstance(data, str | Path):
-        return ingest(str(data), options)
+        from evalaudit.engine import ingest_with
+
+        return ingest_with(str(data), options, engine)
+    if engine not in (None, "auto", "memory"):
+        raise ValueError(f"engine={engine!r} reads files; a DataFrame is audited in memory")
     if options.fmt is not None:
         raise ValueError("format= applies to files; a DataFrame or Arrow table is read as it is")
     return ingest(frame_to_raw(data), options)
@@ -118,6 +122,7 @@ def read_labels(
     skip_invalid: bool = False,
     labels_exact: bool = False,
     judges: Sequence[str] | str | None = None,
+    engine: str | None = None,
 ) -> Ingested:
     """Read and validate ``data`` as ``evalaudit validate`` does, without any statistic.
 
@@ -128,6 +133,8 @@ def read_labels(
     ``--slice``, ``order`` / ``labels`` lists of values, ``duplicates`` ``"error"`` or
     ``"keep-last"``, ``judges`` ``--judges`` (labeler-id globs naming the LLM judges; a
     ``labeler_type`` column, human / model, in the data or ``labelers`` does the same).
+    ``engine`` (``"memory"``, ``"duckdb"``, ``"spark"``; default auto,
+    by file size) is where a file is scanned and checked (:mod:`evalaudit.engine`).
     """
     opts = _options(
         format=format,
@@ -147,7 +154,7 @@ def read_labels(
         labels_exact=labels_exact,
         judges=judges,
     )
-    return _ingest(data, opts)
+    return _ingest(data, opts, engine)
 
 
 def audit(
@@ -171,6 +178,7 @@ def audit(
     skip_invalid: bool = False,
     labels_exact: bool = False,
     judges: Sequence[str] | str | None = None,
+    engine: str | None = None,
 ) -> AuditResult:
     """Audit ``data`` as ``evalaudit audit`` does; returns the :class:`AuditResult`.
 
@@ -179,6 +187,8 @@ def audit(
     as DataFrames (``.labelers``, ``.cells``, ``.drift``, ``.findings_table``; the
     findings themselves in ``.findings``), the ``.headline``, the ``.verdict`` and
     ``.to_json()`` (the CLI's ``--json``); in a notebook it shows as a summary.
+    ``engine`` is ``evalaudit audit --engine``: ``"memory"``, ``"duckdb"`` (out of core) or
+    ``"spark"`` (a path or a table of the active Spark session); default by file size.
     """
     from evalaudit.audit import audit_ingested
 
@@ -206,6 +216,7 @@ def audit(
         skip_invalid=skip_invalid,
         labels_exact=labels_exact,
         judges=judges,
+        engine=engine,
     )
     return audit_ingested(ing, policy, gold=gold_series)
 

@@ -25,6 +25,7 @@ from evalaudit.detection import (
     detect_joint,
     judge_tests,
 )
+from evalaudit.engine import ingest_with
 from evalaudit.findings import (
     SPOT_CHECK_ROWS,
     Finding,
@@ -48,7 +49,7 @@ from evalaudit.stats.materiality import finding_impact, se_from_ci
 from evalaudit.stats.ppi import headline_ppi
 from evalaudit.stats.sole_source import sole_source
 from evalaudit.table import ITEM, LABELER, SCORE, VALUE, LabelTable
-from evalaudit.validate import Ingested, IngestOptions, ingest
+from evalaudit.validate import Ingested, IngestOptions
 
 if TYPE_CHECKING:
     from evalaudit.reviews import Decision
@@ -134,9 +135,13 @@ def load_inputs(
     rules_path: str | Path | None = None,
     gold_path: str | Path | None = None,
     profiler: Profiler | None = None,
+    engine: str | None = None,
 ) -> tuple[Policy, pd.Series | None, Ingested]:
     """The policy, the gold answers (if any) and the validated table, each checked before any
-    statistic; every problem raises InputError naming its file."""
+    statistic; every problem raises InputError naming its file.
+
+    ``engine`` reads and validates the file (``memory``, ``duckdb``, ``spark``; default
+    ``auto``: by size, see :func:`evalaudit.engine.choose_engine`)."""
     prof = profiler or Profiler()
     prof.input_path = str(path)
     with prof.step("load policy"):
@@ -147,7 +152,7 @@ def load_inputs(
 
         gold = read_gold(gold_path)
     with prof.step("read and validate"):
-        ing = ingest(str(path), options)
+        ing = ingest_with(str(path), options, engine)
     prof.rows = ing.table.n_labels
     return policy, gold, ing
 
@@ -157,15 +162,18 @@ def run_audit(
     options: IngestOptions | None = None,
     policy: Policy | None = None,
     profiler: Profiler | None = None,
+    engine: str | None = None,
 ) -> AuditResult:
-    """Audit one label file end to end. Raises InputError on bad input."""
+    """Audit one label file end to end (``engine``: see :func:`load_inputs`).
+
+    Raises InputError on bad input."""
     prof = profiler or Profiler()
     if policy is None:
-        policy, _, ing = load_inputs(path, options, profiler=prof)
+        policy, _, ing = load_inputs(path, options, profiler=prof, engine=engine)
     else:
         prof.input_path = str(path)
         with prof.step("read and validate"):
-            ing = ingest(str(path), options)
+            ing = ingest_with(str(path), options, engine)
         prof.rows = ing.table.n_labels
     return audit_ingested(ing, policy, prof)
 

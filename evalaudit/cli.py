@@ -56,10 +56,20 @@ def cli() -> None:
   evalaudit audit labels.csv --json out/audit.json --markdown out/audit.md
   evalaudit audit labels.csv --items items.csv --labelers labelers.csv --slice category
   evalaudit audit ratings.tsv --label-kind ordinal --order 1,2,3,4,5
-  evalaudit audit labels.csv --profile   # per-step timings on stderr"""
+  evalaudit audit labels.csv --profile   # per-step timings on stderr
+  evalaudit audit big.parquet --engine duckdb   # out of core (auto above 256 MB)
+  evalaudit audit db.labels --engine spark      # a table of the Spark catalog"""
 )
 @click.argument("file", type=click.Path(dir_okay=False))
 @input_options
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "memory", "duckdb", "spark"]),
+    default=None,
+    help="Where the file is read and validated: memory (pandas), duckdb (embedded, out of "
+    "core) or spark (pyspark; FILE may be a table name). Default auto: duckdb from 256 MB "
+    "on disk (EVALAUDIT_ENGINE sets the default). The statistics and figures are the same.",
+)
 @rules_option
 @click.option(
     "--json",
@@ -83,6 +93,7 @@ def audit(
     profile: bool,
     quiet: bool,
     progress: bool,
+    engine: str | None = None,
     **kw: Any,
 ) -> None:
     """Audit FILE: agreement, leniency per labeler, findings, headline impact.
@@ -97,7 +108,9 @@ def audit(
     from evalaudit.render.text import render_text
 
     prof = Profiler(progress=progress_wanted(quiet, progress))
-    policy, gold, ing = load_inputs(file, ingest_options_from(kw), rules_path, gold_path, prof)
+    policy, gold, ing = load_inputs(
+        file, ingest_options_from(kw), rules_path, gold_path, prof, engine=engine
+    )
     result = audit_ingested(ing, policy, prof, gold=gold)
     with prof.step("write outputs"):
         write_outputs([(json_out, result.to_json), (md_out, lambda: render_markdown(result))])

@@ -1,0 +1,317 @@
+"""The engines (--engine duckdb / spark) give the in-memory engine's figures, to 1e-9.
+
+Every figure of the audit's JSON is compared (labelers, cells, drift, headline, findings,
+agreement, concentration ...), plus the LabelTable itself column by column; the only
+difference allowed is the note naming the engine. Bad input still gets errors naming the
+file, the column, the rows and the fix. Spark runs one local[1] session for the whole test
+session and skips cleanly when pyspark or Java is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalaudit.api import audit, read_labels
+from evalaudit.audit import audit_ingested
+from evalaudit.contract import InputError
+from evalaudit.engine import AUTO_BYTES, choose_engine
+from evalaudit.rules import load_policy
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+TOL = 1e-9
+
+
+def _close(a: Any, b: Any, where: str = "") -> list[str]:
+    """Paths at which two JSON values differ (floats to TOL, relative for large values)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        if set(a) != set(b):
+            out.append(f"{where}: keys {sorted(set(a) ^ set(b))}")
+        for k in set(a) & set(b):
+            out += _close(a[k], b[k], f"{where}.{k}")
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{where}: {len(a)} vs {len(b)} entries"]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _close(x, y, f"{where}[{i}]")
+        ]
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return [] if a is b else [f"{where}: {a} vs {b}"]
+        if math.isnan(a) and math.isnan(b):
+            return []
+        return [] if abs(a - b) <= TOL * max(1.0, abs(a)) else [f"{where}: {a!r} vs {b!r}"]
+    return [] if a == b else [f"{where}: {a!r} vs {b!r}"]
+
+
+def _json(result: Any) -> dict[str, Any]:
+    d = json.loads(result.to_json())
+    d.pop("notes", None)  # names the engine
+    return d
+
+
+def _same_table(a: Any, b: Any) -> None:
+    fa, fb = a.table.frame, b.table.frame
+    assert list(fa.columns) == list(fb.columns)
+    for c in fa.columns:
+        x, y = fa[c], fb[c]
+        assert x.dtype == y.dtype, c
+        if isinstance(x.dtype, pd.CategoricalDtype):
+            assert list(x.cat.categories) == list(y.cat.categories), c
+            np.testing.assert_array_equal(x.cat.codes, y.cat.codes, err_msg=c)
+        else:
+            np.testing.assert_array_equal(x.to_numpy(), y.to_numpy(), err_msg=c)
+    assert a.table.item_ids.equals(b.table.item_ids)
+    assert a.table.labeler_ids.equals(b.table.labeler_ids)
+    assert a.label_spec == b.label_spec
+    assert a.accounting == b.accounting
+    assert a.slice_note == b.slice_note
+    assert a.warnings == b.warnings
+
+
+@pytest.fixture(scope="module")
+def memory_audits() -> dict[str, dict[str, Any]]:
+    return {
+        name: _json(audit(SAMPLE / name, engine="memory"))
+        for name in ("labels.csv", "labels.parquet")
+    }
+
+
+@pytest.mark.parametrize("name", ["labels.csv", "labels.parquet"])
+def test_duckdb_equals_memory_on_the_sample(name: str, memory_audits: dict[str, Any]) -> None:
+    mem = read_labels(SAMPLE / name, engine="memory")
+    duck = read_labels(SAMPLE / name, engine="duckdb")
+    _same_table(mem, duck)
+    assert "engine: duckdb" in duck.notes
+    got = _json(audit(SAMPLE / name, engine="duckdb"))
+    want = memory_audits[name]
+    assert _close(want, got) == []
+    # the comparison can fail: the sample has flagged findings, cells and a corrected headline
+    assert want["findings"] and want["cells"] and want["headline"]["corrected"]
+    assert any(lab["flagged"] for lab in want["labelers"])
+    moved = json.loads(json.dumps(got))
+    moved["headline"]["score"] += 1e-6
+    assert _close(want, moved) != []
+
+
+def test_duckdb_typed_timestamps_and_shuffled_rows(tmp_path: Path) -> None:
+    """A Parquet file with a typed timestamp column and rows not in item order."""
+    df = pd.read_csv(SAMPLE / "labels.csv", dtype="string")
+    df = df.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
+    path = tmp_path / "typed.parquet"
+    df.to_parquet(path, row_group_size=1000)
+    _same_table(read_labels(path, engine="memory"), read_labels(path, engine="duckdb"))
+
+
+def test_duckdb_unifies_spellings_and_sets_identical_duplicates_aside(tmp_path: Path) -> None:
+    text = (SAMPLE / "labels.csv").read_text().splitlines()
+    rows = [text[0], *text[1:400]]
+    rows[5] = rows[5].replace(",fail,", ",FAIL ,") if ",fail," in rows[5] else rows[5]
+    rows.append(rows[10])  # an identical duplicate
+    path = tmp_path / "messy.csv"
+    path.write_text("\n".join(rows) + "\n")
+    mem, duck = read_labels(path, engine="memory"), read_labels(path, engine="duckdb")
+    _same_table(mem, duck)
+    assert duck.accounting.rows_rejected == {"identical_duplicate": 1}
+    assert [n for n in mem.notes if "normalised" in n] == [
+        n for n in duck.notes if "normalised" in n
+    ]
+
+
+def _csv(tmp_path: Path, body: str) -> Path:
+    p = tmp_path / "bad.csv"
+    p.write_text("item_id,labeler_id,label,timestamp\n" + body)
+    return p
+
+
+def _problems(path: Path, engine: str) -> list[tuple[Any, ...]]:
+    with pytest.raises(InputError) as exc:
+        read_labels(path, engine=engine)
+    assert str(path) in str(exc.value)
+    return [
+        (str(p.check), p.column, p.count, p.rows, p.message, p.hint, str(p.severity))
+        for p in exc.value.problems
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "check", "rows"),
+    [
+        ("i1,a,pass,2026-01-01T00:00:00Z\ni2,,fail,2026-01-02T00:00:00Z\n", "not_null", (3,)),
+        ("i1,a,pass,2026-01-01T00:00:00Z\ni1,a,fail,2026-01-02T00:00:00Z\n", "duplicate", (2, 3)),
+        ("i1,a,pass,yesterday\ni2,b,fail,2026-01-02T00:00:00Z\n", "timestamp_parse", (2,)),
+    ],
+)
+def test_duckdb_errors_are_the_memory_engines(
+    tmp_path: Path, body: str, check: str, rows: tuple[int, ...]
+) -> None:
+    """The same check, column, count, rows, message and fix hint as the in-memory ingest."""
+    p = _csv(tmp_path, body)
+    got = _problems(p, "duckdb")
+    assert got == _problems(p, "memory")
+    assert [(g[0], g[3]) for g in got] == [(check, rows)]
+
+
+def test_duckdb_missing_column_and_mapping(tmp_path: Path) -> None:
+    p = tmp_path / "nolabel.csv"
+    p.write_text("item_id,labeler_id,verdict\ni1,a,pass\n")
+    with pytest.raises(InputError) as exc:
+        read_labels(p, engine="duckdb")
+    assert exc.value.problems[0].column == "label"
+    assert "--column label=" in exc.value.problems[0].hint
+    ok = read_labels(p, engine="duckdb", columns={"label": "verdict"})
+    assert ok.table.n_labels == 1
+
+
+def test_unsupported_options_fall_back_or_say_so(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--engine duckdb does not support --skip-invalid"):
+        read_labels(SAMPLE / "labels.csv", engine="duckdb", skip_invalid=True)
+    # chosen automatically: the in-memory ingest takes over, and the note says why
+    ing = read_labels(SAMPLE / "labels.csv", engine="memory", skip_invalid=True)
+    assert ing.table.n_labels > 0
+
+
+def test_auto_picks_duckdb_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVALAUDIT_ENGINE", raising=False)
+    assert choose_engine(SAMPLE / "labels.csv") == "memory"
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as fh:
+        fh.truncate(AUTO_BYTES)
+    assert choose_engine(big) == "duckdb"
+    assert choose_engine(big, "memory") == "memory"
+    assert choose_engine(None) == "memory"
+    monkeypatch.setenv("EVALAUDIT_ENGINE", "duckdb")
+    assert choose_engine(SAMPLE / "labels.csv") == "duckdb"
+    with pytest.raises(ValueError, match="unknown engine"):
+        choose_engine(big, "polars")
+
+
+def test_cli_engine_option(run_cli: Any, tmp_path: Path) -> None:
+    out = tmp_path / "a.json"
+    r = run_cli("audit", SAMPLE / "labels.csv", "--engine", "duckdb", "-q", "--json", out)
+    assert r.code == 0, r.err
+    got = json.loads(out.read_text())
+    assert "engine: duckdb" in got["notes"]
+
+
+# ------------------------------------------------------------------ Spark
+@pytest.fixture(scope="session")
+def spark() -> Any:
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("no java on PATH (scripts/test-deps.sh installs openjdk-17-jre-headless)")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("evalaudit-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.default.parallelism", "1")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def test_spark_equals_memory_on_the_sample(spark: Any, memory_audits: dict[str, Any]) -> None:
+    path = SAMPLE / "labels.parquet"
+    ing = read_labels(path, engine="spark")
+    _same_table(read_labels(path, engine="memory"), ing)
+    got = _json(audit_ingested(ing, load_policy()))
+    assert _close(memory_audits["labels.parquet"], got) == []
+
+
+def test_spark_reads_a_catalog_table(spark: Any) -> None:
+    df = pd.read_csv(SAMPLE / "labels.csv", dtype="string").head(600)
+    spark.createDataFrame(df).createOrReplaceTempView("sample_labels")
+    ing = read_labels("sample_labels", engine="spark")
+    assert ing.table.n_labels == 600 and ing.format == "table"
+
+
+# ------------------------------------------------------------------ mergeable aggregates
+def test_batch_aggregates_merge_to_the_whole_and_give_the_headline(
+    tmp_path: Path, memory_audits: dict[str, Any]
+) -> None:
+    """A new batch's aggregates added to the old ones equal the whole file's, exactly."""
+    from evalaudit.engine.aggregates import aggregate, merge
+    from evalaudit.engine.query import DuckDBBackend
+
+    df = pd.read_csv(SAMPLE / "labels.csv", dtype="string")
+    last = sorted(df["batch"].unique())[-1]
+    old, new = tmp_path / "old.parquet", tmp_path / "new.parquet"
+    df[df["batch"] != last].to_parquet(old)
+    df[df["batch"] == last].to_parquet(new)
+    slices = ("category", "failure_mode", "model")
+    b = DuckDBBackend()
+    whole = aggregate(b, str(SAMPLE / "labels.parquet"), "parquet", "pass", slices)
+    merged = merge(
+        aggregate(b, str(old), "parquet", "pass", slices),
+        aggregate(b, str(new), "parquet", "pass", slices),
+    )
+    assert (
+        set(whole.tables)
+        == set(merged.tables)
+        == {
+            "items",
+            "labeler_slice",
+            "labeler_day",
+            "vendor_slice",
+        }
+    )
+    for name, t in whole.tables.items():
+        pd.testing.assert_frame_equal(t, merged.tables[name], check_exact=True, obj=name)
+    assert merged.rows == len(df)
+    # some items are labeled in both parts: their rows merged into one
+    assert len(merged.tables["items"]) < len(
+        aggregate(b, str(old), "parquet", "pass", ()).tables["items"]
+    ) + len(aggregate(b, str(new), "parquet", "pass", ()).tables["items"])
+    want = memory_audits["labels.parquet"]
+    assert abs(merged.headline() - want["headline"]["score"]) <= TOL
+    # the per-cell label counts are the audit's cells' n
+    cells = pd.DataFrame(want["cells"])
+    one = cells[cells["slice_column"] == "failure_mode"].set_index(["labeler_id", "slice_value"])
+    agg = merged.tables["labeler_slice"]
+    agg = agg[agg["slice_column"] == "failure_mode"].set_index(["labeler_id", "slice_value"])
+    common = one.index.intersection(agg.index)
+    assert len(common) == len(one)
+    np.testing.assert_array_equal(one.loc[common, "n"], agg.loc[common, "n"])
+
+
+def test_duckdb_item_hash_collisions_fall_back_to_a_join(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items are coded by a 64-bit hash of the id; when two ids collide the codes come from
+    a join instead, and the table is the same (a hash of 10 values forces collisions)."""
+    from evalaudit.engine import query
+
+    monkeypatch.setattr(query.DuckDBBackend, "hash64", lambda self, e: f"(hash({e}) % 10)")
+    path = SAMPLE / "labels.parquet"
+    _same_table(read_labels(path, engine="memory"), read_labels(path, engine="duckdb"))
+
+
+def test_duckdb_sniffs_the_delimiter_and_refuses_exports(tmp_path: Path) -> None:
+    df = pd.read_csv(SAMPLE / "labels.csv", dtype="string").head(300)
+    semi = tmp_path / "semi.csv"
+    df.to_csv(semi, sep=";", index=False)
+    _same_table(read_labels(semi, engine="memory"), read_labels(semi, engine="duckdb"))
+    export = tmp_path / "ls.csv"
+    export.write_text("annotator,annotation_id,text,sentiment\n1,2,hello,pos\n")
+    with pytest.raises(InputError, match="does not support a labeling-tool export"):
+        read_labels(export, engine="duckdb")
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really parquet PAR1")
+    with pytest.raises(InputError) as exc:
+        read_labels(broken, engine="duckdb")
+    assert "--engine memory" in exc.value.problems[0].hint
