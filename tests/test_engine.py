@@ -315,3 +315,22 @@ def test_duckdb_sniffs_the_delimiter_and_refuses_exports(tmp_path: Path) -> None
     with pytest.raises(InputError) as exc:
         read_labels(broken, engine="duckdb")
     assert "--engine memory" in exc.value.problems[0].hint
+
+
+def test_llm_judge_types_are_never_lost_by_the_sql_ingest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SQL ingest does not read labeler types yet: it must say so, not drop them.
+
+    Asked for by name it refuses the input with the fix; chosen automatically (a big file)
+    the in-memory ingest takes over and the judges are the file's.
+    """
+    pytest.importorskip("duckdb")
+    with pytest.raises(InputError, match="does not support a 'labeler_type' column"):
+        read_labels(SAMPLE / "judges.csv", engine="duckdb")
+    with pytest.raises(InputError, match="does not support --judges"):
+        read_labels(SAMPLE / "labels.csv", engine="duckdb", judges=["lab01*"])
+    monkeypatch.setattr("evalaudit.engine.choose_engine", lambda path, requested="auto": "duckdb")
+    ing = read_labels(SAMPLE / "judges.csv")
+    assert ing.table.has_judges and set(ing.table.labeler_ids[ing.table.is_judge]) == {
+        "judge-a",
+        "judge-b",
+    }

@@ -36,9 +36,11 @@ from evalaudit.contract import (
     BATCH,
     GOLD,
     ITEM_ID,
+    JUDGE_FAMILY,
     LABEL,
     LABELER_ATTRIBUTES,
     LABELER_ID,
+    LABELER_TYPE,
     MAX_ROWS_SHOWN,
     MAX_SLICE_VALUES,
     MODEL,
@@ -130,7 +132,7 @@ def _ingest_sql(
     q = _Queries(backend, path, row_label)
     types = backend.column_types()
     columns = _mapped_columns(types, opts, path)
-    for col in (VERSION, GOLD):
+    for col in (VERSION, GOLD, LABELER_TYPE, JUDGE_FAMILY):
         if col in columns:
             raise Unsupported(f"a '{col}' column")
     select = ", ".join(f"{q.id(src)} AS {q.id(canon)}" for canon, src in columns.items())
@@ -270,6 +272,9 @@ def _refuse_unsupported(opts: IngestOptions) -> None:
         raise Unsupported("--duplicates keep-last")
     if opts.control is not None:
         raise Unsupported("--control (labeling-tool exports)")
+    if opts.judges:
+        # labeler types are read by evalaudit.validate.labeler_types, not as queries yet
+        raise Unsupported("--judges (LLM-judge labeler types)")
 
 
 def _check_file(path: str, opts: IngestOptions) -> str:
