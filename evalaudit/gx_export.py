@@ -45,10 +45,9 @@ TIMESTAMP_PATTERN = (
 
 def contract_suite(ing: Ingested, options: IngestOptions | None = None) -> dict[str, Any]:
     """The suite (GX 1.x JSON form, ``ExpectationSuite.to_json_dict()``) for ``ing``'s contract."""
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
+    from evalaudit.validate.suite import _gx_context, import_gx
 
-    from evalaudit.validate.suite import _gx_context
+    gx, gxe = import_gx()
 
     opts = options or IngestOptions()
     theirs = {canonical: mine for canonical, mine in opts.column_map.items()}

@@ -334,3 +334,23 @@ def test_llm_judge_types_are_never_lost_by_the_sql_ingest(monkeypatch: pytest.Mo
         "judge-a",
         "judge-b",
     }
+
+
+def test_python_dash_c_run_is_not_ended_by_pyspark() -> None:
+    """With pyspark installed, importing great-expectations imports pyspark.sql.connect,
+    which calls sys.exit(0) when __main__ has no __file__ (``python -c``): the gate then
+    "passed" a blocked sample with exit 0 and no output."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("pyspark")
+    code = "import sys; from evalaudit.cli import main; sys.exit(main(sys.argv[1:]))"
+    p = subprocess.run(
+        [sys.executable, "-c", code, "gate", str(SAMPLE / "labels.csv"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert "BLOCK" in p.stdout
+    assert "FutureWarning" not in p.stderr

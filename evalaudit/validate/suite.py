@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -143,6 +144,37 @@ def contract_checks(spec: LabelSpec, columns: Sequence[str]) -> list[ContractChe
     return out
 
 
+def import_gx() -> tuple[Any, Any]:
+    """``great_expectations`` and its ``expectations``, imported so pyspark cannot end the run.
+
+    With pyspark installed (the ``spark`` extra), great-expectations' compatibility
+    layer imports ``pyspark.sql.connect``, whose import calls ``sys.exit(0)`` when the
+    ``__main__`` module has neither ``__spec__`` nor ``__file__`` (pyspark takes that
+    for a doctest run): ``python -c "..."``, embedded interpreters. The audit then
+    ended silently with exit 0, a passed gate. For that one import, ``__main__``
+    gets a ``__file__``.
+    """
+    main = sys.modules.get("__main__")
+    patch = (
+        main is not None
+        and getattr(main, "__spec__", None) is None
+        and not hasattr(main, "__file__")
+        and not hasattr(sys, "ps1")
+    )
+    if patch:
+        main.__file__ = "<evalaudit>"  # type: ignore[union-attr]
+    try:
+        with warnings.catch_warnings():
+            # pyspark warns on import that it does not support pandas 3 yet: not our run's news
+            warnings.simplefilter("ignore", FutureWarning)
+            import great_expectations as gx
+            import great_expectations.expectations as gxe
+    finally:
+        if patch:
+            del main.__file__  # type: ignore[union-attr]
+    return gx, gxe
+
+
 def build_suite(spec: LabelSpec, columns: Sequence[str]) -> Any:
     """The great-expectations suite for the row-level checks of the contract.
 
@@ -150,8 +182,7 @@ def build_suite(spec: LabelSpec, columns: Sequence[str]) -> Any:
     with the hint shown to the user. ``columns`` are those present after
     mapping and joins.
     """
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
+    gx, gxe = import_gx()
 
     _gx_context()  # GX suites need an active context
     suite = gx.ExpectationSuite(name="evalaudit_contract")
@@ -351,7 +382,7 @@ def _gx_context() -> Any:
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import great_expectations as gx
+            gx, _ = import_gx()
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
             ctx = gx.get_context(mode="ephemeral")
