@@ -312,7 +312,19 @@ def _spend(
     # q / (1 - share) < fdr  <=>  BH at level (1 - share) fdr: the joint model's part of the budget
     qs = [np.minimum(q / (1.0 - share_j), 1.0) for q in qs]
     if len(judge_p):
-        qj = budget_qvalues([judge_p], [np.ones(len(judge_p))], normalize="pooled")[0]
+        # the judge budget is shared equally by the questions asked (bias, tilt per slice,
+        # self-preference), whatever their number of tests: the one self-preference test of
+        # a judge whose family the user declared would otherwise get 1/30 of it beside the
+        # judge's slices (the same reasoning as FAMILY_SHARES)
+        sizes_j = np.array([int(m.sum()) for m in judge_masks], dtype=float)
+        kinds = sizes_j > 0
+        w_j = np.concatenate(
+            [
+                np.full(int(n), (1.0 / kinds.sum()) * len(judge_p) / n) if n else np.zeros(0)
+                for n in sizes_j
+            ]
+        )
+        qj = budget_qvalues([judge_p], [w_j], normalize="pooled")[0]
         qs.append(np.minimum(qj / share_j, 1.0))
     else:
         qs.append(np.zeros(0))
