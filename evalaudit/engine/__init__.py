@@ -20,6 +20,7 @@ from typing import Literal
 
 from evalaudit.contract import InputError, Problem
 from evalaudit.validate.options import Ingested, IngestOptions
+from evalaudit.validate.reasons import Check
 
 __all__ = ["AUTO_BYTES", "ENGINES", "Engine", "choose_engine", "ingest_with"]
 
@@ -94,7 +95,7 @@ def ingest_with(
             str(path),
             [
                 Problem(
-                    "engine",
+                    Check.ENGINE,
                     None,
                     0,
                     (),
@@ -113,7 +114,7 @@ def ingest_with(
                 str(path),
                 [
                     Problem(
-                        "engine",
+                        Check.ENGINE,
                         None,
                         0,
                         (),
@@ -132,7 +133,7 @@ def ingest_with(
                 str(path),
                 [
                     Problem(
-                        "engine",
+                        Check.ENGINE,
                         None,
                         0,
                         (),
