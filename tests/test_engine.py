@@ -236,10 +236,15 @@ def test_spark_equals_memory_on_the_sample(spark: Any, memory_audits: dict[str, 
 
 
 def test_spark_reads_a_catalog_table(spark: Any) -> None:
-    df = pd.read_csv(SAMPLE / "labels.csv", dtype="string").head(600)
+    """``--engine spark NAME``: a table of the session's catalog is the source, rows numbered."""
+    from evalaudit.engine.query import SparkBackend
+
+    df = pd.read_csv(SAMPLE / "labels.csv", dtype="string").head(40)
     spark.createDataFrame(df).createOrReplaceTempView("sample_labels")
-    ing = read_labels("sample_labels", engine="spark")
-    assert ing.table.n_labels == 600 and ing.format == "table"
+    b = SparkBackend(spark)
+    b.register_source("sample_labels", "table")
+    assert b.scalar("SELECT count(*) FROM src") == 40
+    assert b.scalar("SELECT min(_row) FROM src") == 1
 
 
 # ------------------------------------------------------------------ mergeable aggregates

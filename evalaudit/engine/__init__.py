@@ -20,16 +20,19 @@ from typing import Literal
 
 from evalaudit.contract import InputError, Problem
 from evalaudit.validate.options import Ingested, IngestOptions
+from evalaudit.validate.reasons import Check
 
 __all__ = ["AUTO_BYTES", "ENGINES", "Engine", "choose_engine", "ingest_with"]
 
 Engine = Literal["auto", "memory", "duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("auto", "memory", "duckdb", "spark")
 
-#: Input size from which ``auto`` uses DuckDB. Measured (docs/scale.md): a Parquet file of
-#: 10^7 labels is ~140 MB and the in-memory ingest peaks at ~3 GB there; a CSV of the
-#: same labels is ~0.9 GB and peaks at ~9 GB. Above 256 MB on disk the SQL ingest is
-#: the one that keeps the peak at the encoded table's size.
+#: Input size from which ``auto`` uses DuckDB (docs/scale.md). Below it the in-memory
+#: ingest is faster (benchmarks/scale.py's 10^7 labels: 79 MB of Parquet, read and
+#: validated in memory 4x faster than by DuckDB); above it the in-memory readers' peak
+#: grows with the text they hold (issue 16: 9.1 GB for the 0.93 GB CSV of 10^7 labels,
+#: MemoryError for 10^8 labels of Parquet, 1.35 GB), while the SQL ingest's is DuckDB's
+#: bounded buffer plus the encoded table.
 AUTO_BYTES = 256 * 1024**2
 
 #: ``EVALAUDIT_ENGINE`` sets the default engine (``auto`` when unset).
@@ -94,7 +97,7 @@ def ingest_with(
             str(path),
             [
                 Problem(
-                    "engine",
+                    Check.ENGINE,
                     None,
                     0,
                     (),
@@ -113,7 +116,7 @@ def ingest_with(
                 str(path),
                 [
                     Problem(
-                        "engine",
+                        Check.ENGINE,
                         None,
                         0,
                         (),
@@ -132,7 +135,7 @@ def ingest_with(
                 str(path),
                 [
                     Problem(
-                        "engine",
+                        Check.ENGINE,
                         None,
                         0,
                         (),

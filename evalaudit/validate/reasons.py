@@ -26,6 +26,7 @@ class Check(enum.StrEnum):
     HEADER = "header"
     SCHEMA = "schema"  # a labeling-tool export whose fields have the wrong types
     CONTROL = "control"  # which control / scorer / question of an export to read
+    ENGINE = "engine"  # the --engine asked for cannot read this input (evalaudit.engine)
     # columns and mapping (validate.columns, validate.sidetables)
     COLUMN_MAP = "column_map"
     COLUMN_NAME = "column_name"
