@@ -68,6 +68,7 @@ from evalaudit.table import (
     LabelTable,
 )
 from evalaudit.validate.options import Accounting, Ingested, IngestOptions
+from evalaudit.validate.slices import auto_slice_note, auto_slice_skip, given_slices
 from evalaudit.validate.suite import contract_checks
 from evalaudit.validate.timestamps import _parse_timestamp_values
 
@@ -747,50 +748,11 @@ def _timestamp_map(backend: Backend, q: _Queries) -> list[Problem]:
 def _slice_columns(
     columns: dict[str, str], opts: IngestOptions, q: _Queries, problems: list[Problem]
 ) -> tuple[tuple[str, ...], str]:
-    """As :func:`evalaudit.validate.slices._slice_columns`, with counts from queries."""
+    """The rules of :func:`evalaudit.validate.slices._slice_columns`, counts from queries."""
     candidates = [c for c in columns if c not in RESERVED_COLUMNS]
     if opts.slices is not None:
-        chosen = []
-        for col in opts.slices:
-            if col not in columns:
-                problems.append(
-                    Problem(
-                        "slice",
-                        col,
-                        0,
-                        (),
-                        f"--slice {col}: no such column",
-                        "columns available as slices: " + (", ".join(candidates) or "(none)"),
-                    )
-                )
-                continue
-            if col in RESERVED_COLUMNS and col not in (MODEL,):
-                problems.append(
-                    Problem(
-                        "slice",
-                        col,
-                        0,
-                        (),
-                        f"'{col}' is a reserved column, not an item slice",
-                        "vendor and batch are reported as labeler groups already",
-                    )
-                )
-                continue
-            varying = q.varies_within_item(col)
-            if varying is not None:
-                problems.append(
-                    Problem(
-                        "slice_constant",
-                        col,
-                        varying[0],
-                        varying[1],
-                        f"'{col}' takes different values on the same item, so it is not an item slice",
-                        "give each item one value of the slice (it describes the item, not the label)",
-                    )
-                )
-                continue
-            chosen.append(col)
-        return tuple(chosen), "given with --slice"
+        given = given_slices(opts.slices, columns, candidates, q.varies_within_item, problems)
+        return given, "given with --slice"
     chosen, skipped = [], []
     n_items = q.prepare([*candidates, *([MODEL] if MODEL in columns else [])])
     # capped: a high-cardinality column is skipped whatever its exact count
@@ -798,29 +760,21 @@ def _slice_columns(
     distinct = q.distinct_many(candidates, cap)
     for col in candidates:
         uniques = distinct[col]
-        nunique = len(uniques)
-        low = col.lower()
-        if low.endswith("_id") or low in ("id", "uuid") or nunique == 0:
-            continue
-        if nunique > MAX_SLICE_VALUES or (n_items > 100 and nunique > 0.5 * n_items):
+        why = auto_slice_skip(col, uniques, n_items)
+        if why == "values":
             shown = (
-                nunique
-                if nunique < cap
+                len(uniques)
+                if len(uniques) < cap
                 else int(q.b.scalar(f"SELECT count(DISTINCT {q.id(col)}) FROM {CLEAN}"))
             )
             skipped.append(f"{col} ({shown} values)")
-            continue
-        if nunique > 12 and pd.to_numeric(pd.Series(uniques), errors="coerce").notna().all():
+        elif why == "numeric":
             skipped.append(f"{col} (numeric)")
-            continue
-        if q.varies_within_item(col) is not None:
+        elif why is None and q.varies_within_item(col) is not None:
             skipped.append(f"{col} (varies within items)")
-            continue
-        chosen.append(col)
-    note = "auto-detected (text columns with <= 50 values, constant within each item)"
-    if skipped:
-        note += "; not used: " + ", ".join(skipped)
-    return tuple(chosen), note
+        elif why is None:
+            chosen.append(col)
+    return tuple(chosen), auto_slice_note(skipped)
 
 
 def _consistency_warnings(

@@ -4,6 +4,9 @@ consistency warnings (labeler attributes, missing timestamps, models within item
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -23,78 +26,117 @@ from evalaudit.io import RawFile
 from evalaudit.validate.codes import _codes, _item_repeats, _per_group_varies
 from evalaudit.validate.options import IngestOptions
 
-
 # ------------------------------------------------------------------ slices
+#: The note of auto-detected slices (both ingest engines).
+AUTO_SLICE_NOTE = "auto-detected (text columns with <= 50 values, constant within each item)"
+
+Varies = Callable[[str], "tuple[int, tuple[int, ...]] | None"]
+
+
+def given_slices(
+    given: Sequence[str],
+    columns: Collection[str],
+    candidates: Sequence[str],
+    varies: Varies,
+    problems: list[Problem],
+) -> tuple[str, ...]:
+    """The ``--slice`` columns that can be slices; a problem for each that cannot.
+
+    ``varies(col)``: the rows of items on which ``col`` takes several values (count
+    and the first rows), None when it is constant within every item. Shared by the
+    in-memory and the SQL ingest, which differ only in how they answer it.
+    """
+    chosen = []
+    for col in given:
+        if col not in columns:
+            problems.append(
+                Problem(
+                    "slice",
+                    col,
+                    0,
+                    (),
+                    f"--slice {col}: no such column",
+                    "columns available as slices: " + (", ".join(candidates) or "(none)"),
+                )
+            )
+            continue
+        if col in RESERVED_COLUMNS and col not in (MODEL,):
+            problems.append(
+                Problem(
+                    "slice",
+                    col,
+                    0,
+                    (),
+                    f"'{col}' is a reserved column, not an item slice",
+                    "vendor and batch are reported as labeler groups already",
+                )
+            )
+            continue
+        varying = varies(col)
+        if varying is not None:
+            problems.append(
+                Problem(
+                    "slice_constant",
+                    col,
+                    varying[0],
+                    varying[1],
+                    f"'{col}' takes different values on the same item, so it is not an item slice",
+                    "give each item one value of the slice (it describes the item, not the label)",
+                )
+            )
+            continue
+        chosen.append(col)
+    return tuple(chosen)
+
+
+def auto_slice_skip(col: str, uniques: Sequence[Any], n_items: int) -> str | None:
+    """Why an auto-detection candidate is not a slice, before the within-item check.
+
+    ``""``: left out silently (an id column, or no value at all); ``"values"``: too
+    many distinct values (the caller says how many); ``"numeric"``; None: it may be
+    a slice if it is constant within each item.
+    """
+    nunique = len(uniques)
+    low = col.lower()
+    if low.endswith("_id") or low in ("id", "uuid") or nunique == 0:
+        return ""
+    if nunique > MAX_SLICE_VALUES or (n_items > 100 and nunique > 0.5 * n_items):
+        return "values"
+    if nunique > 12 and pd.to_numeric(pd.Series(uniques), errors="coerce").notna().all():
+        return "numeric"
+    return None
+
+
+def auto_slice_note(skipped: Sequence[str]) -> str:
+    """The note of auto-detected slices, with the candidates left out and why."""
+    return AUTO_SLICE_NOTE + ("; not used: " + ", ".join(skipped) if skipped else "")
+
+
 def _slice_columns(
     frame: pd.DataFrame, raw: RawFile, opts: IngestOptions, problems: list[Problem]
 ) -> tuple[tuple[str, ...], str]:
     candidates = [c for c in frame.columns if c not in RESERVED_COLUMNS]
+
+    def varies(col: str) -> tuple[int, tuple[int, ...]] | None:
+        return _varies_within_item(frame, col)
+
     if opts.slices is not None:
-        chosen = []
-        for col in opts.slices:
-            if col not in frame.columns:
-                problems.append(
-                    Problem(
-                        "slice",
-                        col,
-                        0,
-                        (),
-                        f"--slice {col}: no such column",
-                        "columns available as slices: " + (", ".join(candidates) or "(none)"),
-                    )
-                )
-                continue
-            if col in RESERVED_COLUMNS and col not in (MODEL,):
-                problems.append(
-                    Problem(
-                        "slice",
-                        col,
-                        0,
-                        (),
-                        f"'{col}' is a reserved column, not an item slice",
-                        "vendor and batch are reported as labeler groups already",
-                    )
-                )
-                continue
-            varying = _varies_within_item(frame, col)
-            if varying is not None:
-                problems.append(
-                    Problem(
-                        "slice_constant",
-                        col,
-                        varying[0],
-                        varying[1],
-                        f"'{col}' takes different values on the same item, so it is not an item slice",
-                        "give each item one value of the slice (it describes the item, not the label)",
-                    )
-                )
-                continue
-            chosen.append(col)
-        return tuple(chosen), "given with --slice"
+        given = given_slices(opts.slices, frame.columns, candidates, varies, problems)
+        return given, "given with --slice"
     chosen, skipped = [], []
     n_items = len(_codes(frame[ITEM_ID])[1])
     for col in candidates:
-        s = frame[col]
-        uniques = _codes(s)[1]
-        nunique = len(uniques)
-        low = col.lower()
-        if low.endswith("_id") or low in ("id", "uuid") or nunique == 0:
-            continue
-        if nunique > MAX_SLICE_VALUES or (n_items > 100 and nunique > 0.5 * n_items):
-            skipped.append(f"{col} ({nunique} values)")
-            continue
-        if nunique > 12 and pd.to_numeric(pd.Series(uniques), errors="coerce").notna().all():
+        uniques = _codes(frame[col])[1]
+        why = auto_slice_skip(col, uniques, n_items)
+        if why == "values":
+            skipped.append(f"{col} ({len(uniques)} values)")
+        elif why == "numeric":
             skipped.append(f"{col} (numeric)")
-            continue
-        varying = _varies_within_item(frame, col)
-        if varying is not None:
+        elif why is None and varies(col) is not None:
             skipped.append(f"{col} (varies within items)")
-            continue
-        chosen.append(col)
-    note = "auto-detected (text columns with <= 50 values, constant within each item)"
-    if skipped:
-        note += "; not used: " + ", ".join(skipped)
-    return tuple(chosen), note
+        elif why is None:
+            chosen.append(col)
+    return tuple(chosen), auto_slice_note(skipped)
 
 
 def _varies_within_item(frame: pd.DataFrame, col: str) -> tuple[int, tuple[int, ...]] | None:
