@@ -54,7 +54,6 @@ from evalaudit.contract import (
     LabelSpec,
     Problem,
     Severity,
-    detect_label_spec,
 )
 from evalaudit.engine.query import SOURCE, Backend
 from evalaudit.io import detect_format, sha256_of
@@ -67,6 +66,7 @@ from evalaudit.table import (
     VALUE,
     LabelTable,
 )
+from evalaudit.validate.labels import spec_from_counts
 from evalaudit.validate.options import Accounting, Ingested, IngestOptions
 from evalaudit.validate.slices import auto_slice_note, auto_slice_skip, given_slices
 from evalaudit.validate.suite import contract_checks
@@ -468,60 +468,9 @@ def _merged(freq: dict[str, int], mapping: dict[str, str]) -> dict[str, int]:
 
 
 def _label_spec(counts: dict[str, int], opts: IngestOptions, path: str) -> LabelSpec:
-    """As :func:`evalaudit.validate.labels._label_spec`, on the value counts."""
-    try:
-        spec = detect_label_spec(
-            {k: v for k, v in counts.items() if k.strip()},
-            kind=opts.label_kind,
-            positive=opts.positive,
-            order=list(opts.order) if opts.order else None,
-            labels=list(opts.labels) if opts.labels else None,
-        )
-    except ValueError as exc:
-        raise InputError(
-            path,
-            [
-                Problem(
-                    "label_kind",
-                    LABEL,
-                    0,
-                    (),
-                    str(exc),
-                    "pass --order with the values, lowest first",
-                )
-            ],
-        ) from None
-    if spec.kind is LabelKind.NOMINAL and len(spec.categories) > MAX_SLICE_VALUES:
-        raise InputError(
-            path,
-            [
-                Problem(
-                    "label_kind",
-                    LABEL,
-                    sum(counts.values()),
-                    (),
-                    f"the label column has {len(spec.categories)} distinct text values; "
-                    "that does not look like a label scale",
-                    "check --column label=..., or declare the scale with --labels / --order / "
-                    "--label-kind",
-                )
-            ],
-        )
-    if opts.positive is not None and spec.categories and opts.positive not in spec.categories:
-        raise InputError(
-            path,
-            [
-                Problem(
-                    "positive",
-                    LABEL,
-                    0,
-                    (),
-                    f"--positive {opts.positive!r} is not a label value",
-                    "use one of: " + ", ".join(spec.categories[:20]),
-                )
-            ],
-        )
-    return spec
+    """:func:`evalaudit.validate.labels.spec_from_counts` on the non-blank value counts."""
+    kept = {k: v for k, v in counts.items() if k.strip()}
+    return spec_from_counts(kept, opts, path, sum(counts.values()))
 
 
 # ------------------------------------------------------------------ the queries

@@ -125,9 +125,20 @@ def _label_spec(frame: pd.DataFrame, raw: RawFile, opts: IngestOptions) -> Label
             ],
             row_label=raw.row_label,
         )
+    return spec_from_counts({str(k): int(v) for k, v in counts.items()}, opts, raw.path, len(frame))
+
+
+def spec_from_counts(
+    counts: dict[str, int], opts: IngestOptions, path: str, n_rows: int
+) -> LabelSpec:
+    """The label scale of ``counts`` (label value -> rows) under the options, or InputError.
+
+    Shared by the in-memory and the SQL ingest; ``n_rows`` is the rows the labels
+    come from (named when the label column is no scale at all).
+    """
     try:
         spec = detect_label_spec(
-            {str(k): int(v) for k, v in counts.items()},
+            counts,
             kind=opts.label_kind,
             positive=opts.positive,
             order=list(opts.order) if opts.order else None,
@@ -135,7 +146,7 @@ def _label_spec(frame: pd.DataFrame, raw: RawFile, opts: IngestOptions) -> Label
         )
     except ValueError as exc:
         raise InputError(
-            raw.path,
+            path,
             [
                 Problem(
                     "label_kind",
@@ -149,12 +160,12 @@ def _label_spec(frame: pd.DataFrame, raw: RawFile, opts: IngestOptions) -> Label
         ) from None
     if spec.kind is LabelKind.NOMINAL and len(spec.categories) > MAX_SLICE_VALUES:
         raise InputError(
-            raw.path,
+            path,
             [
                 Problem(
                     "label_kind",
                     LABEL,
-                    len(frame),
+                    n_rows,
                     (),
                     f"the label column has {len(spec.categories)} distinct text values; "
                     "that does not look like a label scale",
@@ -165,7 +176,7 @@ def _label_spec(frame: pd.DataFrame, raw: RawFile, opts: IngestOptions) -> Label
         )
     if opts.positive is not None and spec.categories and opts.positive not in spec.categories:
         raise InputError(
-            raw.path,
+            path,
             [
                 Problem(
                     "positive",
