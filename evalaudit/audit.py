@@ -45,7 +45,7 @@ from evalaudit.stats.concentration import concentration
 from evalaudit.stats.consensus import dawid_skene, gold_accuracy
 from evalaudit.stats.impact import headline_impact, item_scores, items_in
 from evalaudit.stats.leniency import labeler_leniency, shrink_effects
-from evalaudit.stats.materiality import finding_impact, se_from_ci
+from evalaudit.stats.materiality import correction_impact, finding_impact, se_from_ci
 from evalaudit.stats.ppi import headline_ppi
 from evalaudit.stats.sole_source import sole_source
 from evalaudit.table import ITEM, LABELER, SCORE, VALUE, LabelTable
@@ -785,27 +785,7 @@ def _headline_shift_impact(headline: dict[str, Any] | None) -> dict[str, Any] | 
     c = (headline or {}).get("corrected")
     if not c:
         return None
-
-    def change(d: dict[str, Any]) -> dict[str, Any]:
-        # a model without suspect labels has no interval: its number does not move at all
-        ci = d.get("delta_ci")
-        return {
-            "before": d["score"],
-            "after": d["score_corrected"],
-            "delta": d["delta"],
-            "delta_ci": [0.0, 0.0] if ci is None else list(ci),
-        }
-
-    models = c.get("per_model") or []
-    return {
-        "headline": change(c),
-        "slice": None,
-        "per_model": [{"model": m["model"], **change(m)} for m in models],
-        "ranking_changed": bool(c.get("ranking_changed")),
-        "ranking_before": [m["model"] for m in sorted(models, key=lambda m: -m["score"])],
-        "ranking_after": [m["model"] for m in sorted(models, key=lambda m: -m["score_corrected"])],
-        "suspect_labels": int(c.get("suspect_labels") or 0),
-    }
+    return correction_impact(c, int(c.get("suspect_labels") or 0))
 
 
 def _concentration_table(table: LabelTable) -> pd.DataFrame:

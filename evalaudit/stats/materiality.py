@@ -89,11 +89,24 @@ def finding_impact(
         return None
     known = bool(np.isfinite(se))
     se_ok = float(se) if known else float("nan")
+    out = correction_impact(corr, int(rows.sum()), known)
+    if slice_columns:
+        out["slice"] = _slice_change(table, rows, effect, se_ok, slice_columns, slice_values or [])
+    return out
 
-    def scaled(d: dict[str, Any]) -> dict[str, Any]:
-        # headline_corrected's CI is the delta method with the effect's SE (0 if unknown); a
-        # number without suspect labels (a model the cell's labeler never graded) does not
-        # move at all: its change is exactly 0, not unknown
+
+def correction_impact(
+    corr: dict[str, Any], suspect_labels: int, known: bool = True
+) -> dict[str, Any]:
+    """Before, after and delta (95% CI) of the headline and each model for one correction.
+
+    ``corr``: a :func:`~evalaudit.stats.impact.headline_corrected` record; ``known``:
+    whether its interval rests on a known SE (else the CIs are NaN). ``slice`` is left
+    None for the caller. A model without suspect labels (its record says "no correction
+    applied") does not move at all: its change is exactly 0, not unknown.
+    """
+
+    def change(d: dict[str, Any]) -> dict[str, Any]:
         if d.get("delta_ci") is None:
             ci = [0.0, 0.0]
         else:
@@ -105,19 +118,16 @@ def finding_impact(
             "delta_ci": ci,
         }
 
-    out: dict[str, Any] = {
-        "headline": scaled(corr),
+    models = corr.get("per_model") or []
+    return {
+        "headline": change(corr),
         "slice": None,
-        "per_model": [{"model": m["model"], **scaled(m)} for m in corr.get("per_model", [])],
+        "per_model": [{"model": m["model"], **change(m)} for m in models],
         "ranking_changed": bool(corr.get("ranking_changed")),
-        "suspect_labels": int(rows.sum()),
+        "suspect_labels": int(suspect_labels),
+        "ranking_before": [m["model"] for m in sorted(models, key=lambda m: -m["score"])],
+        "ranking_after": [m["model"] for m in sorted(models, key=lambda m: -m["score_corrected"])],
     }
-    models = corr.get("per_model", [])
-    out["ranking_before"] = [m["model"] for m in sorted(models, key=lambda m: -m["score"])]
-    out["ranking_after"] = [m["model"] for m in sorted(models, key=lambda m: -m["score_corrected"])]
-    if slice_columns:
-        out["slice"] = _slice_change(table, rows, effect, se_ok, slice_columns, slice_values or [])
-    return out
 
 
 def _slice_change(
