@@ -448,6 +448,7 @@ def fit_effects(
     good = np.concatenate([ident, ident[param_labeler[L:]] & (info[L:] > MIN_INFORMATION)])
 
     idx = np.flatnonzero(good)
+    extra: dict[str, Any] = {}
     theta = np.full(P, np.nan)
     cov = np.full((P, P), np.nan)
     resid = np.full(len(rows), np.nan)
@@ -486,7 +487,11 @@ def fit_effects(
             units.size, 1.0
         )
         resid = r0 - rbar[units.unit]
-        bmat = _meat(units, lay, ck, n_cells, L, P, resid)[np.ix_(idx, idx)]
+        # the strata's pooled residual variance, for the meat and the scan's variances
+        if len(lay.si):
+            extra["stratum_var"] = _stratum_variance(lay.s, resid[lay.si], lay.n_s)
+        bmat = _meat(units, lay, ck, n_cells, L, P, resid, extra.get("stratum_var"))
+        bmat = bmat[np.ix_(idx, idx)]
         n_clusters = units.n_multi_units + int((~units.multi).sum())
         cr1 = n_clusters / max(n_clusters - 1.0, 1.0)
         cov_idx = cr1 * (g @ bmat @ g)
@@ -548,6 +553,7 @@ def fit_effects(
         main=main,
         main_se=main_se,
         cell_row=ck,
+        extra=extra,
     )
 
 
@@ -559,8 +565,12 @@ def _meat(
     L: int,
     P: int,
     resid: np.ndarray,
+    v: np.ndarray | None,
 ) -> np.ndarray:
-    """The sandwich's meat: sum over items of the outer product of their score contributions."""
+    """The sandwich's meat: sum over items of the outer product of their score contributions.
+
+    ``v``: the strata's pooled residual variance (:func:`_stratum_variance`).
+    """
     lab = lay.lab
     cp = np.where(ck >= 0, L + ck, -1)
     # multi-labeled items: one cluster per item, contribution s_u = sum_r x_r e_r, and
@@ -571,8 +581,7 @@ def _meat(
         meat += cl + cl.T + _pair_sums(lay, cp, resid, cp, resid, P, P)
     # single-labeled items: one cluster per row, contribution (x_r - xbar_s) e_r; with the
     # stratum's pooled variance v_s for e_r^2 the sum is own - N' diag(v_s / n_s) N
-    if len(lay.si):
-        v = _stratum_variance(lay.s, resid[lay.si], lay.n_s)
+    if len(lay.si) and v is not None:
         n_ps = _strata_counts(lay, ck, n_cells)
         own_diag = np.asarray(n_ps.T @ v).ravel()
         own = np.diag(own_diag)
@@ -660,7 +669,9 @@ def _row_stats(
     # the stratum's pooled variance v_s for e^2: Q_ls = [(1-p)^2 n_ls + p^2 (n_s - n_ls)] v_s
     q = np.where(multi, e * e, 0.0)
     if len(lay.si):
-        v = _stratum_variance(lay.s, e[lay.si], lay.n_s)
+        v = fit.extra.get("stratum_var")
+        if v is None:  # a fit without estimates has no residuals to pool
+            v = _stratum_variance(lay.s, e[lay.si], lay.n_s)
         st = lay.ls_key % lay.n_s
         n_s = lay.size_s[st]
         p = lay.n_ls / n_s
