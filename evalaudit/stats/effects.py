@@ -127,6 +127,8 @@ class Units:
     n_multi_units: int
     size: np.ndarray
     multi: np.ndarray
+    #: every table row is used (``rows`` is ``0..n-1``): per-row arrays need no gather
+    full: bool = False
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -147,7 +149,7 @@ def units_of(item: np.ndarray, stratum: np.ndarray, ok: np.ndarray, n_items: int
     np.add(st, n_multi, out=unit, where=~multi)
     n_units = n_multi + n_strata
     size = np.bincount(unit, minlength=n_units).astype(np.float64)
-    return Units(rows, unit, n_units, n_multi, size, multi)
+    return Units(rows, unit, n_units, n_multi, size, multi, full)
 
 
 @dataclass(frozen=True)
@@ -250,7 +252,7 @@ def _layout(units: Units, labeler: np.ndarray, n_labelers: int) -> _Layout:
         out: _Layout = hit[1]
         return out
     rows = units.rows
-    full = len(rows) == len(labeler) and (len(rows) == 0 or rows[-1] == len(rows) - 1)
+    full = units.full and len(labeler) == len(rows)
     lab = (labeler if full else labeler[rows]).astype(np.int64, copy=False)
     L = n_labelers
     multi = units.multi

@@ -226,7 +226,7 @@ def cell_table(
     param_of = {key: i for i, key in enumerate(params)}
     L = fit.n_labelers
     rows = design.units.rows
-    full = len(rows) == len(design.labeler)
+    full = design.units.full
     lab = design.labeler if full else design.labeler[rows]
     base = design.baseline
     n_lab = np.bincount(lab, minlength=L).astype(np.float64)
