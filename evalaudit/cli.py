@@ -286,6 +286,7 @@ def tune_allocator() -> bool:
     glibc, and not when the user set any ``MALLOC_*`` variable. Returns whether
     it was applied.
     """
+    _arrow_on_malloc()
     if not sys.platform.startswith("linux") or any(k.startswith("MALLOC_") for k in os.environ):
         return False
     import ctypes
@@ -303,6 +304,28 @@ def tune_allocator() -> bool:
         and bool(mallopt(m_trim_threshold, 2**31 - 1))
         and bool(mallopt(m_arena_max, 1))
     )
+
+
+def _arrow_on_malloc() -> bool:
+    """Let Arrow allocate through the C library's ``malloc`` (its "system" pool).
+
+    Arrow's default pool (mimalloc) keeps what a reader thread freed in that
+    thread's heap: the two-thread Parquet read of 10^7 labels held 2.0 GB
+    resident for 0.9 GB of live arrays, against 1.17 GB with the system pool,
+    which was also faster (3.5 s against 5.0 s; ``read_parquet_coded`` on the
+    scale benchmark's file). Through ``malloc``, the memory Arrow frees after
+    the read serves the statistics' numpy arrays. Not when the user chose a pool
+    (``ARROW_DEFAULT_MEMORY_POOL``). Returns whether it was applied.
+    """
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return False
+    try:
+        import pyarrow as pa
+
+        pa.set_memory_pool(pa.system_memory_pool())
+    except (ImportError, NotImplementedError):  # pragma: no cover - a build without it
+        return False
+    return True
 
 
 def _entry() -> None:  # pragma: no cover

@@ -139,15 +139,21 @@ def units_of(item: np.ndarray, stratum: np.ndarray, ok: np.ndarray, n_items: int
     it = item if full else item[rows]  # every row used: no gather
     m = np.bincount(it, minlength=n_items)
     multi = m[it] >= 2
-    item_code = np.full(n_items, -1, dtype=np.int64)
     multi_items = np.flatnonzero(m >= 2)
-    item_code[multi_items] = np.arange(len(multi_items))
+    del m
     n_multi = len(multi_items)
-    st = (stratum if full else stratum[rows]).astype(np.int64, copy=False)
+    st = stratum if full else stratum[rows]
     n_strata = int(st.max()) + 1 if len(st) else 0
-    unit = item_code[it]
-    np.add(st, n_multi, out=unit, where=~multi)
     n_units = n_multi + n_strata
+    # positions and unit codes as int32 while they fit: 8 bytes a label less, held by every fit
+    small = max(len(item), n_units) < np.iinfo(np.int32).max
+    code_type = np.int32 if small else np.int64
+    rows = rows.astype(code_type, copy=False)
+    item_code = np.full(n_items, -1, dtype=code_type)
+    item_code[multi_items] = np.arange(n_multi, dtype=code_type)
+    unit = item_code[it]
+    del item_code
+    np.add(st, n_multi, out=unit, where=~multi, casting="unsafe")
     size = np.bincount(unit, minlength=n_units).astype(np.float64)
     return Units(rows, unit, n_units, n_multi, size, multi, full)
 
@@ -219,12 +225,13 @@ class _Layout:
     ``full``: every table row is used (row arrays need no gather); ``lab``: labeler
     code per used row; ``classes``: per item size ``k`` (2..KMAX), the used-row positions of those items'
     labels as an ``(items, k)`` matrix, so sums over pairs of labels of one item are
-    ``k`` vectorized passes instead of a sparse product; ``big`` / ``big_unit``: the
-    labels of larger items and a local item code. ``si``: positions of single labels,
+    ``k`` vectorized passes instead of a sparse product; ``big`` / ``big_unit`` / ``big_w``: the
+    labels of larger items, a local item code and their weight ``1 / sqrt(n_u)``. ``si``: positions of single labels,
     ``s``: their stratum (``0..n_s-1``), ``size_s``: labels per stratum, ``n_lab_s``:
     the strata x labelers count matrix; ``ls_code`` / ``ls_key`` / ``n_ls``: each single
     label's (labeler, stratum) pair, the pairs and their counts; ``j_row``: each label's
-    information (1 minus its share of its unit's labels of its labeler's).
+    information (1 minus its share of its unit's labels of its labeler's). Positions and
+    codes are int32 while the rows fit.
     """
 
     full: bool
@@ -232,6 +239,7 @@ class _Layout:
     classes: tuple[np.ndarray, ...]
     big: np.ndarray
     big_unit: np.ndarray
+    big_w: np.ndarray
     n_big: int
     si: np.ndarray
     s: np.ndarray
@@ -242,7 +250,6 @@ class _Layout:
     ls_key: np.ndarray
     n_ls: np.ndarray
     j_row: np.ndarray
-    w: np.ndarray
 
 
 def _layout(units: Units, labeler: np.ndarray, n_labelers: int) -> _Layout:
@@ -253,12 +260,15 @@ def _layout(units: Units, labeler: np.ndarray, n_labelers: int) -> _Layout:
         return out
     rows = units.rows
     full = units.full and len(labeler) == len(rows)
-    lab = (labeler if full else labeler[rows]).astype(np.int64, copy=False)
+    lab = labeler if full else labeler[rows]  # the caller's codes (int32): no copy
     L = n_labelers
     multi = units.multi
-    mu = np.flatnonzero(multi)
-    u = units.unit[mu]
-    order = mu[np.argsort(u, kind="stable")]
+    # positions into the used rows: int32 while they fit (every per-row array of the layout
+    # is held through all the fits of the design)
+    pos_type = units.unit.dtype
+    mu = np.flatnonzero(multi).astype(pos_type, copy=False)
+    order = mu[np.argsort(units.unit[mu], kind="stable")]
+    del mu
     sizes = units.size[: units.n_multi_units].astype(np.int64)
     starts = np.cumsum(sizes) - sizes
     classes = []
@@ -272,17 +282,17 @@ def _layout(units: Units, labeler: np.ndarray, n_labelers: int) -> _Layout:
         big_unit = np.repeat(np.arange(len(big_units)), sizes[big_units])
     else:
         big, big_unit = np.zeros(0, np.int64), np.zeros(0, np.int64)
-    si = np.flatnonzero(~multi)
+    big_w = np.sqrt(1.0 / units.size[units.unit[big]]) if len(big) else np.zeros(0)
+    si = np.flatnonzero(~multi).astype(pos_type, copy=False)
     s = units.unit[si] - units.n_multi_units
     n_s = units.n_units - units.n_multi_units
     size_s = units.size[units.n_multi_units :]
-    ls_code, ls_key = _factorize(lab[si] * max(n_s, 1) + s, L * max(n_s, 1))
+    ls_code, ls_key = _factorize(lab[si].astype(np.int64) * max(n_s, 1) + s, L * max(n_s, 1))
     n_ls = np.bincount(ls_code, minlength=len(ls_key)).astype(np.float64)
     n_lab_s = sparse.csr_matrix(
         (n_ls, (ls_key % max(n_s, 1), ls_key // max(n_s, 1))), shape=(n_s, L)
     )
     inv_size = 1.0 / np.maximum(units.size, 1.0)
-    w = np.sqrt(inv_size)[units.unit]
     # a label's information: 1 - its share of its unit (items: 1/n_u; strata: the labeler's)
     j_row = 1.0 - inv_size[units.unit]
     if len(si):
@@ -293,6 +303,7 @@ def _layout(units: Units, labeler: np.ndarray, n_labelers: int) -> _Layout:
         tuple(classes),
         big,
         big_unit,
+        big_w,
         len(big_units),
         si,
         s,
@@ -303,7 +314,6 @@ def _layout(units: Units, labeler: np.ndarray, n_labelers: int) -> _Layout:
         ls_key,
         n_ls,
         j_row,
-        w,
     )
     units.cache["layout"] = (key, out)
     return out
@@ -312,23 +322,44 @@ def _layout(units: Units, labeler: np.ndarray, n_labelers: int) -> _Layout:
 def _pair_sums(
     lay: _Layout,
     ia: np.ndarray,
-    wa: np.ndarray,
+    wa: np.ndarray | None,
     ib: np.ndarray,
-    wb: np.ndarray,
+    wb: np.ndarray | None,
     na: int,
     nb: int,
 ) -> np.ndarray:
     """``sum_items sum_{r, r' in item} wa_r wb_r' [ia_r, ib_r']`` as a dense ``na x nb`` array.
 
-    ``ia`` / ``ib``: a column index per used row (-1: the row has none). Only
+    ``ia`` / ``ib``: a column index per used row (-1: the row has none); ``wa`` and ``wb``
+    both None: the weights ``1 / sqrt(n_u)`` of the within transformation (``1 / k`` for a
+    pair in an item of ``k`` labels, so no per-row weight array is held). Only
     multi-labeled items; the pairs include ``r = r'``.
     """
+    if na * nb >= np.iinfo(np.int32).max:  # the flat keys need 64 bits
+        ia, ib = ia.astype(np.int64), ib.astype(np.int64)
+    unit_weights = wa is None or wb is None
     out = np.zeros(na * nb)
     for pos in lay.classes:
         a_idx, b_idx = ia[pos], ib[pos]
+        k = pos.shape[1]
+        if unit_weights:
+            has_b = b_idx >= 0
+            every_b = bool(has_b.all())
+            for a in range(k):
+                has_a = a_idx[:, a] >= 0
+                if every_b and has_a.all():
+                    key = (a_idx[:, a, None] * nb + b_idx).ravel()
+                else:
+                    sel = has_a[:, None] & has_b
+                    if not sel.any():
+                        continue
+                    key = np.broadcast_to(a_idx[:, a, None], sel.shape)[sel] * nb + b_idx[sel]
+                out += np.bincount(key, minlength=na * nb) / k
+            continue
+        assert wa is not None and wb is not None
         a_w, b_w = wa[pos], np.where(b_idx >= 0, wb[pos], 0.0)
         b_idx = np.maximum(b_idx, 0)
-        for a in range(pos.shape[1]):
+        for a in range(k):
             sel = a_idx[:, a] >= 0
             if not sel.any():
                 continue
@@ -342,9 +373,11 @@ def _pair_sums(
     res = out.reshape(na, nb)
     if lay.n_big:
         big, bu = lay.big, lay.big_unit
+        wa_big = lay.big_w if wa is None else wa[big]
+        wb_big = lay.big_w if wb is None else wb[big]
         ma, mb = ia[big] >= 0, ib[big] >= 0
-        sa = sparse.csr_matrix((wa[big][ma], (bu[ma], ia[big][ma])), shape=(lay.n_big, na))
-        sb = sparse.csr_matrix((wb[big][mb], (bu[mb], ib[big][mb])), shape=(lay.n_big, nb))
+        sa = sparse.csr_matrix((wa_big[ma], (bu[ma], ia[big][ma])), shape=(lay.n_big, na))
+        sb = sparse.csr_matrix((wb_big[mb], (bu[mb], ib[big][mb])), shape=(lay.n_big, nb))
         res += (sa.T @ sb).toarray()
     return res
 
@@ -388,9 +421,9 @@ def fit_effects(
     y = hit[1]
     n_cells = 0 if cell_labeler is None else len(cell_labeler)
     if cell is None:
-        ck = np.full(len(rows), -1, dtype=np.int64)
+        ck = np.full(len(rows), -1, dtype=np.int32)
     else:
-        ck = (cell if lay.full else cell[rows]).astype(np.int64, copy=False)
+        ck = cell if lay.full else cell[rows]
     has_cell = ck >= 0
     L, P = n_labelers, n_labelers + n_cells
     if reference is None:
@@ -402,13 +435,12 @@ def fit_effects(
     # M = X'X - sum_u c_u c_u' / n_u (c_u: the unit's label counts per parameter); the
     # labeler block and z's labeler part do not depend on the cells: kept per units
     lab = lay.lab
-    w = lay.w
     key = ("labelers", id(score), id(labeler), L)
     base = units.cache.get("labelers")
     if base is None or base[0] != key:
         n_lab = np.bincount(lab, minlength=L).astype(np.float64)
         inv_s = sparse.diags(1.0 / np.maximum(lay.size_s, 1.0))
-        m_ll = np.diag(n_lab) - _pair_sums(lay, lab, w, lab, w, L, L)
+        m_ll = np.diag(n_lab) - _pair_sums(lay, lab, None, lab, None, L, L)
         m_ll -= (lay.n_lab_s.T @ inv_s @ lay.n_lab_s).toarray()
         ybar = np.bincount(units.unit, weights=y, minlength=units.n_units) / np.maximum(
             units.size, 1.0
@@ -428,9 +460,9 @@ def fit_effects(
         inv_s = sparse.diags(1.0 / np.maximum(lay.size_s, 1.0))
         n_ps = _strata_counts(lay, ck, n_cells)
         n_cs = n_ps[:, L:]
-        m_kk = np.diag(n_cell) - _pair_sums(lay, ck, w, ck, w, n_cells, n_cells)
+        m_kk = np.diag(n_cell) - _pair_sums(lay, ck, None, ck, None, n_cells, n_cells)
         m_kk -= (n_cs.T @ inv_s @ n_cs).toarray()
-        m_kl = -_pair_sums(lay, ck, w, lab, w, n_cells, L)
+        m_kl = -_pair_sums(lay, ck, None, lab, None, n_cells, L)
         m_kl -= (n_cs.T @ inv_s @ lay.n_lab_s).toarray()
         m_kl[np.arange(n_cells), cl] += n_cell
         m_mat[L:, L:] = m_kk
@@ -482,13 +514,14 @@ def fit_effects(
         theta[idx] = th
         # residuals: y - fitted, demeaned within unit
         th_full = np.where(np.isfinite(theta), theta, 0.0)
-        fitted = th_full[lab]
-        fitted[has_cell] += th_full[L + ck[has_cell]]
-        r0 = y - fitted
-        rbar = np.bincount(units.unit, weights=r0, minlength=units.n_units) / np.maximum(
+        # in place (one per-row array instead of three): y - fitted, then less its unit mean
+        resid = th_full[lab]
+        resid[has_cell] += th_full[L + ck[has_cell]]
+        np.subtract(y, resid, out=resid)
+        rbar = np.bincount(units.unit, weights=resid, minlength=units.n_units) / np.maximum(
             units.size, 1.0
         )
-        resid = r0 - rbar[units.unit]
+        resid -= rbar[units.unit]
         # the strata's pooled residual variance, for the meat and the scan's variances
         if len(lay.si):
             extra["stratum_var"] = _stratum_variance(lay.s, resid[lay.si], lay.n_s)
@@ -749,11 +782,11 @@ def _stratum_variance(s: np.ndarray, resid: np.ndarray, n_s: int) -> np.ndarray:
 
 
 def _factorize(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0..k-1 of the observed keys (in key order) and the keys; keys in [0, n_keys)."""
+    """Codes 0..k-1 of the observed keys (in key order, int32) and the keys; keys in [0, n_keys)."""
     if n_keys <= 50_000_000:
         seen = np.bincount(key, minlength=n_keys) > 0
         uniq = np.flatnonzero(seen)
-        pos = np.cumsum(seen) - 1
-        return pos[key].astype(np.int64), uniq
+        pos = (np.cumsum(seen) - 1).astype(np.int32)
+        return pos[key], uniq
     uniq, codes = np.unique(key, return_inverse=True)
-    return codes.astype(np.int64), uniq
+    return codes.astype(np.int32), uniq

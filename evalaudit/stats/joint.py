@@ -96,8 +96,9 @@ class JointDesign:
     @classmethod
     def build(cls, table: LabelTable, pairs: bool = True) -> JointDesign:
         f = table.frame
-        score = f[SCORE].to_numpy().astype(np.float64)
-        labeler = f[LABELER].to_numpy().astype(np.int64)
+        # the table's own arrays (float64 scores, int32 codes): no per-row copies
+        score = f[SCORE].to_numpy().astype(np.float64, copy=False)
+        labeler = f[LABELER].to_numpy()
         stratum = strata_codes(table)
         units = units_of(f[ITEM].to_numpy(), stratum, np.isfinite(score), table.n_items)
         cols: list[tuple[str, ...]] = [(c,) for c in table.slice_columns]
@@ -134,10 +135,12 @@ class JointDesign:
             # the peers' pass rate on each label's unit: the unit's mean score less the fitted
             # labeler effects, plus the reference peers' mean effect (0 by the constraint)
             u = self.units
-            y = self.score[u.rows]
-            resid = np.where(np.isfinite(fit.resid), fit.resid, 0.0)
-            base = np.clip(y - resid - _fitted(fit, self.labeler[u.rows], cell, u.rows), 0.0, 1.0)
-            self.baseline = base
+            full = u.full
+            base = _fitted(fit, self.labeler if full else self.labeler[u.rows], cell, u.rows)
+            # y - resid - fitted, in place; a NaN residual (an unidentified labeler) counts as 0
+            np.subtract(self.score if full else self.score[u.rows], base, out=base)
+            np.subtract(base, fit.resid, out=base, where=np.isfinite(fit.resid))
+            self.baseline = np.clip(base, 0.0, 1.0, out=base)
         return fit
 
 
@@ -145,9 +148,9 @@ def _fitted(
     fit: EffectsFit, lab: np.ndarray, cell: np.ndarray | None, rows: np.ndarray
 ) -> np.ndarray:
     th = np.where(np.isfinite(fit.theta), fit.theta, 0.0)
-    out = th[lab].copy()
+    out = th[lab]  # fancy indexing: already a new array
     if cell is not None:
-        ck = cell[rows]
+        ck = cell if len(rows) == len(cell) else cell[rows]
         has = ck >= 0
         out[has] += th[fit.n_labelers + ck[has]]
     return out
@@ -174,9 +177,11 @@ def _spec(table: LabelTable, columns: tuple[str, ...], labeler: np.ndarray) -> C
     names = np.array(
         [JOIN.join(str(v[c]) for v in values) for c in range(n_combo)] or [""], dtype=object
     )
-    group = labeler * n_combo + combo
     if table.n_labelers * n_combo < np.iinfo(np.int32).max:
-        group = group.astype(np.int32)  # half the memory of one code per label row
+        # int32: half the memory of one code per label row
+        group = labeler.astype(np.int32, copy=False) * np.int32(n_combo) + combo
+    else:
+        group = labeler.astype(np.int64) * n_combo + combo
     return CellSpec(columns, group, n_combo, names)
 
 
@@ -365,7 +370,7 @@ def partition(
     each cell's labeler and its (spec, group) key.
     """
     n = len(design.score)
-    cell = np.full(n, -1, dtype=np.int64)
+    cell = np.full(n, -1, dtype=np.int32)
     labs: list[int] = []
     keys: list[tuple[int, int]] = []
     f = cells[flagged]

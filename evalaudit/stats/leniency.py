@@ -112,7 +112,9 @@ def strata_codes(table: LabelTable, columns: tuple[str, ...] | None = None) -> n
     for col in columns:
         c = f[col].cat.codes.to_numpy().astype(np.int64)
         code = code * (int(c.max()) + 1 if len(c) else 1) + c
-    out = pd.factorize(code)[0].astype(np.int64)
+    out = pd.factorize(code)[0]
+    # int32 while it fits: the codes are held for the whole audit (4 bytes a label less)
+    out = out.astype(np.int32 if len(out) < np.iinfo(np.int32).max else np.int64)
     out.flags.writeable = False  # shared by every caller on this table
     cache[1][key] = out
     return out
