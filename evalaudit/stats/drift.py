@@ -347,7 +347,7 @@ def labeler_drift(
     row = f[ROW_COL].to_numpy() if ROW_COL in f.columns else np.arange(len(f))
 
     batch_names: np.ndarray | None = None
-    bcode = np.full(len(f), -1, dtype=np.int64)  # natural-order batch rank, -1 = none
+    bcode: np.ndarray | None = None  # natural-order batch rank, -1 = none (batch order only)
     if order == "time":
         usable = np.isfinite(res) & (ts != _NAT) if ts is not None else np.zeros(len(f), bool)
         inner: tuple[np.ndarray, ...] = ()
@@ -377,7 +377,7 @@ def labeler_drift(
     first_after = srt[starts[has_change] + cus["change_index"][has_change].astype(np.int64)]
     if order == "time" and ts is not None:
         change_at[has_change] = _iso(ts[first_after])
-    elif order == "batch" and batch_names is not None:
+    elif order == "batch" and batch_names is not None and bcode is not None:
         change_at[has_change] = batch_names[bcode[first_after]]
     span_start = np.full(n_lab, None, dtype=object)
     span_end = np.full(n_lab, None, dtype=object)
@@ -495,10 +495,12 @@ def _timestamps_ns(table: LabelTable) -> np.ndarray | None:
     if cached is not None and cached[0] is table.frame:
         out: np.ndarray = cached[1]
         return out
-    ts = pd.DatetimeIndex(pd.to_datetime(table.frame[TIMESTAMP], utc=True))
-    # asi8 is epoch ns in UTC whatever the zone: a view of the table's own column when that
-    # is already in ns (no 8-byte-a-label copy), NaT as int64 min
-    out = ts.as_unit("ns").asi8.view()
+    col = table.frame[TIMESTAMP]
+    if not (isinstance(col.dtype, pd.DatetimeTZDtype) and col.dtype.unit == "ns"):
+        col = pd.to_datetime(col, utc=True).dt.as_unit("ns")
+    # asi8 is epoch ns in UTC whatever the zone: a view of the table's own column (the
+    # LabelTable keeps UTC ns), not an 8-byte-a-label copy; NaT is int64 min
+    out = pd.DatetimeIndex(col).asi8.view()
     out.flags.writeable = False
     table.extra["_drift_ts_ns"] = (table.frame, out)
     return out

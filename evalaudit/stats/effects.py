@@ -421,7 +421,12 @@ def fit_effects(
     y = hit[1]
     n_cells = 0 if cell_labeler is None else len(cell_labeler)
     if cell is None:
-        ck = np.full(len(rows), -1, dtype=np.int32)
+        # one shared "no cell" row array per units (the first fit and every fit without cells)
+        ck = units.cache.get("no_cell")
+        if ck is None or len(ck) != len(rows):
+            ck = np.full(len(rows), -1, dtype=np.int8)
+            ck.flags.writeable = False
+            units.cache["no_cell"] = ck
     else:
         ck = cell if lay.full else cell[rows]
     has_cell = ck >= 0
@@ -516,7 +521,8 @@ def fit_effects(
         th_full = np.where(np.isfinite(theta), theta, 0.0)
         # in place (one per-row array instead of three): y - fitted, then less its unit mean
         resid = th_full[lab]
-        resid[has_cell] += th_full[L + ck[has_cell]]
+        if n_cells:
+            resid[has_cell] += th_full[L + ck[has_cell].astype(np.int64)]
         np.subtract(y, resid, out=resid)
         rbar = np.bincount(units.unit, weights=resid, minlength=units.n_units) / np.maximum(
             units.size, 1.0
@@ -607,11 +613,11 @@ def _meat(
     ``v``: the strata's pooled residual variance (:func:`_stratum_variance`).
     """
     lab = lay.lab
-    cp = np.where(ck >= 0, L + ck, -1)
     # multi-labeled items: one cluster per item, contribution s_u = sum_r x_r e_r, and
     # x_r has a 1 at its labeler and at its cell: s_u s_u' by pairs of the item's labels
     meat = _pair_sums(lay, lab, resid, lab, resid, P, P)
     if n_cells:
+        cp = np.where(ck >= 0, L + ck.astype(np.int64), -1)
         cl = _pair_sums(lay, cp, resid, lab, resid, P, P)
         meat += cl + cl.T + _pair_sums(lay, cp, resid, cp, resid, P, P)
     # single-labeled items: one cluster per row, contribution (x_r - xbar_s) e_r; with the

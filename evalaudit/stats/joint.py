@@ -177,11 +177,11 @@ def _spec(table: LabelTable, columns: tuple[str, ...], labeler: np.ndarray) -> C
     names = np.array(
         [JOIN.join(str(v[c]) for v in values) for c in range(n_combo)] or [""], dtype=object
     )
-    if table.n_labelers * n_combo < np.iinfo(np.int32).max:
-        # int32: half the memory of one code per label row
-        group = labeler.astype(np.int32, copy=False) * np.int32(n_combo) + combo
-    else:
-        group = labeler.astype(np.int64) * n_combo + combo
+    # the smallest integer that holds every group and the scan's "no group" bin: each spec's
+    # group is held per label through every fit (int16 where 500 labelers x 30 pairs fit)
+    n_groups = table.n_labelers * n_combo
+    code_type = next(t for t in (np.int16, np.int32, np.int64) if n_groups < np.iinfo(t).max)
+    group = labeler.astype(code_type) * code_type(n_combo) + combo.astype(code_type, copy=False)
     return CellSpec(columns, group, n_combo, names)
 
 
