@@ -28,12 +28,19 @@ from evalaudit.table import ITEM, LABELER, LabelTable
 __all__ = ["sole_source"]
 
 
-def _sole_entity(item: np.ndarray, entity: np.ndarray, n_items: int) -> np.ndarray:
-    """Per item: the entity that gave all of its labels, or -1 when two or more did."""
-    s = pd.DataFrame({"i": item, "e": entity}).groupby("i", sort=True)["e"].agg(["min", "max"])
-    out = np.full(n_items, -1, dtype=np.int64)
-    one = (s["min"] == s["max"]).to_numpy()
-    out[s.index.to_numpy()[one]] = s["min"].to_numpy()[one]
+def _sole_entity(
+    item: np.ndarray, entity: np.ndarray, first: np.ndarray, n_items: int
+) -> np.ndarray:
+    """Per item: the entity that gave all of its labels, or -1 when two or more did.
+
+    ``first``: the positions of each item's first label. An item is one entity's when
+    none of its labels differs from its first label's entity: one pass over the rows
+    and a bincount, no group-by of the whole table.
+    """
+    out = np.full(n_items, -1, dtype=np.int32)
+    out[item[first]] = entity[first]
+    mixed = np.bincount(item[entity != out[item]], minlength=n_items) > 0
+    out[mixed] = -1
     return out
 
 
@@ -57,20 +64,25 @@ def sole_source(table: LabelTable) -> pd.DataFrame:
     whos: list[tuple[str, np.ndarray, np.ndarray]] = []
     # a labeler labels an item once (the contract): an item is sole-sourced by its
     # labeler exactly when it has one label
-    lab_sole = np.full(n_items, -1, dtype=np.int64)
+    # per-item arrays as int32 (items x 4 bytes each): at 10^7 labels this step ran beside
+    # agreement and consensus with ~1 GB of int64 temporaries
+    lab_sole = np.full(n_items, -1, dtype=np.int32)
     single = first[cnt[item[first]] == 1]
+    del cnt
     lab_sole[item[single]] = f[LABELER].to_numpy()[single]
     whos.append(("labeler", lab_sole, table.labeler_ids.to_numpy()))
     if table.has(VENDOR):
-        vcode = f[VENDOR].cat.codes.to_numpy().astype(np.int64)
+        vcode = f[VENDOR].cat.codes.to_numpy()
         whos.append(
-            ("vendor", _sole_entity(item, vcode, n_items), np.asarray(f[VENDOR].cat.categories))
+            (
+                "vendor",
+                _sole_entity(item, vcode, first, n_items),
+                np.asarray(f[VENDOR].cat.categories),
+            )
         )
-    scopes: list[tuple[str, np.ndarray, list[str]]] = [
-        ("overall", np.zeros(n_items, dtype=np.int64), ["(all)"])
-    ]
+    scopes: list[tuple[str, np.ndarray | None, list[str]]] = [("overall", None, ["(all)"])]
     for col in table.slice_columns:
-        v = np.full(n_items, -1, dtype=np.int64)
+        v = np.full(n_items, -1, dtype=np.int32)
         v[item[first]] = f[col].cat.codes.to_numpy()[first]
         scopes.append((col, v, [str(c) for c in f[col].cat.categories]))
     rows: list[dict[str, object]] = []
@@ -78,10 +90,15 @@ def sole_source(table: LabelTable) -> pd.DataFrame:
         n_ent = len(names)
         for scope, value, value_names in scopes:
             k = len(value_names)
-            has = value >= 0
-            n_in = np.bincount(value[has], minlength=k)
-            ok = has & (sole >= 0)
-            per = np.bincount(value[ok] * n_ent + sole[ok], minlength=k * n_ent).reshape(k, n_ent)
+            if value is None:  # overall: one scope of every item
+                n_in = np.array([n_items])
+                per = np.bincount(sole[sole >= 0], minlength=n_ent).reshape(1, n_ent)
+            else:
+                has = value >= 0
+                n_in = np.bincount(value[has], minlength=k)
+                ok = has & (sole >= 0)
+                key = value[ok].astype(np.int64) * n_ent + sole[ok]
+                per = np.bincount(key, minlength=k * n_ent).reshape(k, n_ent)
             for j in range(k):
                 if n_in[j] == 0:
                     continue
