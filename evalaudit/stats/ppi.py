@@ -50,6 +50,9 @@ prediction-powered inference", arXiv:2406.04291, with a shared ``lam``). One
 stratum is the unweighted estimator above. A stratum with fewer than 2
 human-labeled items has no variance estimate: the estimate is NaN and ``note``
 names it (merge strata).
+The audit stratifies by the policy's ``ppi_strata`` (``--ppi-strata COL``;
+:func:`evalaudit.audit.ppi_strata_of` checks the names); ``headline.ppi`` says
+which weighting it used (``weighting``, ``strata``, ``weights``, ``n_strata``).
 
 **Several judges.** One estimate per judge, and two combinations:
 
