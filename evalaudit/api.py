@@ -103,6 +103,12 @@ def _policy(rules: str | Path | Policy | None) -> Policy:
     return rules if isinstance(rules, Policy) else load_policy(rules)
 
 
+def _with_strata(policy: Policy, strata: Sequence[str] | str | None) -> Policy:
+    from evalaudit.rules import with_ppi_strata
+
+    return with_ppi_strata(policy, [strata] if isinstance(strata, str) else strata, "ppi_strata=")
+
+
 def read_labels(
     data: Any,
     *,
@@ -179,6 +185,7 @@ def audit(
     labels_exact: bool = False,
     judges: Sequence[str] | str | None = None,
     engine: str | None = None,
+    ppi_strata: Sequence[str] | str | None = None,
 ) -> AuditResult:
     """Audit ``data`` as ``evalaudit audit`` does; returns the :class:`AuditResult`.
 
@@ -189,10 +196,13 @@ def audit(
     ``.to_json()`` (the CLI's ``--json``); in a notebook it shows as a summary.
     ``engine`` is ``evalaudit audit --engine``: ``"memory"``, ``"duckdb"`` (out of core) or
     ``"spark"`` (a path or a table of the active Spark session); default by file size.
+    ``ppi_strata`` is ``--ppi-strata``: the slice columns the human subset of LLM-judged
+    items was drawn by (``headline.ppi`` is then stratified; overrides the policy's
+    ``ppi_strata``; an unknown column raises InputError).
     """
     from evalaudit.audit import audit_ingested
 
-    policy = _policy(rules)
+    policy = _with_strata(_policy(rules), ppi_strata)
     gold_series = None
     if gold is not None:
         from evalaudit.stats.consensus import read_gold
@@ -246,6 +256,7 @@ def gate(
     skip_invalid: bool = False,
     labels_exact: bool = False,
     judges: Sequence[str] | str | None = None,
+    ppi_strata: Sequence[str] | str | None = None,
 ) -> GateResult:
     """Gate ``data`` as ``evalaudit gate`` does; returns the verdict object.
 
@@ -254,7 +265,7 @@ def gate(
     ``.warnings`` (finding dicts), ``.audit`` (the AuditResult) and ``.to_json()``.
     ``reviews`` is an exported decisions file, ``home`` the local review store,
     ``baseline`` the previous version (a path), ``today`` the day review expiry is
-    judged on (default: today, UTC).
+    judged on (default: today, UTC), ``ppi_strata`` as in :func:`audit`.
     """
     from evalaudit.gate import run_gate
     from evalaudit.io import frame_to_raw
@@ -280,7 +291,7 @@ def gate(
     source = str(data) if isinstance(data, str | Path) else frame_to_raw(data)
     return run_gate(
         source,  # type: ignore[arg-type]
-        _policy(rules),
+        _with_strata(_policy(rules), ppi_strata),
         opts,
         baseline=str(baseline) if baseline is not None else None,
         reviews=str(reviews) if reviews is not None else None,

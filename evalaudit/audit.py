@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from evalaudit.contract import GOLD, MODEL, TIMESTAMP, VENDOR, LabelKind, ResourceError
+from evalaudit.contract import (
+    GOLD,
+    MODEL,
+    TIMESTAMP,
+    VENDOR,
+    InputError,
+    LabelKind,
+    Problem,
+    ResourceError,
+)
 from evalaudit.detection import (
     Correction,
     JointDetection,
@@ -54,7 +63,7 @@ from evalaudit.validate import Ingested, IngestOptions
 if TYPE_CHECKING:
     from evalaudit.reviews import Decision
 
-__all__ = ["Profiler", "audit_ingested", "run_audit"]
+__all__ = ["Profiler", "audit_ingested", "ppi_strata_of", "run_audit"]
 
 
 class Profiler:
@@ -205,6 +214,7 @@ def audit_ingested(
     table = ing.table
     if prof.rows is None:
         prof.rows = table.n_labels
+    ppi_strata_of(ing, policy)  # a column the table lacks stops the run before any statistic
     det = detect(table, policy, dismissed, prof)
     headline = det.headline
 
@@ -269,6 +279,42 @@ def audit_ingested(
         ids, order = drift_labelers(result)
         timelines = drift_timelines(ing, ids, order)
     return replace(result, timelines=timelines)
+
+
+def ppi_strata_of(ing: Ingested, policy: Policy) -> tuple[str, ...]:
+    """The policy's ``ppi_strata``, each checked to be a stratum column of ``ing``'s table.
+
+    A stratum column is a slice column, or ``model`` (an item attribute too). An unknown
+    name raises InputError naming where it was given (``--ppi-strata``, the API's
+    ``ppi_strata=``, or the policy file's ``ppi_strata`` key), the column and the slice
+    columns available, every bad name at once.
+    """
+    strata = tuple(policy.ppi_strata)
+    table = ing.table
+    allowed = [*table.slice_columns, *([MODEL] if table.has(MODEL) else [])]
+    allowed = list(dict.fromkeys(allowed))
+    bad = [c for c in strata if c not in allowed]
+    if not bad:
+        return strata
+    option = policy.given_by.get("ppi_strata")
+    where = option or f"ppi_strata in {policy.path or 'the policy'}"
+    available = ", ".join(table.slice_columns) or "(none)"
+    if table.has(MODEL) and MODEL not in table.slice_columns:
+        available += "; and model"
+    problems = [
+        Problem(
+            "ppi_strata",
+            col,
+            0,
+            (),
+            f"{where} names '{col}', which is not a slice column of {ing.path} (the PPI "
+            "headline is stratified by slice columns the human subset was drawn by)",
+            f"use one of the slice columns: {available} (make an item column a slice with "
+            f"--slice COL), or drop '{col}' from {where}",
+        )
+        for col in bad
+    ]
+    raise InputError(ing.path if option or not policy.path else policy.path, problems)
 
 
 def _findings(
@@ -632,7 +678,7 @@ def _suspects_and_headline(
         headline["variants"] = variants
         if table.has_judges:
             # the headline the humans would give, from the judges' scores de-biased by them
-            headline["ppi"] = headline_ppi(table)
+            headline["ppi"] = headline_ppi(table, strata=policy.ppi_strata or None)
     return suspects, headline
 
 

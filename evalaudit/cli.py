@@ -22,6 +22,7 @@ from evalaudit.commands.common import (
     gold_option,
     ingest_options_from,
     input_options,
+    ppi_strata_option,
     progress_option,
     progress_wanted,
     quiet_option,
@@ -55,6 +56,7 @@ def cli() -> None:
   evalaudit audit sample_data/labels.csv
   evalaudit audit labels.csv --json out/audit.json --markdown out/audit.md
   evalaudit audit labels.csv --items items.csv --labelers labelers.csv --slice category
+  evalaudit audit judged.csv --judges 'gpt-*' --ppi-strata failure_mode   # humans drawn by slice
   evalaudit audit ratings.tsv --label-kind ordinal --order 1,2,3,4,5
   evalaudit audit labels.csv --profile   # per-step timings on stderr
   evalaudit audit big.parquet --engine duckdb   # out of core (auto above 256 MB)
@@ -71,6 +73,7 @@ def cli() -> None:
     "on disk (EVALAUDIT_ENGINE sets the default). The statistics and figures are the same.",
 )
 @rules_option
+@ppi_strata_option
 @click.option(
     "--json",
     "json_out",
@@ -94,6 +97,7 @@ def audit(
     quiet: bool,
     progress: bool,
     engine: str | None = None,
+    ppi_strata: tuple[str, ...] = (),
     **kw: Any,
 ) -> None:
     """Audit FILE: agreement, leniency per labeler, findings, headline impact.
@@ -106,11 +110,13 @@ def audit(
     from evalaudit.render.markdown import render_markdown
     from evalaudit.render.output import write_outputs
     from evalaudit.render.text import render_text
+    from evalaudit.rules import with_ppi_strata
 
     prof = Profiler(progress=progress_wanted(quiet, progress))
     policy, gold, ing = load_inputs(
         file, ingest_options_from(kw), rules_path, gold_path, prof, engine=engine
     )
+    policy = with_ppi_strata(policy, ppi_strata)
     result = audit_ingested(ing, policy, prof, gold=gold)
     with prof.step("write outputs"):
         write_outputs([(json_out, result.to_json), (md_out, lambda: render_markdown(result))])

@@ -13,6 +13,8 @@ ids and label present  ``expect_column_values_to_not_be_null``
 label in the scale     ``expect_column_values_to_be_in_set`` (binary, nominal, ordinal);
                        interval labels: ``expect_column_values_to_match_regex`` (a number)
 gold in the scale      ``expect_column_values_to_be_in_set`` on ``gold``, when present
+labeler types          ``expect_column_values_to_be_in_set`` on ``labeler_type``
+                       (``human``, ``model``), when the label file has the column
 timestamps parse       ``expect_column_values_to_match_regex``: ISO 8601 or epoch seconds
 one label per pair     ``expect_compound_columns_to_be_unique`` (item_id, labeler_id)
 =====================  ===============================================================
@@ -21,7 +23,10 @@ Each expectation's ``meta`` carries evalaudit's check name, message and fix. The
 is the strict contract, the one ``evalaudit validate`` applies with ``--labels-exact`` and
 without ``--skip-invalid`` / ``--duplicates keep-last``: where evalaudit repairs an input
 and says so (label spellings unified, identical duplicate rows collapsed, rows set aside),
-the suite fails instead. The timestamp pattern accepts the ISO 8601 forms evalaudit
+the suite fails instead. Labeler types are the two canonical values: evalaudit also
+reads the spellings of :data:`~evalaudit.contract.LABELER_TYPE_SYNONYMS` (``LLM``,
+``annotator``, ...), which the strict suite refuses (a blank type, untyped, passes both).
+The timestamp pattern accepts the ISO 8601 forms evalaudit
 parses (date, ``T`` or space, optional seconds, fraction and offset) and epoch numbers.
 """
 
@@ -31,7 +36,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evalaudit.contract import GOLD, ITEM_ID, LABEL, LABELER_ID, TIMESTAMP, LabelKind
+from evalaudit.contract import (
+    GOLD,
+    ITEM_ID,
+    LABEL,
+    LABELER_ID,
+    LABELER_TYPE,
+    LABELER_TYPES,
+    TIMESTAMP,
+    LabelKind,
+)
 from evalaudit.validate import Ingested, IngestOptions
 
 __all__ = ["NUMBER_PATTERN", "TIMESTAMP_PATTERN", "contract_suite", "write_suite"]
@@ -110,6 +124,17 @@ def contract_suite(ing: Ingested, options: IngestOptions | None = None) -> dict[
                 "unknown gold value",
                 f"gold answers must be label values ({allowed})",
             )
+    if ing.labeler_type_in_data:
+        types = ", ".join(LABELER_TYPES)
+        add(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=col(LABELER_TYPE), value_set=list(LABELER_TYPES)
+            ),
+            "labeler_type",
+            f"unknown labeler type (a labeler is {' or '.join(LABELER_TYPES)})",
+            f"use one of {types} (evalaudit also reads synonyms such as llm or annotator; "
+            "the suite takes the canonical values)",
+        )
     if ing.table.has(TIMESTAMP):
         add(
             gxe.ExpectColumnValuesToMatchRegex(column=col(TIMESTAMP), regex=TIMESTAMP_PATTERN),

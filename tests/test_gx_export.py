@@ -91,3 +91,65 @@ def test_same_pass_and_fail_as_evalaudit(run_cli, tmp_path, suite_path):
         else:
             assert r.code == 2 and f"[{check}]" in r.err
             assert failed == {check}, (name, failed)
+
+
+def test_labeler_type_values_are_in_the_suite_when_the_file_has_the_column(run_cli, tmp_path):
+    judges = SAMPLE / "judges.csv"
+    out = tmp_path / "judges_suite.json"
+    r = run_cli("validate", judges, "--export-gx", out)
+    assert r.code == 0, r.err
+    d = json.loads(out.read_text())
+    (typed,) = [e for e in d["expectations"] if e["meta"]["check"] == "labeler_type"]
+    assert typed["type"] == "expect_column_values_to_be_in_set"
+    assert typed["kwargs"] == {"column": "labeler_type", "value_set": ["human", "model"]}
+
+    def robot(df):
+        df.loc[[4, 9], "labeler_type"] = "robot"
+
+    df = pd.read_csv(judges, dtype=str, keep_default_na=False)
+    robot(df)
+    bad = tmp_path / "robot.csv"
+    df.to_csv(bad, index=False)
+    for path, check in ((judges, None), (bad, "labeler_type")):
+        r = run_cli("validate", path)
+        ok, failed = _run_gx(out, path)
+        assert ok == (r.code == 0), (path, r.err, failed)
+        if check is None:
+            assert ok and not failed
+        else:
+            assert r.code == 2 and f"[{check}]" in r.err and failed == {check}
+    # mapped: the check is on the team's own column name
+    df = pd.read_csv(judges, dtype=str, keep_default_na=False).rename(
+        columns={"labeler_type": "rater_kind"}
+    )
+    mapped = tmp_path / "mapped.csv"
+    df.to_csv(mapped, index=False)
+    out2 = tmp_path / "mapped_suite.json"
+    assert (
+        run_cli("validate", mapped, "--column", "labeler_type=rater_kind", "--export-gx", out2).code
+        == 0
+    )
+    d2 = json.loads(out2.read_text())
+    (typed2,) = [e for e in d2["expectations"] if e["meta"]["check"] == "labeler_type"]
+    assert typed2["kwargs"]["column"] == "rater_kind"
+    assert _run_gx(out2, mapped) == (True, set())
+
+
+def test_no_labeler_type_check_without_the_column_in_the_label_file(run_cli, tmp_path, suite_path):
+    # the sample without labeler types, and types given only in the --labelers side table
+    assert all(
+        e["meta"]["check"] != "labeler_type"
+        for e in json.loads(suite_path.read_text())["expectations"]
+    )
+    df = pd.read_csv(SAMPLE / "judges.csv", dtype=str, keep_default_na=False)
+    side = df[["labeler_id", "labeler_type"]].drop_duplicates()
+    labels, labelers = tmp_path / "labels.csv", tmp_path / "labelers.csv"
+    df.drop(columns=["labeler_type", "judge_family"]).to_csv(labels, index=False)
+    side.to_csv(labelers, index=False)
+    out = tmp_path / "suite.json"
+    r = run_cli("validate", labels, "--labelers", labelers, "--export-gx", out)
+    assert r.code == 0, r.err
+    assert "2 model(s)" in r.out  # the side table typed the judges
+    d = json.loads(out.read_text())
+    assert all(e["meta"]["check"] != "labeler_type" for e in d["expectations"])
+    assert _run_gx(out, labels) == (True, set())

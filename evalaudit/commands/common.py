@@ -16,6 +16,7 @@ __all__ = [
     "gold_option",
     "ingest_options_from",
     "input_options",
+    "ppi_strata_option",
     "progress_option",
     "progress_wanted",
     "quiet_option",
@@ -201,6 +202,16 @@ gold_option = click.option(
     "gold_path",
     type=click.Path(dir_okay=False),
     help="Gold answers (item_id,gold_label) for per-labeler gold accuracy.",
+)
+ppi_strata_option = click.option(
+    "--ppi-strata",
+    "ppi_strata",
+    multiple=True,
+    metavar="COL",
+    help="The human subset of LLM-judged items was drawn by this slice column: the PPI "
+    "headline is stratified by it (inverse-probability weights; repeatable, the strata are "
+    "the combinations; overrides the policy key ppi_strata; default: humans a uniform random "
+    "subset).",
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
 progress_option = click.option(

@@ -12,6 +12,7 @@ from evalaudit.commands.common import (
     gold_option,
     ingest_options_from,
     input_options,
+    ppi_strata_option,
     progress_option,
     progress_wanted,
     quiet_option,
@@ -29,6 +30,7 @@ __all__ = ["gate", "verify"]
   evalaudit gate labels.csv --rules rules/strict.yaml --reviews reviews.yaml \\
       --json gate.json --markdown "$GITHUB_STEP_SUMMARY" --junit gate.xml --attest gate.intoto.json
   evalaudit gate new/labels.csv --baseline old/labels.csv
+  evalaudit gate judged.csv --ppi-strata failure_mode   # humans drawn by failure mode
   evalaudit gate labels.csv --annotations github   # ::error lines for a GitHub Actions step
 
 Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or input error.""",
@@ -36,6 +38,7 @@ Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or input 
 @click.argument("data", type=click.Path(dir_okay=False))
 @input_options
 @rules_option
+@ppi_strata_option
 @click.option(
     "--baseline",
     type=click.Path(dir_okay=False),
@@ -97,6 +100,7 @@ def gate(
     nofail: bool,
     quiet: bool,
     progress: bool,
+    ppi_strata: tuple[str, ...] = (),
     **kw: Any,
 ) -> int:
     """Decide whether eval-set DATA can be promoted under the policy and review decisions."""
@@ -109,10 +113,10 @@ def gate(
         run_gate,
     )
     from evalaudit.render.output import write_outputs
-    from evalaudit.rules import load_policy
+    from evalaudit.rules import load_policy, with_ppi_strata
 
     options = ingest_options_from(kw)
-    policy = load_policy(rules_path)
+    policy = with_ppi_strata(load_policy(rules_path), ppi_strata)
     today: date | None = as_of.date() if as_of else None
     from evalaudit.contract import InputError
 

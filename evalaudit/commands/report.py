@@ -14,6 +14,7 @@ from evalaudit.commands.common import (
     gold_option,
     ingest_options_from,
     input_options,
+    ppi_strata_option,
     progress_option,
     progress_wanted,
     quiet_option,
@@ -50,6 +51,7 @@ makes it 0), 2 usage or input error (nothing is written).""",
 )
 @input_options
 @rules_option
+@ppi_strata_option
 @click.option(
     "--history",
     "history_path",
@@ -88,6 +90,7 @@ def report(
     profile: bool,
     quiet: bool,
     progress: bool,
+    ppi_strata: tuple[str, ...] = (),
     **kw: Any,
 ) -> int:
     """Write a self-contained HTML report (plus Markdown and JSON) of the audit of DATA."""
@@ -113,6 +116,9 @@ def report(
         raise click.UsageError("--history and --no-history exclude each other")
     prof = Profiler(progress=progress_wanted(quiet, progress))
     policy, gold, ing = load_inputs(data, ingest_options_from(kw), rules_path, gold_path, prof)
+    from evalaudit.rules import with_ppi_strata
+
+    policy = with_ppi_strata(policy, ppi_strata)
     from evalaudit.gate import audit_with_reviews, reviewed_result
     from evalaudit.reviews import decisions_for_gate, utc_today
 

@@ -17,6 +17,7 @@ __all__ = [
     "judge_text_lines",
     "ppi_gate_line",
     "ppi_per_model",
+    "ppi_weighting",
 ]
 
 
@@ -35,6 +36,30 @@ def ppi_per_model(ppi: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in ppi.get("per_model") or [] if m.get("judge") == ppi.get("reported")]
 
 
+def ppi_weighting(ppi: dict[str, Any]) -> str:
+    """How the PPI headline weights the human subset, in a few words (``weighting``,
+    ``strata``, ``n_strata``; a JSON from before they existed: its ``assumption``)."""
+    strata = ppi.get("strata") or []
+    if ppi.get("weighting") == "stratified" and strata:
+        n = ppi.get("n_strata")
+        return (
+            f"stratified by {' x '.join(map(str, strata))}"
+            + (f" ({n} strata)" if n else "")
+            + ", inverse-probability weights (humans random within strata)"
+        )
+    if ppi.get("weighting") == "none":
+        return "none (humans assumed a uniform random subset, MCAR)"
+    return str(ppi.get("assumption") or "-")
+
+
+def _assumption(ppi: dict[str, Any]) -> str:
+    """The assumption as the JSON says it, with the number of strata when stratified."""
+    text = str(ppi.get("assumption") or "-")
+    if ppi.get("weighting") == "stratified" and ppi.get("n_strata"):
+        text += f"; {ppi['n_strata']} strata"
+    return text
+
+
 def ppi_gate_line(d: dict[str, Any]) -> str | None:
     """One line for the gate summary: the PPI headline beside the judge-only one."""
     ppi = (d.get("headline") or {}).get("ppi")
@@ -45,7 +70,8 @@ def ppi_gate_line(d: dict[str, Any]) -> str | None:
         f"PPI headline (LLM judges de-biased by {ppi['n_labeled']:,} human-labeled items): "
         f"{fmt_score(ppi['score'], kind)} {_ci_score(ppi['ci'], kind)}; judge-only "
         f"{fmt_score(ppi['judge_only_score'], kind)}, humans-only "
-        f"{fmt_score(ppi['humans_only_score'], kind)} {_ci_score(ppi['humans_only_ci'], kind)}."
+        f"{fmt_score(ppi['humans_only_score'], kind)} {_ci_score(ppi['humans_only_ci'], kind)}. "
+        f"Weights: {ppi_weighting(ppi)}." + (f" Note: {ppi['note']}." if ppi.get("note") else "")
     )
 
 
@@ -102,7 +128,9 @@ def judge_text_lines(d: dict[str, Any]) -> list[str]:
             f"{_ci_score(ppi['judge_only_ci'], kind)}, humans-only "
             f"{fmt_score(ppi['humans_only_score'], kind)} {_ci_score(ppi['humans_only_ci'], kind)}."
         )
-        out.append(f"    assumption: {ppi['assumption']}.")
+        out.append(f"    assumption: {_assumption(ppi)}.")
+        if ppi.get("note"):
+            out.append(f"    note: {ppi['note']}.")
         for m in ppi_per_model(ppi):
             out.append(
                 f"    {m['model']}: PPI {fmt_score(m['score'], kind)} {_ci_score(m['ci'], kind)}"
@@ -168,7 +196,9 @@ def judge_markdown_lines(d: dict[str, Any]) -> list[str]:
                 f"{'yes' if sp.get('flagged') else ''} |"
             )
     if ppi:
-        out += ["", f"**PPI headline** ({_md(ppi['method'])}; {_md(ppi['assumption'])}):", ""]
+        out += ["", f"**PPI headline** ({_md(ppi['method'])}; {_md(_assumption(ppi))}):", ""]
+        if ppi.get("note"):
+            out += [f"Note: {_md(ppi['note'])}.", ""]
         out.append("| scope | PPI | 95% CI | judge-only | humans-only | 95% CI | human-labeled |")
         out.append("|---|---:|---|---:|---:|---|---:|")
         for name, r in [("overall", ppi)] + [(m["model"], m) for m in ppi_per_model(ppi)]:
@@ -232,7 +262,9 @@ def judge_html(d: dict[str, Any]) -> str:
     if ppi:
         parts.append(
             f'<p class="note">PPI headline: {e(str(ppi["method"]))}; assumption: '
-            f"{e(str(ppi['assumption']))}.</p>"
+            f"{e(_assumption(ppi))}."
+            + (f" Note: {e(str(ppi['note']))}." if ppi.get("note") else "")
+            + "</p>"
         )
         parts.append(
             '<table><tr><th>scope</th><th class="n">PPI</th><th>95% CI</th>'

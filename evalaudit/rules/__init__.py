@@ -28,6 +28,7 @@ from evalaudit.rules import (  # noqa: F401 (imported to register)
 )
 from evalaudit.rules.base import (
     FINDING_KINDS,
+    HEADLINE_KEYS,
     RULE_BY_CODE,
     RULE_BY_KIND,
     RULES,
@@ -40,10 +41,17 @@ from evalaudit.rules.base import (
     register,
     unregister,
 )
-from evalaudit.rules.policy import Override, Policy, default_rules_path, load_policy
+from evalaudit.rules.policy import (
+    Override,
+    Policy,
+    default_rules_path,
+    load_policy,
+    with_ppi_strata,
+)
 
 __all__ = [
     "FINDING_KINDS",
+    "HEADLINE_KEYS",
     "RULES",
     "RULE_BY_CODE",
     "RULE_BY_KIND",
@@ -59,4 +67,5 @@ __all__ = [
     "load_policy",
     "register",
     "unregister",
+    "with_ppi_strata",
 ]

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FINDING_KINDS",
+    "HEADLINE_KEYS",
     "RULES",
     "RULE_BY_CODE",
     "RULE_BY_KIND",
@@ -65,7 +66,8 @@ class PolicyKey:
     ``name`` may be dotted (``materiality.headline``): the YAML mapping
     ``materiality: {headline: ...}``; ``field`` is the :class:`Policy` attribute
     that holds it (the name with dots as underscores). ``per_slice`` keys may be
-    set in an ``overrides`` entry.
+    set in an ``overrides`` entry. ``type`` ``tuple`` is a list of names (a YAML
+    list of strings; ``low`` / ``high`` unused, the default an empty tuple).
     """
 
     name: str
@@ -83,6 +85,8 @@ class PolicyKey:
 
     def range_text(self) -> str:
         """The range as the README writes it."""
+        if self.type is tuple:
+            return "column names"
         if self.choices:
             return ", ".join(f"`{c}`" for c in self.choices)
         lo, hi = self.low, self.high
@@ -91,6 +95,8 @@ class PolicyKey:
         return f"[{lo:g}, {hi:g}]"
 
     def type_text(self) -> str:
+        if self.type is tuple:
+            return "list"
         return "word" if self.choices else self.type.__name__
 
 
@@ -163,6 +169,22 @@ SHARED_KEYS: tuple[PolicyKey, ...] = (
         "... or its own slice (cells) by at least this, or changes the order of the models; "
         "otherwise it warns",
         per_slice=True,
+    ),
+)
+
+
+#: Keys of the headline that no rule reads (how ``headline.ppi`` is estimated).
+HEADLINE_KEYS: tuple[PolicyKey, ...] = (
+    PolicyKey(
+        "ppi_strata",
+        tuple,
+        None,
+        None,
+        (),
+        "slice columns the human subset of LLM-judged items was drawn by (e.g. `[failure_mode]`): "
+        "`headline.ppi` is then stratified (inverse-probability weights, the labeled share of "
+        "each stratum; humans random within strata); empty: humans a uniform random subset "
+        "(MCAR). `--ppi-strata COL` sets it for one run",
     ),
 )
 
@@ -334,8 +356,8 @@ def _refresh() -> None:
 
 
 def all_keys() -> list[PolicyKey]:
-    """Every policy key: the shared ones, then each rule's, in code order."""
-    return [*SHARED_KEYS, *(k for r in _sorted() for k in r.keys)]
+    """Every policy key: the shared ones, the headline's, then each rule's, in code order."""
+    return [*SHARED_KEYS, *HEADLINE_KEYS, *(k for r in _sorted() for k in r.keys)]
 
 
 class _Live(Sequence[Any]):

@@ -14,7 +14,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from evalaudit.rules.base import RULES, SHARED_KEYS, PolicyKey, Rule
+from evalaudit.rules.base import HEADLINE_KEYS, RULES, SHARED_KEYS, PolicyKey, Rule
 
 __all__ = [
     "keys_table",
@@ -26,6 +26,8 @@ __all__ = [
 
 
 def _default_text(k: PolicyKey) -> str:
+    if k.type is tuple:
+        return "[" + ", ".join(map(str, k.default)) + "]"
     if k.choices:
         return f"`{k.default}`"
     return f"{k.default:g}" if isinstance(k.default, float) else str(k.default)
@@ -33,6 +35,7 @@ def _default_text(k: PolicyKey) -> str:
 
 def _rule_of_key() -> dict[str, str]:
     out = {k.name: "all" for k in SHARED_KEYS}
+    out.update({k.name: "headline" for k in HEADLINE_KEYS})
     for r in RULES:
         for k in r.keys:
             out[k.name] = r.code
@@ -58,7 +61,7 @@ def keys_table() -> str:
         "| key | type | range | default | rule | per slice | meaning |",
         "|---|---|---|---|---|---|---|",
     ]
-    for k in [*SHARED_KEYS, *(k for r in RULES for k in r.keys)]:
+    for k in [*SHARED_KEYS, *HEADLINE_KEYS, *(k for r in RULES for k in r.keys)]:
         lines.append(
             f"| `{k.name}` | {k.type_text()} | {k.range_text()} | {_default_text(k)} | "
             f"{owner[k.name]} | {'yes' if k.per_slice else ''} | {k.doc} |"

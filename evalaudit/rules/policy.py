@@ -11,7 +11,8 @@ documents the keys (its tables are generated from the registry too).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import yaml
 from evalaudit.contract import InputError, Problem
 from evalaudit.rules.base import RULES, SEVERITIES, PolicyKey, all_keys
 
-__all__ = ["Override", "Policy", "default_rules_path", "load_policy"]
+__all__ = ["Override", "Policy", "default_rules_path", "load_policy", "with_ppi_strata"]
 
 
 def _keys() -> dict[str, PolicyKey]:
@@ -82,19 +83,25 @@ class Policy:
     materiality_headline: float = 0.5
     materiality_slice: float = 2.0
     cell_weights: str = "power"
+    #: Item columns the human subset of LLM-judged items was drawn by (``headline.ppi`` is
+    #: stratified by them); empty: humans a uniform random subset (MCAR).
+    ppi_strata: tuple[str, ...] = ()
     severity: dict[str, str] = field(default_factory=_default_severity)
     overrides: tuple[Override, ...] = ()
     #: Values of keys declared by rules that are not fields above (added rules' keys).
     extra: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
     sha256: str | None = None
+    #: Keys set for this run by a command-line option or an API argument rather than the
+    #: file: key -> the option (``{"ppi_strata": "--ppi-strata"}``), for error messages.
+    given_by: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> Any:
         """The value of a policy key (YAML name or field name), set or default."""
         f = name.replace(".", "_")
         if f in self.extra:
             return self.extra[f]
-        if hasattr(self, f) and f not in ("extra", "severity", "overrides"):
+        if hasattr(self, f) and f not in ("extra", "severity", "overrides", "given_by"):
             return getattr(self, f)
         for k in all_keys():
             if k.field == f:
@@ -114,10 +121,29 @@ class Policy:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         out.pop("extra")
+        out.pop("given_by")
+        out["ppi_strata"] = list(self.ppi_strata)
         out.update(sorted(self.extra.items()))
         out["severity"] = dict(sorted(self.severity.items()))
         out["overrides"] = [o.to_dict() for o in self.overrides]
         return out
+
+
+def with_ppi_strata(
+    policy: Policy, strata: Sequence[str] | None, option: str = "--ppi-strata"
+) -> Policy:
+    """``policy`` with ``ppi_strata`` replaced by ``strata`` (a command-line option or an API
+    argument, named by ``option`` in error messages); ``None`` or empty keeps the policy's.
+
+    Duplicates are dropped (first kept). The columns are checked against the table by the
+    audit (:func:`evalaudit.audit.ppi_strata_of`).
+    """
+    if not strata:
+        return policy
+    if isinstance(strata, str):
+        strata = [strata]
+    cols = tuple(dict.fromkeys(str(c).strip() for c in strata))
+    return replace(policy, ppi_strata=cols, given_by={**policy.given_by, "ppi_strata": option})
 
 
 def default_rules_path() -> Path | None:
@@ -160,6 +186,21 @@ class _Checker:
             )
             return None
         return typ(value)
+
+    def names(self, key: str, value: Any, line: int | None) -> tuple[str, ...] | None:
+        """A list of column names (``ppi_strata: [failure_mode]``; ``[]`` is none)."""
+        ok = isinstance(value, list) and all(
+            isinstance(v, str) and v.strip() and v == v.strip() for v in value
+        )
+        if not ok:
+            self.add(
+                key,
+                line,
+                f"'{key}' must be a list of column names, not {value!r}",
+                f"e.g. {key}: [failure_mode] (or [] for none)",
+            )
+            return None
+        return tuple(dict.fromkeys(value))
 
     def choice(self, key: str, value: Any, line: int | None, schema_key: str) -> str | None:
         allowed = _keys()[schema_key].choices
@@ -319,6 +360,10 @@ def load_policy(path: str | Path | None = None) -> Policy:
             values["overrides"] = _overrides(chk, value, children.get(key), line)
         elif key in groups:
             values.update(chk.group(str(key), value, children.get(key), line))
+        elif key in keys and keys[key].type is tuple:
+            names = chk.names(str(key), value, line)
+            if names is not None:
+                values[keys[key].field] = names
         elif key in keys and keys[key].choices:
             w = chk.choice(str(key), value, line, key)
             if w is not None:

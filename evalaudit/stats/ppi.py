@@ -50,6 +50,9 @@ prediction-powered inference", arXiv:2406.04291, with a shared ``lam``). One
 stratum is the unweighted estimator above. A stratum with fewer than 2
 human-labeled items has no variance estimate: the estimate is NaN and ``note``
 names it (merge strata).
+The audit stratifies by the policy's ``ppi_strata`` (``--ppi-strata COL``;
+:func:`evalaudit.audit.ppi_strata_of` checks the names); ``headline.ppi`` says
+which weighting it used (``weighting``, ``strata``, ``weights``, ``n_strata``).
 
 **Several judges.** One estimate per judge, and two combinations:
 
@@ -445,6 +448,8 @@ _REPORTED = (
     "judge_only_ci",
     "humans_only_score",
     "humans_only_ci",
+    "weights",
+    "n_strata",
     "note",
 )
 
@@ -461,6 +466,10 @@ def headline_ppi(
     overall record of :func:`ppi_headline` (each judge, both combinations);
     ``per_model`` and ``per_slice`` hold every record too, each naming its
     ``judge``; ``reported`` names the reported one (surfaces show its rows).
+    The weighting: ``weighting`` (``"none"``: humans a uniform random subset, MCAR;
+    ``"stratified"``: inverse-probability weights by stratum), ``strata`` (the
+    columns, ``[]`` without weights), ``weights`` (the same in words, as in every
+    record; also ``assumption``) and ``n_strata`` (of the reported estimate's items).
     None when :func:`ppi_headline` is (no judge, no human label, no scores).
     """
     out = ppi_headline(table, table.is_judge, strata=strata, alpha=alpha)
@@ -471,6 +480,8 @@ def headline_ppi(
     top = next(r for r in out["overall"] if r["judge"] == reported)
     return {
         **{k: top.get(k) for k in _REPORTED},
+        "weighting": "stratified" if strata else "none",
+        "strata": list(strata or []),
         "reported": reported,
         "assumption": out["assumption"],
         "estimator": out["method"],

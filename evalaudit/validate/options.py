@@ -81,3 +81,5 @@ class Ingested:
     #: what was done to read the input (decompressed, delimiter, export mapped, labels
     #: normalised, rows set aside): printed, and carried into ``AuditResult.notes``
     notes: tuple[str, ...] = ()
+    #: the label file itself has a ``labeler_type`` column (not only the ``--labelers`` table)
+    labeler_type_in_data: bool = False

@@ -95,9 +95,8 @@ def _ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingest
     _seed_codes(frame, raw)
     side: dict[str, str] = {}
     problems: list[Problem] = []
-    type_source = (
-        raw.path if LABELER_TYPE in frame.columns else f"the labelers table {opts.labelers}"
-    )
+    types_in_data = LABELER_TYPE in frame.columns  # the label file's own column (the GX suite)
+    type_source = raw.path if types_in_data else f"the labelers table {opts.labelers}"
     if opts.items:
         frame, sha = _join_side(frame, raw, opts.items, ITEM_ID, "items", opts, problems)
         side["items"] = sha
@@ -197,4 +196,5 @@ def _ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingest
         row_label=raw.row_label,
         side_files=side,
         notes=tuple(notes),
+        labeler_type_in_data=types_in_data,
     )

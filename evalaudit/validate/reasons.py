@@ -55,5 +55,6 @@ class Check(enum.StrEnum):
     TIMESTAMP_MISSING = "timestamp_missing"
     # the other inputs of a run (policy, review decisions, attestations)
     RULES = "rules"
+    PPI_STRATA = "ppi_strata"  # --ppi-strata / ppi_strata naming a column that is no slice
     REVIEWS = "reviews"
     ATTESTATION = "attestation"
