@@ -257,6 +257,7 @@ def gate(
     labels_exact: bool = False,
     judges: Sequence[str] | str | None = None,
     ppi_strata: Sequence[str] | str | None = None,
+    engine: str | None = None,
 ) -> GateResult:
     """Gate ``data`` as ``evalaudit gate`` does; returns the verdict object.
 
@@ -265,7 +266,7 @@ def gate(
     ``.warnings`` (finding dicts), ``.audit`` (the AuditResult) and ``.to_json()``.
     ``reviews`` is an exported decisions file, ``home`` the local review store,
     ``baseline`` the previous version (a path), ``today`` the day review expiry is
-    judged on (default: today, UTC), ``ppi_strata`` as in :func:`audit`.
+    judged on (default: today, UTC), ``ppi_strata`` and ``engine`` as in :func:`audit`.
     """
     from evalaudit.gate import run_gate
     from evalaudit.io import frame_to_raw
@@ -298,4 +299,5 @@ def gate(
         home=str(home) if home is not None else None,
         gold_path=str(gold) if gold is not None else None,
         today=today,
+        engine=engine,
     )

@@ -19,6 +19,7 @@ import click
 from evalaudit import __version__
 from evalaudit.commands.common import (
     ExamplesGroup,
+    engine_option,
     gold_option,
     ingest_options_from,
     input_options,
@@ -64,14 +65,7 @@ def cli() -> None:
 )
 @click.argument("file", type=click.Path(dir_okay=False))
 @input_options
-@click.option(
-    "--engine",
-    type=click.Choice(["auto", "memory", "duckdb", "spark"]),
-    default=None,
-    help="Where the file is read and validated: memory (pandas), duckdb (embedded, out of "
-    "core) or spark (pyspark; FILE may be a table name). Default auto: duckdb from 256 MB "
-    "on disk (EVALAUDIT_ENGINE sets the default). The statistics and figures are the same.",
-)
+@engine_option
 @rules_option
 @ppi_strata_option
 @click.option(

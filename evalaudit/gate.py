@@ -30,7 +30,7 @@ from evalaudit.render.gate import (
 from evalaudit.result import AuditResult, clean_json
 from evalaudit.reviews import ReviewOutcome, decisions_for_gate
 from evalaudit.rules import RULES, Policy
-from evalaudit.validate import IngestOptions, ingest
+from evalaudit.validate import Ingested, IngestOptions, ingest
 from evalaudit.verdicts import EXIT_BLOCKED, EXIT_PASS, exit_code_of, verdict_of_severities
 
 __all__ = [
@@ -121,8 +121,14 @@ def run_gate(
     gold_path: str | None = None,
     today: date | None = None,
     profiler: Profiler | None = None,
+    engine: str | None = None,
 ) -> GateResult:
-    """Audit ``data``, apply ``policy`` and the review decisions, and decide."""
+    """Audit ``data``, apply ``policy`` and the review decisions, and decide.
+
+    ``engine`` reads and validates ``data`` and ``baseline`` when they are files (see
+    :func:`evalaudit.engine.ingest_with`: ``auto`` picks the out-of-core engine for a
+    large file, as ``evalaudit audit`` does); an in-memory table is read as it is.
+    """
     from evalaudit.reviews import utc_today
 
     prof = profiler or Profiler()
@@ -132,12 +138,23 @@ def run_gate(
 
         gold = read_gold_file(gold_path)
     decisions = decisions_for_gate(reviews, home)
+
+    def read(source: Any) -> Ingested:
+        if isinstance(source, str):
+            from evalaudit.engine import ingest_with
+
+            return ingest_with(source, options, engine)
+        if engine not in (None, "auto", "memory"):
+            raise ValueError(f"engine={engine!r} reads files; a table is gated in memory")
+        return ingest(source, options)
+
+    prof.input_path = data if isinstance(data, str) else None
     with prof.step("read and validate"):
-        ing = ingest(data, options)
+        ing = read(data)
     old = None
     if baseline:
         with prof.step("read baseline"):
-            old = ingest(baseline, options)
+            old = read(baseline)
     result, outcome = audit_with_reviews(ing, policy, decisions, today or utc_today(), gold, prof)
     diff_dict = None
     if old is not None:

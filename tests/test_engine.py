@@ -206,6 +206,39 @@ def test_cli_engine_option(run_cli: Any, tmp_path: Path) -> None:
     assert "engine: duckdb" in got["notes"]
 
 
+def test_gate_and_report_take_the_engine(
+    run_cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gate and report read through the engine too: same verdict and findings as memory."""
+    monkeypatch.setenv("EVALAUDIT_HOME", str(tmp_path / "home"))
+    gates = {}
+    for engine in ("memory", "duckdb"):
+        out = tmp_path / f"gate_{engine}.json"
+        r = run_cli("gate", SAMPLE / "labels.csv", "--engine", engine, "-q", "--json", out)
+        assert r.code == 1, r.err  # the sample blocks (lab017 and its hallucination cell)
+        gates[engine] = json.loads(out.read_text())
+    assert "engine: duckdb" in gates["duckdb"]["audit"]["notes"]
+    assert "engine: duckdb" not in gates["memory"]["audit"]["notes"]
+    for key in ("verdict", "exit_code"):
+        assert gates["duckdb"][key] == gates["memory"][key]
+    ids = {e: sorted(f["id"] for f in g["blocking"]) for e, g in gates.items()}
+    assert ids["duckdb"] == ids["memory"] and ids["memory"]
+    diff = _close(gates["memory"]["audit"]["findings"], gates["duckdb"]["audit"]["findings"])
+    assert not diff, diff[:5]
+
+    rep = tmp_path / "rep"
+    r = run_cli(
+        "report", SAMPLE / "labels.csv", "--out", rep, "--engine", "duckdb", "--no-history", "-q"
+    )
+    assert r.code == 1, r.err
+    assert "engine: duckdb" in json.loads((rep / "audit.json").read_text())["notes"]
+    # a table, not a file, cannot go to an engine that reads files
+    with pytest.raises(ValueError, match="reads files"):
+        from evalaudit.api import gate
+
+        gate(pd.read_csv(SAMPLE / "labels.csv"), engine="duckdb")
+
+
 # ------------------------------------------------------------------ Spark
 @pytest.fixture(scope="session")
 def spark() -> Any:

@@ -13,6 +13,7 @@ from evalaudit.io import FORMATS
 __all__ = [
     "ExamplesCommand",
     "ExamplesGroup",
+    "engine_option",
     "gold_option",
     "ingest_options_from",
     "input_options",
@@ -202,6 +203,14 @@ gold_option = click.option(
     "gold_path",
     type=click.Path(dir_okay=False),
     help="Gold answers (item_id,gold_label) for per-labeler gold accuracy.",
+)
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(["auto", "memory", "duckdb", "spark"]),
+    default=None,
+    help="Where the file is read and validated: memory (pandas), duckdb (embedded, out of "
+    "core) or spark (pyspark; the file may be a table name). Default auto: duckdb from 256 MB "
+    "on disk (EVALAUDIT_ENGINE sets the default). The statistics and figures are the same.",
 )
 ppi_strata_option = click.option(
     "--ppi-strata",

@@ -9,6 +9,7 @@ import click
 
 from evalaudit.commands.common import (
     ExamplesCommand,
+    engine_option,
     gold_option,
     ingest_options_from,
     input_options,
@@ -30,6 +31,7 @@ __all__ = ["gate", "verify"]
   evalaudit gate labels.csv --rules rules/strict.yaml --reviews reviews.yaml \\
       --json gate.json --markdown "$GITHUB_STEP_SUMMARY" --junit gate.xml --attest gate.intoto.json
   evalaudit gate new/labels.csv --baseline old/labels.csv
+  evalaudit gate big.parquet --engine duckdb   # out of core (auto above 256 MB)
   evalaudit gate judged.csv --ppi-strata failure_mode   # humans drawn by failure mode
   evalaudit gate labels.csv --annotations github   # ::error lines for a GitHub Actions step
 
@@ -37,6 +39,7 @@ Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or input 
 )
 @click.argument("data", type=click.Path(dir_okay=False))
 @input_options
+@engine_option
 @rules_option
 @ppi_strata_option
 @click.option(
@@ -101,6 +104,7 @@ def gate(
     quiet: bool,
     progress: bool,
     ppi_strata: tuple[str, ...] = (),
+    engine: str | None = None,
     **kw: Any,
 ) -> int:
     """Decide whether eval-set DATA can be promoted under the policy and review decisions."""
@@ -135,6 +139,7 @@ def gate(
             gold_path=gold_path,
             today=today,
             profiler=Profiler(progress=progress_wanted(quiet, progress)),
+            engine=engine,
         )
     except InputError as exc:
         if annotations == "github":

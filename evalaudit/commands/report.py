@@ -11,6 +11,7 @@ import click
 from evalaudit.audit import MAX_DRIFT_CHARTS, drift_labelers
 from evalaudit.commands.common import (
     ExamplesCommand,
+    engine_option,
     gold_option,
     ingest_options_from,
     input_options,
@@ -32,6 +33,7 @@ __all__ = ["MAX_DRIFT_CHARTS", "drift_labelers", "report"]
   evalaudit report labels.parquet --out public/eval-report --title "Eval set v3, weekly" \\
       --history /var/lib/evalaudit/history.db
   evalaudit report labels.csv --out out/ --nofail      # never fail the scheduler on a block
+  evalaudit report big.parquet --out out/ --engine duckdb   # out of core (auto above 256 MB)
 
 Writes OUT/report.html (one self-contained file: inline SVG charts, no script, no
 network), OUT/report.md and OUT/audit.json, and appends this run to the history
@@ -50,6 +52,7 @@ makes it 0), 2 usage or input error (nothing is written).""",
     help="Directory for report.html, report.md and audit.json (created if missing).",
 )
 @input_options
+@engine_option
 @rules_option
 @ppi_strata_option
 @click.option(
@@ -91,6 +94,7 @@ def report(
     quiet: bool,
     progress: bool,
     ppi_strata: tuple[str, ...] = (),
+    engine: str | None = None,
     **kw: Any,
 ) -> int:
     """Write a self-contained HTML report (plus Markdown and JSON) of the audit of DATA."""
@@ -115,7 +119,9 @@ def report(
     if no_history and history_path:
         raise click.UsageError("--history and --no-history exclude each other")
     prof = Profiler(progress=progress_wanted(quiet, progress))
-    policy, gold, ing = load_inputs(data, ingest_options_from(kw), rules_path, gold_path, prof)
+    policy, gold, ing = load_inputs(
+        data, ingest_options_from(kw), rules_path, gold_path, prof, engine=engine
+    )
     from evalaudit.rules import with_ppi_strata
 
     policy = with_ppi_strata(policy, ppi_strata)
