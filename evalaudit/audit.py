@@ -575,6 +575,9 @@ def detect(
         cells["flagged"] = cell_flags
     with prof.step("headline"):
         suspects, headline = _suspects_and_headline(table, jd, policy, dismissed, score_sd)
+    # the single-labeled rows' copies served the leniency passes and scans only (10 bytes
+    # a label): the later steps run beside each other and allocate their own
+    table.extra.pop("_single_rows", None)
 
     # keep every one-column cell (a heat map needs them) and the tested pairs
     if len(cells):

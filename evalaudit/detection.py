@@ -37,7 +37,7 @@ The pipeline step between the statistics and the findings (DESIGN section 4):
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -467,6 +467,9 @@ def _detect(
     # before the audit's later steps (agreement, consensus) allocate theirs
     design.release()
     fit.extra.clear()
+    # the residuals and cell codes per label (12 bytes a label) were the scan's: the
+    # corrections read the estimates, their covariance and the design's cell rows
+    fit = replace(fit, resid=np.zeros(0), cell_row=np.zeros(0, dtype=np.int32))
     return JointDetection(
         len_df,
         flagged,

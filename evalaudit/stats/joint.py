@@ -22,7 +22,7 @@ to the cell's effect.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
@@ -92,6 +92,7 @@ class JointDesign:
     #: per used row, the peers' pass rate on the label's unit (binary labels; None otherwise):
     #: a lenient label's room to move is 1 - baseline, a severe one's the baseline
     baseline: np.ndarray | None = None
+    released: bool = False
 
     @classmethod
     def build(cls, table: LabelTable, pairs: bool = True) -> JointDesign:
@@ -114,14 +115,20 @@ class JointDesign:
 
         What the corrections need afterwards (the labeler codes, the fit's
         estimates and covariance, the cell rows) stays; the cell groups of the
-        scan, the units' caches and the baselines go.
+        scan, the units (their rows, codes and caches) and the baselines go. A
+        released design cannot be fit again.
         """
         self.units.cache.clear()
+        empty = np.zeros(0, dtype=np.int32)
+        self.units = replace(self.units, rows=empty, unit=empty, multi=np.zeros(0, dtype=bool))
+        self.released = True
         self.baseline = None
         for spec in self.specs:
             spec.group = np.zeros(0, dtype=np.int32)
 
     def fit(self, cell: np.ndarray | None, cell_labeler: np.ndarray | None, reference: np.ndarray):
+        if self.released:
+            raise RuntimeError("the design was released (JointDesign.release): build it again")
         fit = fit_effects(
             self.units,
             self.score,
