@@ -144,7 +144,7 @@ def leniency_residuals(table: LabelTable, strata: tuple[str, ...] | None = None)
     """
     f = table.frame
     score = f[SCORE].to_numpy(dtype=np.float64)
-    labeler = f[LABELER].to_numpy().astype(np.int64)
+    labeler = f[LABELER].to_numpy()
     ok = np.isfinite(score)
     if not ok.any():
         return np.full(len(f), np.nan)
@@ -153,17 +153,20 @@ def leniency_residuals(table: LabelTable, strata: tuple[str, ...] | None = None)
     res = overlap.copy()
     if single.any():
         stratum = strata_codes(table, strata)[single]
-        lab_s, y = labeler[single], score[single]
+        y = score[single]
         n_strata = int(stratum.max()) + 1
         n_s = np.bincount(stratum, minlength=n_strata).astype(np.float64)
         t_s = np.bincount(stratum, weights=y, minlength=n_strata)
-        code, _ = pd.factorize(lab_s * n_strata + stratum)
-        n_own = np.bincount(code).astype(np.float64)[code]
-        t_own = np.bincount(code, weights=y)[code]
-        n_peer = n_s[stratum] - n_own
+        # the peers' mean per (labeler, stratum) pair, then one gather per label (this runs
+        # beside the first fit: per-label intermediates there raise the audit's peak)
+        code, pairs = pd.factorize(labeler[single].astype(np.int64) * n_strata + stratum)
+        st_pair = np.asarray(pairs, dtype=np.int64) % n_strata
+        n_peer = n_s[st_pair] - np.bincount(code, minlength=len(pairs))
         with np.errstate(invalid="ignore", divide="ignore"):
-            peer_mean = (t_s[stratum] - t_own) / n_peer
-        res[single] = np.where(n_peer > 0, y - peer_mean, np.nan)
+            peer_mean = (t_s[st_pair] - np.bincount(code, weights=y, minlength=len(pairs))) / n_peer
+        peer_mean[~(n_peer > 0)] = np.nan
+        y -= peer_mean[code]
+        res[single] = y
     return res
 
 
