@@ -867,7 +867,9 @@ def _consensus_quality(table: LabelTable) -> pd.DataFrame | None:
     multi = table.labels_per_item()[table.frame[ITEM].to_numpy()] >= 2
     if not multi.any():
         return None
-    sub = table.subset(multi)
+    # Dawid-Skene reads the codes only: no copy of the time, slice and vendor columns
+    sub = table.subset(multi, columns=())
+    del multi
     res = dawid_skene(sub, tol=1e-6, max_iter=200)
     out = res.labeler_table(sub)[[LABELER, "quality"]].rename(columns={"quality": "ds_quality"})
     has = np.bincount(sub.frame[LABELER].to_numpy(), minlength=table.n_labelers) > 0

@@ -242,13 +242,19 @@ class LabelTable:
         )
 
     # --------------------------------------------------------------- helpers
-    def subset(self, mask: np.ndarray) -> LabelTable:
+    def subset(self, mask: np.ndarray, columns: Sequence[str] | None = None) -> LabelTable:
         """The labels in ``mask``; items are re-coded, labeler codes and ids are kept.
 
         Keeping every labeler (even one with no label left) means per-labeler
-        results of the subset line up with the full table's.
+        results of the subset line up with the full table's. ``columns``: keep only
+        the internal columns (item, labeler, value, score, row) and these, for a
+        statistic that reads no more (a narrow copy of a large table).
         """
-        frame = self.frame[mask].reset_index(drop=True)
+        frame = self.frame
+        if columns is not None:
+            keep = [c for c in frame.columns if c in INTERNAL_COLUMNS or c in columns]
+            frame = frame[keep]
+        frame = frame[mask].reset_index(drop=True)
         codes, uniq = pd.factorize(frame[ITEM].to_numpy())
         frame[ITEM] = codes.astype(np.int32)
         return LabelTable(

@@ -151,7 +151,8 @@ def _consensus_frame(
     return pd.DataFrame(
         {
             ITEM: np.arange(table.n_items, dtype=np.int32),
-            ITEM_ID: table.item_ids.to_numpy(dtype=object),
+            # the ids' own string array: no Python string object per item
+            ITEM_ID: pd.array(table.item_ids, dtype="string"),
             "label": pd.array(cats[value], dtype="string"),
             VALUE: value.astype(np.int16),
             "confidence": confidence.astype(np.float64),
