@@ -99,3 +99,16 @@ def test_weighted_bh_controls_the_fdr(n_nonnull):
     if n_nonnull == 0:  # under the complete null FDR = P(any rejection)
         assert fwer == pytest.approx(fdr)
         assert fwer > alpha / 2  # not vacuous: weighted BH uses its budget
+
+
+def test_wald_p_is_nan_without_a_warning_where_the_ratio_is_undefined():
+    import warnings
+
+    from evalaudit.stats.multitest import wald_p
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would reach the user's terminal
+        p = wald_p(np.array([1.96, 0.0, 1.0, np.nan]), np.array([1.0, 0.0, 0.0, 1.0]))
+    assert abs(p[0] - 0.05) < 1e-3
+    assert np.isnan(p[1]) and np.isnan(p[3])
+    assert p[2] == 0.0  # a finite estimate with SE 0: z is infinite

@@ -101,7 +101,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from evalaudit.stats.multitest import two_sided_p
+from evalaudit.stats.multitest import wald_p
 
 __all__ = ["EffectsFit", "Units", "cell_tilts", "fit_effects", "units_of"]
 
@@ -754,7 +754,7 @@ def _tilt_arrays(
         "n": n_k,
         "tilt": tilt,
         "tilt_se": tilt_se,
-        "tilt_p": two_sided_p(tilt / tilt_se),
+        "tilt_p": wald_p(tilt, tilt_se),
         "leniency": base + (1 - beta) * tilt,
         "se": np.sqrt(base_se**2 + (1 - beta) ** 2 * tilt_se**2),
         "outside": base - beta * tilt,

@@ -31,7 +31,7 @@ import pandas as pd
 from evalaudit.contract import MODEL, LabelKind
 from evalaudit.stats.effects import EffectsFit, Units, _factorize, cell_tilts, fit_effects, units_of
 from evalaudit.stats.leniency import LENIENCY_COLUMNS, Z95, strata_codes
-from evalaudit.stats.multitest import two_sided_p
+from evalaudit.stats.multitest import wald_p
 from evalaudit.stats.slices import JOIN
 from evalaudit.table import ITEM, LABELER, SCORE, LabelTable
 
@@ -205,7 +205,7 @@ def labeler_table(fit: EffectsFit, diagnostics: pd.DataFrame) -> pd.DataFrame:
     out["se"] = se
     out["ci_low"] = eff - Z95 * se
     out["ci_high"] = eff + Z95 * se
-    out["p_value"] = two_sided_p(eff / se)
+    out["p_value"] = wald_p(eff, se)
     out["q_value"] = np.nan
     n_lab = fit.n_param[: fit.n_labelers]
     ident = np.isfinite(eff)
@@ -266,7 +266,8 @@ def cell_table(
         # what the labeler's other labels predict for the cell: nothing beyond its peers unless
         # its effect elsewhere is detectable (|z| >= OUTSIDE_Z): subtracting an honest labeler's
         # noisy outside estimate would only add its variance to every test
-        z_out = np.abs(ct["outside"] / ct["outside_se"])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z_out = np.abs(ct["outside"] / ct["outside_se"])
         rho = np.where(np.nan_to_num(z_out) >= OUTSIDE_Z, rho, 0.0)
         eff, se = ct["leniency"], ct["se"]
         out_eff = ct["outside"]
@@ -315,7 +316,7 @@ def cell_table(
                 "se": se[keep],
                 "ci_low": eff[keep] - Z95 * se[keep],
                 "ci_high": eff[keep] + Z95 * se[keep],
-                "leniency_p": two_sided_p(eff[keep] / se[keep]),
+                "leniency_p": wald_p(eff[keep], se[keep]),
                 "evidence": "joint",
                 "n_overlap": ct["n_overlap"][keep].astype(np.int64),
                 "n_stratified": ct["n_stratified"][keep].astype(np.int64),
@@ -325,7 +326,7 @@ def cell_table(
                 "tilt_se": tilt_se[keep],
                 "tilt_ci_low": tilt[keep] - Z95 * tilt_se[keep],
                 "tilt_ci_high": tilt[keep] + Z95 * tilt_se[keep],
-                "tilt_p": two_sided_p(tilt[keep] / tilt_se[keep]),
+                "tilt_p": wald_p(tilt[keep], tilt_se[keep]),
                 "parameter": parameter[keep],
                 "_spec": si,
                 "_group": keep,

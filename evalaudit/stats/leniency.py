@@ -36,7 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from evalaudit.contract import MODEL, LabelKind
-from evalaudit.stats.multitest import bh_qvalues, two_sided_p
+from evalaudit.stats.multitest import bh_qvalues, wald_p
 from evalaudit.table import ITEM, LABELER, SCORE, VALUE, LabelTable
 
 __all__ = ["LENIENCY_COLUMNS", "labeler_leniency", "overlap_residuals", "strata_codes"]
@@ -302,7 +302,7 @@ def effects_from_sums(sums: dict[str, np.ndarray], a_pooled: float) -> pd.DataFr
             "se": se,
             "ci_low": effect - Z95 * se,
             "ci_high": effect + Z95 * se,
-            "p_value": two_sided_p(effect / se),
+            "p_value": wald_p(effect, se),
             "evidence": [_EVIDENCE_NAMES[int(c)] for c in code],
             "n_used": (
                 np.where(np.isfinite(a.effect), a.n, 0) + np.where(np.isfinite(b.effect), b.n, 0)

@@ -11,6 +11,7 @@ __all__ = [
     "budget_qvalues",
     "power_weights",
     "two_sided_p",
+    "wald_p",
     "weighted_bh_qvalues",
 ]
 
@@ -109,6 +110,17 @@ def two_sided_p(z: np.ndarray) -> np.ndarray:
     """Two-sided normal p-value of a z statistic (NaN stays NaN)."""
     z = np.asarray(z, dtype=np.float64)
     return 2.0 * stats.norm.sf(np.abs(z))
+
+
+def wald_p(estimate: np.ndarray, se: np.ndarray) -> np.ndarray:
+    """Two-sided p-value of ``estimate / se``; NaN where that is undefined (0/0, NaN), silently.
+
+    An estimate without information (a cell every label of which agrees, SE 0) is no
+    test: its p-value is NaN, not a RuntimeWarning on the user's terminal.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.asarray(estimate, dtype=np.float64) / np.asarray(se, dtype=np.float64)
+    return two_sided_p(z)
 
 
 def budget_qvalues(

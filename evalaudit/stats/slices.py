@@ -36,7 +36,7 @@ from evalaudit.stats.leniency import (
     estimate_groups,
     strata_codes,
 )
-from evalaudit.stats.multitest import power_weights, two_sided_p, weighted_bh_qvalues
+from evalaudit.stats.multitest import power_weights, wald_p, weighted_bh_qvalues
 from evalaudit.table import LABELER, SCORE, LabelTable
 
 __all__ = ["CELL_COLUMNS", "cell_leniency"]
@@ -130,7 +130,7 @@ def _cells_of(
     tilt_se = np.sqrt(res["se"] ** 2 + res["_se_outside"] ** 2)
     res["tilt_ci_low"] = res["tilt"] - Z95 * tilt_se
     res["tilt_ci_high"] = res["tilt"] + Z95 * tilt_se
-    res["tilt_p"] = two_sided_p((res["tilt"] / tilt_se).to_numpy())
+    res["tilt_p"] = wald_p(res["tilt"].to_numpy(), np.asarray(tilt_se))
     res["tested"] = (res["n"] >= min_support) & np.isfinite(res["p_value"])
     return res.drop(columns="_se_outside")
 
