@@ -128,6 +128,8 @@ def out_of_memory(
             size = os.path.getsize(path)
         except OSError:
             size = None
+    from evalaudit.engine import STATS_BYTES_PER_LABEL
+
     return ResourceError(
         step=step,
         needed=str(exc).strip() or None,
@@ -135,6 +137,7 @@ def out_of_memory(
         file_bytes=size,
         rows=rows,
         peak_mb=peak_rss_mb(),
+        stats_bytes=STATS_BYTES_PER_LABEL * rows if rows else None,
     )
 
 

@@ -60,7 +60,7 @@ def cli() -> None:
   evalaudit audit judged.csv --judges 'gpt-*' --ppi-strata failure_mode   # humans drawn by slice
   evalaudit audit ratings.tsv --label-kind ordinal --order 1,2,3,4,5
   evalaudit audit labels.csv --profile   # per-step timings on stderr
-  evalaudit audit big.parquet --engine duckdb   # out of core (auto above 256 MB)
+  evalaudit audit big.parquet --engine duckdb   # out of core (auto: when the text would not fit)
   evalaudit audit db.labels --engine spark      # a table of the Spark catalog"""
 )
 @click.argument("file", type=click.Path(dir_okay=False))

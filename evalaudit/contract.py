@@ -186,6 +186,8 @@ class ResourceError(Exception):
     file_bytes: int | None = None
     rows: int | None = None
     peak_mb: float | None = None
+    #: what the statistics are predicted to need for ``rows`` labels (bytes), whatever the engine
+    stats_bytes: int | None = None
 
     def __post_init__(self) -> None:
         super().__init__(str(self))
@@ -206,11 +208,24 @@ class ResourceError(Exception):
             lines.append(f"  the allocation that failed: {self.needed}")
         if self.peak_mb:
             lines.append(f"  resident memory reached {self.peak_mb:,.0f} MB before it")
-        lines.append(
-            "  fix: audit it out of core with --engine duckdb (the labels stay on disk), "
-            "or run on a machine with more memory, or audit one part at a time "
-            "(--version, or split the file by batch)"
+        need = (
+            f" (about {self.stats_bytes / 2**30:,.1f} GB for these labels)"
+            if self.stats_bytes
+            else ""
         )
+        split = "audit one part at a time (--version, or split the file by batch)"
+        if self.step in (None, "read and validate", "read baseline"):
+            lines.append(
+                "  fix: read it out of core with --engine duckdb (the file's text stays on "
+                f"disk; the statistics after the read still hold the labels{need}), or run on "
+                f"a machine with more memory, or {split}"
+            )
+        else:
+            # the statistics hold every label whatever the engine: DuckDB would not help here
+            lines.append(
+                f"  the statistics hold every label in memory{need}, whichever --engine read "
+                f"the file; fix: run on a machine with more memory than that, or {split}"
+            )
         return "\n".join(lines)
 
 

@@ -183,19 +183,45 @@ def test_unsupported_options_fall_back_or_say_so(tmp_path: Path) -> None:
     assert ing.table.n_labels > 0
 
 
-def test_auto_picks_duckdb_by_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_picks_duckdb_only_when_the_in_memory_read_would_not_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evalaudit.engine import auto_choice
+
     monkeypatch.delenv("EVALAUDIT_ENGINE", raising=False)
-    assert choose_engine(SAMPLE / "labels.csv") == "memory"
+    assert choose_engine(SAMPLE / "labels.csv") == "memory"  # small: never estimated
+    # 256 MB of text in ~2.7M short lines: the in-memory read needs ~0.7 GB
     big = tmp_path / "big.csv"
+    line = b"item,labeler,pass,2026-01-01T00:00:00Z,vendor-a,category-x\n"
     with open(big, "wb") as fh:
-        fh.truncate(AUTO_BYTES)
-    assert choose_engine(big) == "duckdb"
-    assert choose_engine(big, "memory") == "memory"
+        fh.write(b"item_id,labeler_id,label,timestamp,vendor,category\n")
+        fh.write(line * 4096)
+        fh.truncate(AUTO_BYTES + 1)
+    monkeypatch.setenv("EVALAUDIT_MEMORY", "16GB")
+    assert choose_engine(big) == "memory"  # fits: the faster engine
+    monkeypatch.setenv("EVALAUDIT_MEMORY", "512MB")
+    # the statistics need ~1.2 GB (260 B a label) whatever the engine: DuckDB cannot help
+    assert choose_engine(big) == "memory"
+    # the same size of file with few, wide rows (prompts and responses): the text dominates
+    wide = tmp_path / "wide.csv"
+    row = b"item,labeler,pass," + b"x" * 20_000 + b"\n"
+    with open(wide, "wb") as fh:
+        fh.write(b"item_id,labeler_id,label,response\n")
+        fh.write(row * 4)
+        fh.truncate(AUTO_BYTES + 1)
+    assert choose_engine(wide) == "memory"  # 0.26 GB to read: fits in 512 MB
+    monkeypatch.setenv("EVALAUDIT_MEMORY", "300MB")
+    engine, why = auto_choice(wide)
+    assert engine == "duckdb" and "GB of text" in why and "0.3 GB available" in why
+    assert choose_engine(wide, "memory") == "memory"
     assert choose_engine(None) == "memory"
     monkeypatch.setenv("EVALAUDIT_ENGINE", "duckdb")
     assert choose_engine(SAMPLE / "labels.csv") == "duckdb"
     with pytest.raises(ValueError, match="unknown engine"):
         choose_engine(big, "polars")
+    monkeypatch.setenv("EVALAUDIT_MEMORY", "lots")
+    with pytest.raises(ValueError, match="EVALAUDIT_MEMORY"):
+        auto_choice(wide)
 
 
 def test_cli_engine_option(run_cli: Any, tmp_path: Path) -> None:

@@ -209,8 +209,9 @@ engine_option = click.option(
     type=click.Choice(["auto", "memory", "duckdb", "spark"]),
     default=None,
     help="Where the file is read and validated: memory (pandas), duckdb (embedded, out of "
-    "core) or spark (pyspark; the file may be a table name). Default auto: duckdb from 256 MB "
-    "on disk (EVALAUDIT_ENGINE sets the default). The statistics and figures are the same.",
+    "core) or spark (pyspark; the file may be a table name). Default auto: duckdb when the "
+    "in-memory read would not fit the memory available (EVALAUDIT_MEMORY states it) and DuckDB's "
+    "would need less; EVALAUDIT_ENGINE sets the default. The statistics and figures are the same.",
 )
 ppi_strata_option = click.option(
     "--ppi-strata",

@@ -31,7 +31,7 @@ __all__ = ["gate", "verify"]
   evalaudit gate labels.csv --rules rules/strict.yaml --reviews reviews.yaml \\
       --json gate.json --markdown "$GITHUB_STEP_SUMMARY" --junit gate.xml --attest gate.intoto.json
   evalaudit gate new/labels.csv --baseline old/labels.csv
-  evalaudit gate big.parquet --engine duckdb   # out of core (auto above 256 MB)
+  evalaudit gate big.parquet --engine duckdb   # out of core
   evalaudit gate judged.csv --ppi-strata failure_mode   # humans drawn by failure mode
   evalaudit gate labels.csv --annotations github   # ::error lines for a GitHub Actions step
 

@@ -33,7 +33,7 @@ __all__ = ["MAX_DRIFT_CHARTS", "drift_labelers", "report"]
   evalaudit report labels.parquet --out public/eval-report --title "Eval set v3, weekly" \\
       --history /var/lib/evalaudit/history.db
   evalaudit report labels.csv --out out/ --nofail      # never fail the scheduler on a block
-  evalaudit report big.parquet --out out/ --engine duckdb   # out of core (auto above 256 MB)
+  evalaudit report big.parquet --out out/ --engine duckdb   # out of core
 
 Writes OUT/report.html (one self-contained file: inline SVG charts, no script, no
 network), OUT/report.md and OUT/audit.json, and appends this run to the history

@@ -7,8 +7,9 @@
 - ``spark``: the same SQL run by Spark (local mode or a cluster session), for a path or a
   table of the session's catalog.
 
-``auto`` picks ``duckdb`` above :data:`AUTO_BYTES` of input (see :func:`choose_engine`),
-else ``memory``. Whatever the engine, the statistics run on the same LabelTable, so the
+``auto`` picks ``duckdb`` only when the in-memory audit of the file is predicted not to fit
+the memory available and DuckDB's would need less (see :func:`choose_engine`), else
+``memory``. Whatever the engine, the statistics run on the same LabelTable, so the
 figures agree (tests/test_engine.py pins them to 1e-9 on the sample).
 """
 
@@ -22,27 +23,44 @@ from evalaudit.contract import InputError, Problem
 from evalaudit.validate.options import Ingested, IngestOptions
 from evalaudit.validate.reasons import Check
 
-__all__ = ["AUTO_BYTES", "ENGINES", "Engine", "choose_engine", "ingest_with"]
+__all__ = [
+    "AUTO_BYTES",
+    "ENGINES",
+    "Engine",
+    "auto_choice",
+    "available_memory",
+    "choose_engine",
+    "ingest_with",
+]
 
 Engine = Literal["auto", "memory", "duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("auto", "memory", "duckdb", "spark")
 
-#: Input size from which ``auto`` uses DuckDB (docs/scale.md). Below it the in-memory
-#: ingest is faster (benchmarks/scale.py's 10^7 labels: 79 MB of Parquet, read and
-#: validated in memory 4x faster than by DuckDB); above it the in-memory readers' peak
-#: grows with the text they hold (issue 16: 9.1 GB for the 0.93 GB CSV of 10^7 labels,
-#: MemoryError for 10^8 labels of Parquet, 1.35 GB), while the SQL ingest's is DuckDB's
-#: bounded buffer plus the encoded table.
+#: Inputs smaller than this are always read in memory by ``auto`` (no estimate needed).
 AUTO_BYTES = 256 * 1024**2
+
+#: Peak resident bytes a label costs the statistics after the read, whatever the engine
+#: (measured: 2.45-2.6 GB at 10^7 labels on every Parquet layout of ``benchmarks/scale.py
+#: --layout``, 7.7 GB at 3x10^7; the LabelTable itself is ~35 of them).
+STATS_BYTES_PER_LABEL = 260
+#: The in-memory read's peak per label beyond the text it holds (1.6-1.8 GB at 10^7 labels,
+#: the same layouts): codes, the validation's keys, the table being built.
+READ_BYTES_PER_LABEL = 170
+#: Share of the available memory the in-memory audit may be predicted to use under ``auto``.
+AUTO_MEMORY_SHARE = 0.7
+#: ``EVALAUDIT_MEMORY`` (e.g. ``8GB``) states the memory the audit may use, instead of the
+#: system's available memory (cgroup limit, address-space limit, MemAvailable).
+MEMORY_ENV = "EVALAUDIT_MEMORY"
 
 #: ``EVALAUDIT_ENGINE`` sets the default engine (``auto`` when unset).
 ENGINE_ENV = "EVALAUDIT_ENGINE"
 
 
 def choose_engine(path: str | os.PathLike[str] | None, engine: str | None = None) -> str:
-    """The engine to use: ``engine`` when given (not ``auto``), else by the input's size.
+    """The engine to use: ``engine`` when given (not ``auto``), else by predicted memory.
 
-    A DataFrame (``path is None``) is always audited in memory.
+    A DataFrame (``path is None``) is always audited in memory. Under ``auto`` see
+    :func:`auto_choice`.
     """
     engine = engine or os.environ.get(ENGINE_ENV, "").strip() or "auto"
     if engine not in ENGINES:
@@ -51,13 +69,129 @@ def choose_engine(path: str | os.PathLike[str] | None, engine: str | None = None
         return engine
     if path is None:
         return "memory"
+    return auto_choice(path)[0]
+
+
+def auto_choice(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """``auto``'s engine for ``path`` and why (a sentence for the audit's notes).
+
+    Both engines hand the statistics the same LabelTable, so they need the same memory
+    after the read (:data:`STATS_BYTES_PER_LABEL` a label); they differ in the read. The
+    in-memory read holds the file's text columns while it codes them
+    (:data:`READ_BYTES_PER_LABEL` a label plus the uncompressed text), DuckDB's holds
+    only the encoded columns. So DuckDB is chosen when the in-memory audit is predicted
+    to need more than :data:`AUTO_MEMORY_SHARE` of the memory available
+    (:func:`available_memory`) *and* DuckDB's would need less: a file whose text
+    (prompts, responses, long ids) outweighs its labels. Otherwise the in-memory engine,
+    2-4x faster, is used (``benchmarks/scale.py --layout``: 10^7 labels in 265 MB of
+    plain Parquet, 58.6 s by DuckDB and 32.1 s in memory at the same peak). Labels are
+    counted from the Parquet footer, else estimated from the first 64 KB.
+    """
     try:
         size = Path(path).stat().st_size
     except OSError:
-        return "memory"  # the in-memory reader reports the missing file
-    if size >= AUTO_BYTES and _has_duckdb():
-        return "duckdb"
-    return "memory"
+        return "memory", ""  # the in-memory reader reports the missing file
+    if size < AUTO_BYTES or not _has_duckdb():
+        return "memory", ""
+    labels, text = _estimate_input(Path(path), size)
+    stats_need = STATS_BYTES_PER_LABEL * labels
+    memory_need = max(READ_BYTES_PER_LABEL * labels + text, stats_need)
+    duckdb_need = stats_need
+    avail = available_memory()
+    gb = 1024**3
+    if memory_need <= AUTO_MEMORY_SHARE * avail or duckdb_need >= memory_need:
+        return "memory", ""
+    return "duckdb", (
+        f"auto: ~{labels:,} labels with ~{text / gb:.1f} GB of text; the in-memory read "
+        f"would need ~{memory_need / gb:.1f} GB of {avail / gb:.1f} GB available, DuckDB's "
+        f"~{duckdb_need / gb:.1f} GB"
+    )
+
+
+def _estimate_input(path: Path, size: int) -> tuple[int, int]:
+    """(labels, uncompressed bytes of text) of a label file, cheaply."""
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        try:
+            import pyarrow.parquet as pq
+
+            md = pq.ParquetFile(path).metadata
+            text = sum(
+                md.row_group(i).column(j).total_uncompressed_size
+                for i in range(md.num_row_groups)
+                for j in range(md.num_columns)
+            )
+            return int(md.num_rows), int(text)
+        except Exception:  # not readable as Parquet: the reader will say so
+            return 0, size
+    text = size
+    if name.endswith(".gz"):
+        # gzip's footer holds the uncompressed size mod 2^32: a floor for larger files
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(-4, os.SEEK_END)
+                isize = int.from_bytes(fh.read(4), "little")
+        except OSError:
+            isize = 0
+        text = max(isize, 4 * size)
+    elif name.endswith((".zst", ".bz2", ".xz")):
+        text = 8 * size  # a typical text compression ratio: the estimate errs large
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+        if name.endswith(".gz"):
+            import zlib
+
+            head = zlib.decompressobj(31).decompress(head)
+    except Exception:  # unreadable or not gzip after all: the reader will say so
+        head = b""
+    lines = head.count(b"\n")
+    per_line = len(head) / lines if lines > 1 else max(len(head), 1)
+    return int(text / per_line), int(text)
+
+
+def available_memory() -> int:
+    """Bytes the audit may use: ``EVALAUDIT_MEMORY`` if set, else the smallest of the
+    cgroup's limit less its usage, the address-space limit and ``MemAvailable``."""
+    stated = os.environ.get(MEMORY_ENV, "").strip()
+    if stated:
+        return _parse_bytes(stated)
+    found: list[int] = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+            found.append(max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            found.append(int(soft))
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(found) if found else 8 * 1024**3
+
+
+def _parse_bytes(text: str) -> int:
+    units = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+    t = text.strip().upper().replace("IB", "B")
+    num = t.rstrip("KMGTB")
+    unit = t[len(num) :]
+    if unit in ("K", "M", "G", "T"):
+        unit += "B"
+    try:
+        return int(float(num) * units[unit])
+    except (KeyError, ValueError):
+        raise ValueError(f"{MEMORY_ENV}={text!r}: give a size such as 8GB or 512MB") from None
 
 
 def _has_duckdb() -> bool:
@@ -87,6 +221,7 @@ def ingest_with(
     chosen = choose_engine(path, requested)
     if chosen == "memory":
         return ingest(path, options)
+    why = auto_choice(path)[1] if requested == "auto" else ""
     from evalaudit.engine.ingest import Unsupported, ingest_sql
     from evalaudit.engine.query import backend_for
 
@@ -148,7 +283,7 @@ def ingest_with(
         return _with_note(ing, f"engine: memory ({chosen} could not read the file)")
     finally:
         backend.close()
-    return _with_note(ing, f"engine: {chosen}")
+    return _with_note(ing, f"engine: {chosen} ({why})" if why else f"engine: {chosen}")
 
 
 def _backend_options(engine: str) -> dict[str, object]:
