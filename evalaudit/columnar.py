@@ -60,12 +60,19 @@ class ColumnCoder:
 
     :meth:`add` takes a batch (an Arrow array, dictionary or not); :meth:`finish` returns the
     codes (int32, missing -> -1) and the distinct values as one Arrow array in order of first
-    appearance.
+    appearance. A ``droppable`` column (one the audit reads only as a slice candidate) whose
+    first batch is free text, more than :data:`~evalaudit.contract.MAX_SLICE_VALUES` distinct
+    values of :data:`LONG_TEXT_BYTES` or more on average, cannot be a slice: the coder stops
+    holding it (:attr:`dropped` says what it saw) instead of keeping every prompt or response
+    of the file in memory.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, droppable: bool = False) -> None:
         self._parts: list[tuple[Any, Any]] = []  # (indices or None, dictionary or values)
         self.rows = 0
+        self.droppable = droppable
+        #: (rows of the first batch, distinct values there, mean bytes a value) once dropped
+        self.dropped: tuple[int, int, float] | None = None
 
     def add(self, array: Any) -> None:
         import pyarrow as pa
@@ -74,6 +81,14 @@ class ColumnCoder:
             for chunk in array.chunks:
                 self.add(chunk)
             return
+        if self.dropped is not None:
+            self.rows += len(array)
+            return
+        if self.droppable and self.rows == 0 and len(array):
+            self.dropped = _free_text(array)
+            if self.dropped is not None:
+                self.rows += len(array)
+                return
         self.rows += len(array)
         if pa.types.is_dictionary(array.type):
             if len(array.dictionary) > _DISTINCT_SHARE * max(len(array), 1):
@@ -133,6 +148,30 @@ class ColumnCoder:
             start += len(dictionary)
         self._parts.clear()
         return first_appearance(out, enc.dictionary)
+
+
+#: Mean bytes a value from which a column with many distinct values is free text (a prompt,
+#: a response, a rationale), not an attribute: ids and names are shorter.
+LONG_TEXT_BYTES = 128
+
+
+def _free_text(array: Any) -> tuple[int, int, float] | None:
+    """(rows, distinct values, mean bytes) when ``array`` is free text, else None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from evalaudit.contract import MAX_SLICE_VALUES
+
+    values = array.dictionary if pa.types.is_dictionary(array.type) else array
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return None
+    mean = pc.mean(pc.binary_length(values)).as_py()
+    if mean is None or mean < LONG_TEXT_BYTES:
+        return None
+    n = int(pc.count_distinct(values).as_py())
+    if n <= MAX_SLICE_VALUES:
+        return None
+    return len(array), n, float(mean)
 
 
 def first_appearance(codes: np.ndarray, uniques: Any) -> tuple[np.ndarray, Any]:
@@ -233,9 +272,18 @@ def _supported(t: Any) -> bool:
 
 # --------------------------------------------------------------------------- Parquet
 def read_parquet_coded(
-    source: Any, on_rows: OnRows | None = None, threads: int | None = None, typed: str | None = None
+    source: Any,
+    on_rows: OnRows | None = None,
+    threads: int | None = None,
+    typed: str | None = None,
+    keep: frozenset[str] | None = None,
+    dropped: dict[str, tuple[int, int, float]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]]:
     """Every column of a Parquet file as codes (see the module docstring).
+
+    ``keep``: the columns the audit needs whatever they hold (the contract's, given
+    slices); any other free-text column (:class:`ColumnCoder`) is not read past its first
+    batch and is reported in ``dropped`` (name -> what was seen) instead.
 
     Each column is read on its own (two at a time: Arrow decodes and hashes without the
     GIL), as dictionaries where its pages are dictionary-encoded (Arrow then hands over
@@ -271,11 +319,19 @@ def read_parquet_coded(
             done[j] = total
             _tell(on_rows, done, total)
             return name, ("ts", col)
-        coder = ColumnCoder()
+        droppable = keep is not None and name not in keep
+        coder = ColumnCoder(droppable)
         as_dict = True
         reader = opened(read_dictionary=[name]).iter_batches(batch_size=BATCH_ROWS, columns=[name])
         for batch in reader:
             arr = batch.column(0)
+            if droppable:
+                seen = _free_text(arr) if len(arr) else None
+                if seen is not None:  # free text: not read past this batch
+                    done[j] = total
+                    _tell(on_rows, done, total)
+                    return name, ("dropped", seen)
+                droppable = False  # decided on the first batch, as the coders do
             if (
                 as_dict
                 and coder.rows == 0
@@ -303,7 +359,10 @@ def read_parquet_coded(
         # EVALAUDIT_THREADS=1 (see evalaudit.audit.parallel_steps) keeps the read on one thread
         threads = 1 if os.environ.get("EVALAUDIT_THREADS", "").strip() == "1" else 2
     results = _map(one, range(len(names)), threads)
-    return _frame(results, total, typed)
+    for name, (kind, value) in results:
+        if kind == "dropped" and dropped is not None:
+            dropped[name] = value
+    return _frame([r for r in results if r[1][0] != "dropped"], total, typed)
 
 
 def _tell(on_rows: OnRows | None, done: list[int], total: int) -> None:
@@ -406,8 +465,13 @@ def read_csv_coded(
     header: list[str],
     skip: int = 0,
     on_rows: OnRows | None = None,
+    keep: frozenset[str] | None = None,
+    dropped: dict[str, tuple[int, int, float]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]], int]:
     """A delimited text file, streamed through Arrow's CSV parser, every column as codes.
+
+    ``keep`` / ``dropped``: as for :func:`read_parquet_coded` (a free-text column is parsed
+    block by block like the others, but not held).
 
     ``open_stream`` opens the (decompressed) bytes; ``skip`` bytes (a UTF-8 byte-order mark)
     are skipped; ``header`` is the first line as the csv module splits it. Values are read
@@ -422,7 +486,7 @@ def read_csv_coded(
     if len(set(names)) != len(names) or any(not n.strip() for n in names):
         raise Fallback("header with duplicate or empty names")
     stream = _CountingStream(open_stream(), skip=skip)
-    coders = {n: ColumnCoder() for n in names}
+    coders = {n: ColumnCoder(keep is not None and n not in keep) for n in names}
     rows = 0
     try:
         reader = pcsv.open_csv(
@@ -458,7 +522,14 @@ def read_csv_coded(
         # quoted newlines, blank lines or CR line ends: row r is not on line r + 1, and only
         # the careful reader maps rows to lines then
         raise Fallback("rows and lines do not match one to one")
-    results = [(n, ("codes", coders.pop(n).finish())) for n in names]
+    results = []
+    for n in names:
+        coder = coders.pop(n)
+        if coder.dropped is not None:
+            if dropped is not None:
+                dropped[n] = coder.dropped
+            continue
+        results.append((n, ("codes", coder.finish())))
     frame, codes = _frame(results, rows, None)
     return frame, codes, stream.bytes + skip
 

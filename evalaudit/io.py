@@ -36,7 +36,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalaudit.contract import ROW, TIMESTAMP, InputError, Problem
+from evalaudit.contract import MAX_SLICE_VALUES, ROW, TIMESTAMP, InputError, Problem
 
 __all__ = [
     "FORMATS",
@@ -174,6 +174,7 @@ def read_table(
     delimiter: str | None = None,
     control: str | None = None,
     timestamp_column: str | None = TIMESTAMP,
+    keep: Collection[str] | None = None,
 ) -> RawFile:
     """Read one table. Raises InputError naming the file and the problem.
 
@@ -182,6 +183,9 @@ def read_table(
     scorer, an Argilla question, a LangSmith/Langfuse feedback key) when a file has several.
     ``timestamp_column`` (the file's name of the contract's ``timestamp``) may come back
     typed (UTC datetimes) when the file stores it typed; every other column is text.
+    ``keep`` (the file's names of the columns the audit needs whatever they hold): when
+    given, another column of free text in a large CSV or Parquet file (prompts, responses:
+    :class:`evalaudit.columnar.ColumnCoder`) is not held, and a note says so.
     """
     p = Path(path)
     name = str(path)
@@ -216,11 +220,19 @@ def read_table(
     hashing = ThreadPoolExecutor(max_workers=1)
     digest_job = hashing.submit(sha256_of, p)
     try:
-        raw = _read_any(p, name, fmt, delimiter, control, notes, timestamp_column)
+        dropped: dict[str, tuple[int, int, float]] = {}
+        kept = frozenset(keep) if keep is not None else None
+        raw = _read_any(p, name, fmt, delimiter, control, notes, timestamp_column, kept, dropped)
     finally:
         hashing.shutdown(wait=True)
     digest = digest_job.result()
     fmt, frame, codes, rejected, row_label = raw
+    for col, (rows, distinct, mean) in dropped.items():
+        notes.append(
+            f"not read: column '{col}' (free text: {distinct:,} distinct values of ~{mean:,.0f} "
+            f"bytes in its first {rows:,} rows; a slice has at most {MAX_SLICE_VALUES} values); "
+            f"name it with --slice to read it"
+        )
     if frame.empty and not rejected:
         raise InputError(
             name,
@@ -254,6 +266,8 @@ def _read_any(
     control: str | None,
     notes: list[str],
     timestamp_column: str | None,
+    keep: frozenset[str] | None = None,
+    dropped: dict[str, tuple[int, int, float]] | None = None,
 ) -> tuple[str, pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]], dict[str, int], str]:
     """The format, frame, codes, rejected counts and row label of one file."""
     codes: dict[str, tuple[np.ndarray, pd.Index]] = {}
@@ -267,11 +281,11 @@ def _read_any(
     fast = (
         None
         if plain_parquet
-        else _read_text_fast(p, fmt, delimiter, name, head, notes, timestamp_column)
+        else _read_text_fast(p, fmt, delimiter, name, head, notes, timestamp_column, keep, dropped)
     )
     if plain_parquet:
         # read by pyarrow from the path (one column at a time), never into one bytes object
-        frame, codes = _read_parquet(p, name, None, timestamp_column)
+        frame, codes = _read_parquet(p, name, None, timestamp_column, keep, dropped)
         row_label = "row"
     elif fast is not None:
         fmt, frame, codes = fast
@@ -341,6 +355,8 @@ def _read_text_fast(
     head8: bytes,
     notes: list[str],
     timestamp_column: str | None = TIMESTAMP,
+    keep: frozenset[str] | None = None,
+    dropped: dict[str, tuple[int, int, float]] | None = None,
 ) -> tuple[str, pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]] | None:
     """A CSV/TSV or JSON Lines file streamed through Arrow into codes (:mod:`evalaudit.columnar`).
 
@@ -389,9 +405,12 @@ def _read_text_fast(
                 return None  # a labeling-tool export: its reader
             sep = _delimiter(head, fmt, delimiter, said)
             header = columnar.header_of(head, sep)
+            seen: dict[str, tuple[int, int, float]] = {}
             frame, codes, n_bytes = columnar.read_csv_coded(
-                opener, sep, header, skip=skip, on_rows=_progress_rows
+                opener, sep, header, skip=skip, on_rows=_progress_rows, keep=keep, dropped=seen
             )
+            if dropped is not None:
+                dropped.update(seen)  # only once the fast read succeeded
             first_line = 2  # the header is line 1
     except columnar.Fallback:
         return None
@@ -847,7 +866,12 @@ def _read_jsonl(text: str, name: str) -> pd.DataFrame:
 
 
 def _read_parquet(
-    p: Path, name: str, data: bytes | None = None, timestamp_column: str | None = TIMESTAMP
+    p: Path,
+    name: str,
+    data: bytes | None = None,
+    timestamp_column: str | None = TIMESTAMP,
+    keep: frozenset[str] | None = None,
+    dropped: dict[str, tuple[int, int, float]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]]]:
     """Read a Parquet file (``data``: its bytes, when they came out of a compressed file)."""
     if data is not None:
@@ -879,6 +903,8 @@ def _read_parquet(
             pa.py_buffer(data) if data is not None else p,
             on_rows=_progress_rows,
             typed=timestamp_column,
+            keep=keep,
+            dropped=dropped,
         )
     except columnar.Fallback:
         pass  # nested or binary columns: read whole and rendered below

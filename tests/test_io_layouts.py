@@ -311,3 +311,51 @@ def test_jsonl_whose_text_arrow_would_lose_falls_back(monkeypatch, tmp_path):
     assert not got.codes  # the careful reader
     assert got.frame["day"].iloc[0] == "2026-03-02"
     _same_raw(got, _careful(monkeypatch, p))
+
+
+def _with_responses(t: pa.Table) -> pa.Table:
+    """The sample plus what an LLM-judge log carries: a free-text response per row and a short
+    per-item prompt (repeated on the item's labels)."""
+    n = t.num_rows
+    resp = [f"response {i}: " + "the model explained its answer at length " * 5 for i in range(n)]
+    return t.append_column("response", pa.array(resp)).append_column(
+        "prompt_id", pc.binary_join_element_wise("p-", t["item_id"], "")
+    )
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_free_text_columns_are_not_held_and_change_nothing(reference, tmp_path, fmt):
+    """A free-text column (more than 50 distinct values of 128+ bytes) cannot be a slice:
+    the read stops holding it after its first batch, says so in the notes, and the audit is
+    the same as without the column; a short id-like extra column is still read."""
+    t = _with_responses(_sample_table())
+    p = tmp_path / f"wide.{fmt}"
+    if fmt == "parquet":
+        pq.write_table(t, p, row_group_size=3000)
+    else:
+        import pyarrow.csv as pcsv
+
+        pcsv.write_csv(t, p)
+    raw = eio.read_table(p, keep=frozenset({"item_id", "labeler_id", "label", "timestamp"}))
+    assert "response" not in raw.frame.columns and "prompt_id" in raw.frame.columns
+    assert any("not read: column 'response' (free text" in n for n in raw.notes)
+    # read without keep (every column): the response is there
+    assert "response" in eio.read_table(p).frame.columns
+    got = _audit(p, tmp_path)
+    assert any("not read: column 'response'" in n for n in got["notes"])
+    ref, new = _but_input(reference), _but_input(got)
+    ref["notes"] = new["notes"] = None
+    assert new == ref
+
+
+def test_a_free_text_column_the_contract_needs_is_read(tmp_path):
+    """The prompt as the item id (a long, mostly distinct text) is kept: it is the item."""
+    t = _sample_table()
+    prompts = pc.binary_join_element_wise(
+        "Explain, step by step and with care, the following question number ", t["item_id"], ""
+    )
+    t = t.set_column(t.schema.get_field_index("item_id"), "item_id", pc.utf8_rpad(prompts, 160))
+    p = tmp_path / "prompts.parquet"
+    pq.write_table(t, p)
+    raw = eio.read_table(p, keep=frozenset({"item_id", "labeler_id", "label"}))
+    assert "item_id" in raw.frame.columns and not any("not read" in n for n in raw.notes)

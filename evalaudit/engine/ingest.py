@@ -704,8 +704,10 @@ def _slice_columns(
         return given, "given with --slice"
     chosen, skipped = [], []
     n_items = q.prepare([*candidates, *([MODEL] if MODEL in columns else [])])
-    # capped: a high-cardinality column is skipped whatever its exact count
-    cap = max(MAX_SLICE_VALUES, int(0.5 * n_items)) + 1
+    # capped: a column with more than MAX_SLICE_VALUES values is skipped whatever its exact
+    # count (auto_slice_skip's other bound, half the items, only bites above it), so no more
+    # than that many values of a text column (a prompt, a response) come back to Python
+    cap = MAX_SLICE_VALUES + 1
     distinct = q.distinct_many(candidates, cap)
     for col in candidates:
         uniques = distinct[col]

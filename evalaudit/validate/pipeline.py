@@ -13,6 +13,7 @@ from evalaudit.contract import (
     LABELER_ID,
     LABELER_TYPE,
     MODEL,
+    RESERVED_COLUMNS,
     TIMESTAMP,
     VENDOR,
     InputError,
@@ -77,6 +78,17 @@ def _release_arrow_memory() -> None:
         pa.default_memory_pool().release_unused()
 
 
+def _needed_columns(opts: IngestOptions) -> frozenset[str]:
+    """The file's names of the columns read whatever they hold: the contract's (as mapped by
+    ``--column``, or crowd-kit's names), and the slices given with ``--slice``. Any other
+    column is read as a slice candidate only, so a free-text one is not held
+    (:func:`evalaudit.io.read_table`)."""
+    from evalaudit.validate.columns import AUTO_ALIASES
+
+    names = set(RESERVED_COLUMNS) | set(AUTO_ALIASES.values()) | set(opts.column_map.values())
+    return frozenset(names | set(opts.slices or ()))
+
+
 def _ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingested:
     opts = options or IngestOptions()
     if isinstance(path, RawFile):
@@ -88,6 +100,7 @@ def _ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingest
             delimiter=opts.delimiter,
             control=opts.control,
             timestamp_column=opts.column_map.get(TIMESTAMP, TIMESTAMP),
+            keep=_needed_columns(opts),
         )
     notes: list[str] = list(raw.notes)
     frame = _apply_column_map(raw, opts.column_map)
