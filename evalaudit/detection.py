@@ -461,6 +461,10 @@ def _detect(
         if fits >= MAX_FITS:
             break
         cell_rows, cell_labs, params, reference = new_rows, new_labs, new_params, new_ref
+        # this fit's per-label arrays (residuals, the scan's row variances) must not stay
+        # alive through the next fit, whose own are allocated beside them
+        fit.extra.clear()
+        del fit, cells
     if len(drift):
         drift["flagged"] = flag_drift(drift, policy.fdr, thr)
     # the corrections need the estimates, not the fits' per-row intermediates: free those

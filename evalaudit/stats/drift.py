@@ -97,6 +97,21 @@ _NAT = np.iinfo(np.int64).min
 # --------------------------------------------------------------------------- residuals
 
 
+def drift_residuals(
+    table: LabelTable, strata: tuple[str, ...] | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`leniency_residuals` and the epoch-ns times, computed once per table (cached):
+    the drift tests and the drift timelines read the same series."""
+    f = table.frame
+    cached = table.extra.get("_drift_residuals")
+    if cached is not None and cached[0] is f and cached[1] == strata:
+        return cached[2], cached[3]
+    res, ts = leniency_residuals(table, strata), _timestamps_ns(table)
+    res.flags.writeable = False  # shared by the tests and the timelines
+    table.extra["_drift_residuals"] = (f, strata, res, ts)
+    return res, ts
+
+
 def leniency_residuals(table: LabelTable, strata: tuple[str, ...] | None = None) -> np.ndarray:
     """Per-label leniency residual: the label's score minus its peers' on comparable items.
 
@@ -341,12 +356,7 @@ def labeler_drift(
     f = table.frame
     n_lab = table.n_labelers
     labeler = f[LABELER].to_numpy()  # int32 codes: half the bytes of every gather below
-    cached = table.extra.get("_drift_residuals")
-    if cached is not None and cached[0] is f and cached[1] == strata:
-        res, ts = cached[2], cached[3]
-    else:
-        res, ts = leniency_residuals(table, strata), _timestamps_ns(table)
-        table.extra["_drift_residuals"] = (f, strata, res, ts)
+    res, ts = drift_residuals(table, strata)
     row = f[ROW_COL].to_numpy() if ROW_COL in f.columns else np.arange(len(f))
 
     batch_names: np.ndarray | None = None

@@ -129,6 +129,7 @@ class JointDesign:
     def fit(self, cell: np.ndarray | None, cell_labeler: np.ndarray | None, reference: np.ndarray):
         if self.released:
             raise RuntimeError("the design was released (JointDesign.release): build it again")
+        self.baseline = None  # the previous fit's: not held beside this fit's arrays
         fit = fit_effects(
             self.units,
             self.score,

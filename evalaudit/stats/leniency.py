@@ -166,6 +166,21 @@ def _stratified_from_sums(
 _STRATUM_MEMO: list[Any] = []
 
 
+def release_single_rows(table: LabelTable) -> None:
+    """Forget the leniency pass's per-label caches: the single-labeled rows' copies
+    (``table.extra`` and the stratum memo) and the overlap residuals.
+
+    They serve the labeler pass and the slice scans; the audit's later steps need none
+    of them (about 20 bytes a label, the memo's held across audits otherwise). Called
+    after detection, once the drift series (:func:`evalaudit.stats.drift.drift_residuals`)
+    is cached: recomputing them later is correct, only slower.
+    """
+    table.extra.pop("_single_rows", None)
+    _STRATUM_MEMO.clear()
+    # the overlap residuals and masks of the labeler pass: the drift series keeps its own
+    table.extra.pop("_score_parts", None)
+
+
 def _stratum_parts(labeler: np.ndarray, stratum: np.ndarray, score: np.ndarray) -> tuple[Any, ...]:
     """The per-stratum and per-(labeler, stratum) sums of :func:`_evidence_stratified`.
 

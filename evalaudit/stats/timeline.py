@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from evalaudit.contract import BATCH
-from evalaudit.stats.drift import _NAT, _batch_rank, _iso, _timestamps_ns, leniency_residuals
+from evalaudit.stats.drift import _NAT, _batch_rank, _iso, _timestamps_ns, drift_residuals
 from evalaudit.table import LABELER, ROW_COL, LabelTable
 
 __all__ = ["TIMELINE_COLUMNS", "drift_timeline"]
@@ -124,7 +124,7 @@ def drift_timeline(
         usable = selected & (bcode >= 0)
     if not usable.any():
         return empty
-    res = leniency_residuals(table, strata)
+    res = drift_residuals(table, strata)[0]  # the drift test's own series (cached)
     usable &= np.isfinite(res)
     rows: list[dict[str, object]] = []
     for code in codes:
