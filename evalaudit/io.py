@@ -121,6 +121,8 @@ class RawFile:
     rejected: dict[str, int] = field(default_factory=dict)
     #: what was done to read the file (decompressed, delimiter sniffed, export mapped)
     notes: tuple[str, ...] = ()
+    #: columns of the file not held: free text that cannot be a slice (see ``read_table``)
+    unread: tuple[str, ...] = ()
 
     @property
     def rows_read(self) -> int:
@@ -255,6 +257,7 @@ def read_table(
         codes=codes,
         rejected=rejected,
         notes=tuple(notes),
+        unread=tuple(dropped),
     )
 
 

@@ -359,3 +359,19 @@ def test_a_free_text_column_the_contract_needs_is_read(tmp_path):
     pq.write_table(t, p)
     raw = eio.read_table(p, keep=frozenset({"item_id", "labeler_id", "label"}))
     assert "item_id" in raw.frame.columns and not any("not read" in n for n in raw.notes)
+
+
+def test_a_missing_column_is_named_among_the_unread_free_text(run_cli, tmp_path):
+    """The item id column under another name, holding long prompts: not held as a slice
+    candidate, but the missing-column error still lists it (and suggests the mapping)."""
+    t = _sample_table()
+    prompts = pc.utf8_rpad(
+        pc.binary_join_element_wise("Explain with care the question number ", t["item_id"], ""),
+        160,
+    )
+    t = t.drop_columns(["item_id"]).append_column("prompt", prompts)
+    p = tmp_path / "prompts.parquet"
+    pq.write_table(t, p)
+    r = run_cli("audit", p, "-q")
+    assert r.code == 2
+    assert "item_id" in r.err and "prompt" in r.err  # the file's columns, the unread included

@@ -97,12 +97,15 @@ def _require_columns(frame: pd.DataFrame, raw: RawFile) -> None:
                 ],
             )
         return
-    found = ", ".join(map(str, frame.columns[:20]))
+    # the file's columns, including free text the reader did not hold: the missing one may
+    # be one of them (a prompt as the item id), and the message must list it
+    header = [*frame.columns, *raw.unread]
+    found = ", ".join(map(str, header[:20]))
     problems = []
-    glued = _glued_delimiter(list(frame.columns))
+    glued = _glued_delimiter(header)
     for col in missing:
-        guess = _guess_column(col, list(frame.columns))
-        if glued is not None and any(col in str(c).split(glued) for c in frame.columns):
+        guess = _guess_column(col, header)
+        if glued is not None and any(col in str(c).split(glued) for c in header):
             shown = "tab" if glued == "\t" else glued
             hint = (
                 f"the header is one column holding '{shown}'-separated names: the file is "
