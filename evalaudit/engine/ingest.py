@@ -66,9 +66,21 @@ from evalaudit.table import (
     VALUE,
     LabelTable,
 )
-from evalaudit.validate.labels import spec_from_counts
+from evalaudit.validate.labels import (
+    spec_from_counts,
+    spelling_map,
+    spelling_note,
+    spelling_problem,
+)
 from evalaudit.validate.options import Accounting, Ingested, IngestOptions
-from evalaudit.validate.slices import auto_slice_note, auto_slice_skip, given_slices
+from evalaudit.validate.slices import (
+    auto_slice_note,
+    auto_slice_skip,
+    given_slices,
+    labeler_attribute_warning,
+    model_varies_warning,
+    timestamp_missing_warning,
+)
 from evalaudit.validate.suite import contract_checks
 from evalaudit.validate.timestamps import _parse_timestamp_values
 
@@ -400,63 +412,17 @@ def _spellings(
 ) -> tuple[dict[str, str], list[str]]:
     """Label spellings that differ only in case or surrounding whitespace, unified.
 
-    The rule of :func:`evalaudit.validate.labels._normalise_labels`, on the value counts.
+    :func:`evalaudit.validate.labels.spelling_map` on the value counts.
     """
-    declared = [
-        *(opts.labels or ()),
-        *(opts.order or ()),
-        *([opts.positive] if opts.positive else []),
-    ]
-    groups: dict[str, list[str]] = {}
-    for v in freq:
-        groups.setdefault(v.strip().casefold(), []).append(v)
-    mapping: dict[str, str] = {}
-    for key, spellings in groups.items():
-        if not key:
-            continue
-        target = next((d for d in declared if d.strip().casefold() == key), None)
-        if target is None:
-            lower = [v for v in spellings if v == key]
-            stripped = sorted((v for v in spellings if v == v.strip()), key=lambda v: -freq[v])
-            target = lower[0] if lower else stripped[0] if stripped else spellings[0].strip()
-        for v in spellings:
-            if v != target:
-                mapping[v] = target
+    mapping = spelling_map(freq, opts)
     if not mapping:
         return {}, []
-    by_target: dict[str, list[str]] = {}
-    for v, t in mapping.items():
-        by_target.setdefault(t, []).append(v)
-    changed = sum(freq[v] for v in mapping)
     if opts.labels_exact:
         rows = q.first_rows(
             "_mapped", f"CAST({q.id(LABEL)} AS STRING) IN ({_in_list(list(mapping))})"
         )
-        raise InputError(
-            path,
-            [
-                Problem(
-                    "label_spelling",
-                    LABEL,
-                    changed,
-                    rows,
-                    "label values differ only in case or surrounding whitespace ("
-                    + "; ".join(
-                        f"{', '.join(map(repr, vs))} vs {t!r}" for t, vs in by_target.items()
-                    )
-                    + ")",
-                    "fix the spellings in the file, or drop --labels-exact to unify them",
-                    examples=tuple(mapping)[:5],
-                )
-            ],
-            row_label=q.row_label,
-        )
-    note = (
-        "labels normalised: "
-        + "; ".join(f"{', '.join(map(repr, vs))} -> {t!r}" for t, vs in sorted(by_target.items()))
-        + f" on {changed:,} row(s) (--labels-exact to refuse)"
-    )
-    return mapping, [note]
+        raise InputError(path, [spelling_problem(mapping, freq, rows)], row_label=q.row_label)
+    return mapping, [spelling_note(mapping, freq)]
 
 
 def _merged(freq: dict[str, int], mapping: dict[str, str]) -> dict[str, int]:
@@ -743,15 +709,8 @@ def _consistency_warnings(
         if bad:
             where = f"{lab} IN ({bad_q})"
             out.append(
-                Problem(
-                    f"{col}_constant",
-                    col,
-                    q.count(CLEAN, where),
-                    q.first_rows(CLEAN, where),
-                    f"{len(bad)} labeler(s) appear under more than one {col}; per-{col} figures "
-                    "count each label under its own row's value",
-                    f"check the {col} of labelers " + ", ".join(bad[:3]),
-                    severity=Severity.WARNING,
+                labeler_attribute_warning(
+                    col, q.count(CLEAN, where), q.first_rows(CLEAN, where), bad
                 )
             )
     if ts_kind is not None:
@@ -760,33 +719,11 @@ def _consistency_warnings(
         where = f"{col} IS NULL"
         n = q.count(CLEAN, where)
         if n:
-            out.append(
-                Problem(
-                    "timestamp_missing",
-                    TIMESTAMP,
-                    n,
-                    q.first_rows(CLEAN, where),
-                    f"{n} label(s) have no timestamp; they are used everywhere "
-                    "except in drift over time",
-                    "fill the timestamps if you can",
-                    severity=Severity.WARNING,
-                )
-            )
+            out.append(timestamp_missing_warning(n, q.first_rows(CLEAN, where)))
     if MODEL in columns:
         varying = q.varies_within_item(MODEL)
         if varying is not None:
-            out.append(
-                Problem(
-                    "model_constant",
-                    MODEL,
-                    varying[0],
-                    varying[1],
-                    "the same item is graded under different models; per-model headlines "
-                    "use each label's own model",
-                    "make item_id unique per (prompt, model output)",
-                    severity=Severity.WARNING,
-                )
-            )
+            out.append(model_varies_warning(*varying))
     return out
 
 

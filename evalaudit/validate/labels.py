@@ -24,26 +24,14 @@ from evalaudit.validate.codes import _codes
 from evalaudit.validate.options import IngestOptions
 
 
-def _normalise_labels(
-    frame: pd.DataFrame, raw: RawFile, opts: IngestOptions, notes: list[str]
-) -> pd.DataFrame:
-    """Unify label spellings that differ only in case or surrounding whitespace.
+def spelling_map(freq: dict[str, int], opts: IngestOptions) -> dict[str, str]:
+    """Spelling -> the spelling it is unified to, for label values (with their row counts
+    ``freq``) that differ only in case or surrounding whitespace.
 
-    ``'PASS'``, ``'Pass '`` and ``' pass'`` are one label: each group of spellings is
-    rewritten to one (a declared ``--labels`` / ``--order`` / ``--positive`` value when one
-    matches, else the lower-case stripped spelling when it is in the data, else the most
-    frequent stripped spelling), and the note says which spellings on how many rows.
-    The ``gold`` column gets the same mapping. ``--labels-exact`` refuses instead.
+    Each group's target is a declared ``--labels`` / ``--order`` / ``--positive`` value when
+    one matches, else the lower-case stripped spelling when it is in the data, else the most
+    frequent stripped spelling. The rule of both ingests (in memory and SQL).
     """
-    columns = [c for c in (LABEL, GOLD) if c in frame.columns]
-    codes, uniques = _codes(frame[LABEL])
-    if not len(uniques):
-        return frame
-    n_rows = np.bincount(codes[codes >= 0], minlength=len(uniques))
-    freq = {str(u): int(n) for u, n in zip(uniques, n_rows, strict=True)}
-    if GOLD in frame.columns:
-        for v in frame[GOLD].dropna().unique():
-            freq.setdefault(str(v), 0)
     declared = [
         *(opts.labels or ()),
         *(opts.order or ()),
@@ -64,12 +52,67 @@ def _normalise_labels(
         for v in spellings:
             if v != target:
                 mapping[v] = target
+    return mapping
+
+
+def _by_target(mapping: dict[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for v, t in mapping.items():
+        out.setdefault(t, []).append(v)
+    return out
+
+
+def spelling_problem(
+    mapping: dict[str, str], freq: dict[str, int], rows: tuple[int, ...]
+) -> Problem:
+    """The ``--labels-exact`` refusal of the spellings ``mapping`` would unify (first ``rows``)."""
+    return Problem(
+        "label_spelling",
+        LABEL,
+        sum(freq[v] for v in mapping),
+        rows,
+        "label values differ only in case or surrounding whitespace ("
+        + "; ".join(f"{', '.join(map(repr, vs))} vs {t!r}" for t, vs in _by_target(mapping).items())
+        + ")",
+        "fix the spellings in the file, or drop --labels-exact to unify them",
+        examples=tuple(mapping)[:5],
+    )
+
+
+def spelling_note(mapping: dict[str, str], freq: dict[str, int]) -> str:
+    """The note saying which spellings were unified, on how many rows."""
+    return (
+        "labels normalised: "
+        + "; ".join(
+            f"{', '.join(map(repr, vs))} -> {t!r}" for t, vs in sorted(_by_target(mapping).items())
+        )
+        + f" on {sum(freq[v] for v in mapping):,} row(s) (--labels-exact to refuse)"
+    )
+
+
+def _normalise_labels(
+    frame: pd.DataFrame, raw: RawFile, opts: IngestOptions, notes: list[str]
+) -> pd.DataFrame:
+    """Unify label spellings that differ only in case or surrounding whitespace.
+
+    ``'PASS'``, ``'Pass '`` and ``' pass'`` are one label: each group of spellings is
+    rewritten to one (a declared ``--labels`` / ``--order`` / ``--positive`` value when one
+    matches, else the lower-case stripped spelling when it is in the data, else the most
+    frequent stripped spelling), and the note says which spellings on how many rows.
+    The ``gold`` column gets the same mapping. ``--labels-exact`` refuses instead.
+    """
+    columns = [c for c in (LABEL, GOLD) if c in frame.columns]
+    codes, uniques = _codes(frame[LABEL])
+    if not len(uniques):
+        return frame
+    n_rows = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    freq = {str(u): int(n) for u, n in zip(uniques, n_rows, strict=True)}
+    if GOLD in frame.columns:
+        for v in frame[GOLD].dropna().unique():
+            freq.setdefault(str(v), 0)
+    mapping = spelling_map(freq, opts)
     if not mapping:
         return frame
-    by_target: dict[str, list[str]] = {}
-    for v, t in mapping.items():
-        by_target.setdefault(t, []).append(v)
-    changed = sum(freq[v] for v in mapping)
     if opts.labels_exact:
         rows = np.flatnonzero(
             np.isin(codes, [i for i, u in enumerate(uniques) if str(u) in mapping])
@@ -77,27 +120,13 @@ def _normalise_labels(
         raise InputError(
             raw.path,
             [
-                Problem(
-                    "label_spelling",
-                    LABEL,
-                    changed,
-                    tuple(int(r) for r in frame.index[rows[:MAX_ROWS_SHOWN]]),
-                    "label values differ only in case or surrounding whitespace ("
-                    + "; ".join(
-                        f"{', '.join(map(repr, vs))} vs {t!r}" for t, vs in by_target.items()
-                    )
-                    + ")",
-                    "fix the spellings in the file, or drop --labels-exact to unify them",
-                    examples=tuple(mapping)[:5],
+                spelling_problem(
+                    mapping, freq, tuple(int(r) for r in frame.index[rows[:MAX_ROWS_SHOWN]])
                 )
             ],
             row_label=raw.row_label,
         )
-    notes.append(
-        "labels normalised: "
-        + "; ".join(f"{', '.join(map(repr, vs))} -> {t!r}" for t, vs in sorted(by_target.items()))
-        + f" on {changed:,} row(s) (--labels-exact to refuse)"
-    )
+    notes.append(spelling_note(mapping, freq))
     out = frame.copy(deep=False)
     for col in columns:
         c, u = _codes(frame[col]) if col == LABEL else factorize(frame[col])

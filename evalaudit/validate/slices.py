@@ -152,6 +152,49 @@ def _varies_within_item(frame: pd.DataFrame, col: str) -> tuple[int, tuple[int, 
     return int(rows_mask.sum()), rows
 
 
+def labeler_attribute_warning(
+    col: str, n_rows: int, rows: tuple[int, ...], labelers: Sequence[object]
+) -> Problem:
+    """``labelers`` appear under more than one value of ``col`` (vendor): a warning."""
+    return Problem(
+        f"{col}_constant",
+        col,
+        n_rows,
+        rows,
+        f"{len(labelers)} labeler(s) appear under more than one {col}; per-{col} figures "
+        "count each label under its own row's value",
+        f"check the {col} of labelers " + ", ".join(map(str, labelers[:3])),
+        severity=Severity.WARNING,
+    )
+
+
+def timestamp_missing_warning(n_rows: int, rows: tuple[int, ...]) -> Problem:
+    """``n_rows`` labels without a timestamp: a warning."""
+    return Problem(
+        "timestamp_missing",
+        TIMESTAMP,
+        n_rows,
+        rows,
+        f"{n_rows} label(s) have no timestamp; they are used everywhere except in drift over time",
+        "fill the timestamps if you can",
+        severity=Severity.WARNING,
+    )
+
+
+def model_varies_warning(n_rows: int, rows: tuple[int, ...]) -> Problem:
+    """Items graded under several models (rows of those items): a warning."""
+    return Problem(
+        "model_constant",
+        MODEL,
+        n_rows,
+        rows,
+        "the same item is graded under different models; per-model headlines "
+        "use each label's own model",
+        "make item_id unique per (prompt, model output)",
+        severity=Severity.WARNING,
+    )
+
+
 def _consistency_warnings(frame: pd.DataFrame, raw: RawFile) -> list[Problem]:
     out: list[Problem] = []
     for col in LABELER_ATTRIBUTES:
@@ -164,46 +207,15 @@ def _consistency_warnings(frame: pd.DataFrame, raw: RawFile) -> list[Problem]:
         bad = pd.Index(lab_ids[np.flatnonzero(varies)])
         if len(bad):
             mask = (lab >= 0) & varies[np.maximum(lab, 0)]
-            out.append(
-                Problem(
-                    f"{col}_constant",
-                    col,
-                    int(mask.sum()),
-                    tuple(int(r) for r in frame.index[mask][:MAX_ROWS_SHOWN]),
-                    f"{len(bad)} labeler(s) appear under more than one {col}; per-{col} figures "
-                    "count each label under its own row's value",
-                    f"check the {col} of labelers " + ", ".join(map(str, bad[:3])),
-                    severity=Severity.WARNING,
-                )
-            )
+            rows = tuple(int(r) for r in frame.index[mask][:MAX_ROWS_SHOWN])
+            out.append(labeler_attribute_warning(col, int(mask.sum()), rows, list(bad)))
     if TIMESTAMP in frame.columns:
         miss = frame[TIMESTAMP].isna()
         if miss.any():
-            out.append(
-                Problem(
-                    "timestamp_missing",
-                    TIMESTAMP,
-                    int(miss.sum()),
-                    tuple(int(r) for r in frame.index[miss][:MAX_ROWS_SHOWN]),
-                    f"{int(miss.sum())} label(s) have no timestamp; they are used everywhere "
-                    "except in drift over time",
-                    "fill the timestamps if you can",
-                    severity=Severity.WARNING,
-                )
-            )
+            rows = tuple(int(r) for r in frame.index[miss][:MAX_ROWS_SHOWN])
+            out.append(timestamp_missing_warning(int(miss.sum()), rows))
     if MODEL in frame.columns:
         varying = _varies_within_item(frame, MODEL)
         if varying is not None:
-            out.append(
-                Problem(
-                    "model_constant",
-                    MODEL,
-                    varying[0],
-                    varying[1],
-                    "the same item is graded under different models; per-model headlines "
-                    "use each label's own model",
-                    "make item_id unique per (prompt, model output)",
-                    severity=Severity.WARNING,
-                )
-            )
+            out.append(model_varies_warning(*varying))
     return out
