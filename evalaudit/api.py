@@ -83,18 +83,14 @@ def _options(
 
 
 def _ingest(data: Any, options: IngestOptions, engine: str | None = None) -> Ingested:
+    from evalaudit.engine import ingest_with
     from evalaudit.io import frame_to_raw
-    from evalaudit.validate import ingest
 
     if isinstance(data, str | Path):
-        from evalaudit.engine import ingest_with
-
         return ingest_with(str(data), options, engine)
-    if engine not in (None, "auto", "memory"):
-        raise ValueError(f"engine={engine!r} reads files; a DataFrame is audited in memory")
     if options.fmt is not None:
         raise ValueError("format= applies to files; a DataFrame or Arrow table is read as it is")
-    return ingest(frame_to_raw(data), options)
+    return ingest_with(frame_to_raw(data), options, engine)
 
 
 def _policy(rules: str | Path | Policy | None) -> Policy:

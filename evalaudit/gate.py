@@ -30,7 +30,7 @@ from evalaudit.render.gate import (
 from evalaudit.result import AuditResult, clean_json
 from evalaudit.reviews import ReviewOutcome, decisions_for_gate
 from evalaudit.rules import RULES, Policy
-from evalaudit.validate import Ingested, IngestOptions, ingest
+from evalaudit.validate import IngestOptions
 from evalaudit.verdicts import EXIT_BLOCKED, EXIT_PASS, exit_code_of, verdict_of_severities
 
 __all__ = [
@@ -139,22 +139,15 @@ def run_gate(
         gold = read_gold_file(gold_path)
     decisions = decisions_for_gate(reviews, home)
 
-    def read(source: Any) -> Ingested:
-        if isinstance(source, str):
-            from evalaudit.engine import ingest_with
-
-            return ingest_with(source, options, engine)
-        if engine not in (None, "auto", "memory"):
-            raise ValueError(f"engine={engine!r} reads files; a table is gated in memory")
-        return ingest(source, options)
+    from evalaudit.engine import ingest_with
 
     prof.input_path = data if isinstance(data, str) else None
     with prof.step("read and validate"):
-        ing = read(data)
+        ing = ingest_with(data, options, engine)
     old = None
     if baseline:
         with prof.step("read baseline"):
-            old = read(baseline)
+            old = ingest_with(baseline, options, engine)
     result, outcome = audit_with_reviews(ing, policy, decisions, today or utc_today(), gold, prof)
     diff_dict = None
     if old is not None:

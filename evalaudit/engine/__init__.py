@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from evalaudit.contract import InputError, Problem
+from evalaudit.io import RawFile
 from evalaudit.validate.options import Ingested, IngestOptions
 from evalaudit.validate.reasons import Check
 
@@ -203,43 +204,43 @@ def _has_duckdb() -> bool:
 
 
 def ingest_with(
-    path: str,
+    path: str | RawFile,
     options: IngestOptions | None = None,
     engine: str | None = None,
     notes: list[str] | None = None,
 ) -> Ingested:
-    """Read and validate ``path`` with ``engine`` (``auto``: :func:`choose_engine`).
+    """Read and validate ``path`` with ``engine`` (``auto``: :func:`auto_choice`).
 
     An option or input the SQL ingest does not take (see
     :mod:`evalaudit.engine.ingest`) falls back to the in-memory ingest when the engine
     was chosen automatically, and is an :class:`InputError` (exit 2) when it was asked
-    for. The engine used is recorded in the result's notes.
+    for. The engine used is recorded in the result's notes. A table already in memory
+    (a :class:`~evalaudit.io.RawFile`, e.g. from a DataFrame) is validated in memory; an
+    ``engine`` that reads files is a ValueError for it.
     """
     from evalaudit.validate import ingest
 
+    if isinstance(path, RawFile):
+        if engine not in (None, "auto", "memory"):
+            raise ValueError(f"engine={engine!r} reads files; a table is read in memory")
+        return ingest(path, options)
     requested = engine or os.environ.get(ENGINE_ENV, "").strip() or "auto"
-    chosen = choose_engine(path, requested)
+    if requested == "auto":
+        chosen, why = auto_choice(path)
+    else:
+        chosen, why = choose_engine(path, requested), ""
     if chosen == "memory":
         return ingest(path, options)
-    why = auto_choice(path)[1] if requested == "auto" else ""
     from evalaudit.engine.ingest import Unsupported, ingest_sql
     from evalaudit.engine.query import backend_for
 
     try:
         backend = backend_for(chosen, **_backend_options(chosen))
     except ImportError as exc:
-        raise InputError(
-            str(path),
-            [
-                Problem(
-                    Check.ENGINE,
-                    None,
-                    0,
-                    (),
-                    f"--engine {chosen} needs the Python package {exc.name or chosen!r}",
-                    "pip install 'evalaudit[spark]'" if chosen == "spark" else "pip install duckdb",
-                )
-            ],
+        raise _engine_error(
+            path,
+            f"--engine {chosen} needs the Python package {exc.name or chosen!r}",
+            "pip install 'evalaudit[spark]'" if chosen == "spark" else "pip install duckdb",
         ) from None
     try:
         ing = ingest_sql(str(path), options, backend)
@@ -247,18 +248,10 @@ def ingest_with(
         raise
     except Unsupported as exc:
         if requested != "auto":
-            raise InputError(
-                str(path),
-                [
-                    Problem(
-                        Check.ENGINE,
-                        None,
-                        0,
-                        (),
-                        f"--engine {chosen} does not support {exc} yet",
-                        "use --engine memory for this input",
-                    )
-                ],
+            raise _engine_error(
+                path,
+                f"--engine {chosen} does not support {exc} yet",
+                "use --engine memory for this input",
             ) from None
         ing = ingest(path, options)
         return _with_note(ing, f"engine: memory ({chosen} does not support {exc})")
@@ -266,24 +259,21 @@ def ingest_with(
         # the engine could not parse the file (a malformed CSV, a broken Parquet footer):
         # the in-memory reader names the line and the fix, so let it read the file
         if requested != "auto":
-            raise InputError(
-                str(path),
-                [
-                    Problem(
-                        Check.ENGINE,
-                        None,
-                        0,
-                        (),
-                        f"{chosen} could not read the file: {str(exc).splitlines()[0][:300]}",
-                        "use --engine memory for a message naming the line and the fix",
-                    )
-                ],
+            raise _engine_error(
+                path,
+                f"{chosen} could not read the file: {str(exc).splitlines()[0][:300]}",
+                "use --engine memory for a message naming the line and the fix",
             ) from None
         ing = ingest(path, options)
         return _with_note(ing, f"engine: memory ({chosen} could not read the file)")
     finally:
         backend.close()
     return _with_note(ing, f"engine: {chosen} ({why})" if why else f"engine: {chosen}")
+
+
+def _engine_error(path: str, message: str, hint: str) -> InputError:
+    """An input error about the engine asked for (check ``engine``, exit 2)."""
+    return InputError(str(path), [Problem(Check.ENGINE, None, 0, (), message, hint)])
 
 
 def _backend_options(engine: str) -> dict[str, object]:
