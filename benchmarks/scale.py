@@ -84,24 +84,29 @@ PLANT_SHARE = 0.02
 META_KEY = b"evalaudit_scale"
 GENERATOR_VERSION = 1
 
+#: Both floors end alike: the table to pandas, then one groupby; the timings as JSON.
+_FLOOR_GROUPBY = """df = table.to_pandas()
+del table
+t2 = time.perf_counter()
+passed = df["label"] == "pass"
+rate = passed.groupby([df["labeler_id"], df["failure_mode"]], observed=True).mean()
+t3 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "read": t2 - t1, "groupby": t3 - t2,
+                  "rows": len(df), "cells": len(rate),
+                  "dtypes": {c: str(t) for c, t in df.dtypes.items()}}))
+"""
 #: Run by the floor child: argv[1] = Parquet path. Prints its own phase timings as JSON.
-FLOOR_SCRIPT = f"""
+FLOOR_SCRIPT = (
+    f"""
 import json, sys, time
 t0 = time.perf_counter()
 import pyarrow.parquet as pq
 import pandas as pd
 t1 = time.perf_counter()
 table = pq.read_table(sys.argv[1], read_dictionary={list(DICT_COLUMNS)!r})
-df = table.to_pandas()
-del table
-t2 = time.perf_counter()
-passed = df["label"] == "pass"
-rate = passed.groupby([df["labeler_id"], df["failure_mode"]], observed=True).mean()
-t3 = time.perf_counter()
-print(json.dumps({{"import": t1 - t0, "read": t2 - t1, "groupby": t3 - t2,
-                  "rows": len(df), "cells": len(rate),
-                  "dtypes": {{c: str(t) for c, t in df.dtypes.items()}}}}))
 """
+    + _FLOOR_GROUPBY
+)
 
 
 # --------------------------------------------------------------------------- data
@@ -499,7 +504,8 @@ def print_report(
 
 #: The floor of a text layout: Arrow's reader (pyarrow.csv / pyarrow.json, multithreaded), the
 #: low-cardinality columns as dictionaries, then the same one groupby. argv[1] = path.
-TEXT_FLOOR_SCRIPT = f"""
+TEXT_FLOOR_SCRIPT = (
+    f"""
 import json, sys, time
 t0 = time.perf_counter()
 import pyarrow as pa
@@ -517,16 +523,9 @@ else:
     dt = pa.dictionary(pa.int32(), pa.string())
     table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
         column_types={{c: dt for c in dict_columns}}))
-df = table.to_pandas()
-del table
-t2 = time.perf_counter()
-passed = df["label"] == "pass"
-rate = passed.groupby([df["labeler_id"], df["failure_mode"]], observed=True).mean()
-t3 = time.perf_counter()
-print(json.dumps({{"import": t1 - t0, "read": t2 - t1, "groupby": t3 - t2,
-                  "rows": len(df), "cells": len(rate),
-                  "dtypes": {{c: str(t) for c, t in df.dtypes.items()}}}}))
 """
+    + _FLOOR_GROUPBY
+)
 
 
 def planted_cell(audit_json: dict[str, Any], plant: dict[str, Any]) -> bool:
