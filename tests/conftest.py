@@ -46,6 +46,17 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     return _run
 
 
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The audit JSON of ``sample_data/labels.csv`` (read-only: every layout and messy
+    spelling of the sample must give these figures)."""
+    import json
+
+    out = tmp_path_factory.mktemp("ref") / "ref.json"
+    assert main(["audit", str(SAMPLE / "labels.csv"), "-q", "--json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
 def shared_dataset(name: str, file: str = "labels.csv") -> Path:
     """A file under ../shared/datasets, or skip the test cleanly when it is absent."""
     p = SHARED_DATASETS / name / file

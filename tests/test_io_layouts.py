@@ -24,15 +24,6 @@ from tests.conftest import SAMPLE
 CSV = SAMPLE / "labels.csv"
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from evalaudit.cli import main
-
-    out = tmp_path_factory.mktemp("ref") / "ref.json"
-    assert main(["audit", str(CSV), "-q", "--json", str(out)]) == 0
-    return json.loads(out.read_text())
-
-
 def _audit(path: Path, tmp_path: Path) -> dict:
     from evalaudit.cli import main
 

@@ -19,15 +19,6 @@ from tests.conftest import HEADER, SAMPLE, good_rows, write
 CSV = SAMPLE / "labels.csv"
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from evalaudit.cli import main
-
-    out = tmp_path_factory.mktemp("ref") / "ref.json"
-    assert main(["audit", str(CSV), "-q", "--json", str(out)]) == 0
-    return json.loads(out.read_text())
-
-
 def _same_figures(run_cli, path: Path, reference: dict, tmp_path: Path, *extra: str) -> str:
     out = tmp_path / "a.json"
     r = run_cli("audit", path, "-q", "--json", out, *extra)
