@@ -53,7 +53,7 @@ from evalaudit.stats.agreement import alpha_by_group, alpha_for_table, labeler_a
 from evalaudit.stats.concentration import concentration
 from evalaudit.stats.consensus import dawid_skene, gold_accuracy
 from evalaudit.stats.impact import headline_impact, item_scores, items_in
-from evalaudit.stats.leniency import labeler_leniency, release_single_rows, shrink_effects
+from evalaudit.stats.leniency import labeler_leniency, release_leniency_caches, shrink_effects
 from evalaudit.stats.materiality import correction_impact, finding_impact, se_from_ci
 from evalaudit.stats.ppi import headline_ppi
 from evalaudit.stats.sole_source import sole_source
@@ -580,7 +580,7 @@ def detect(
         suspects, headline = _suspects_and_headline(table, jd, policy, dismissed, score_sd)
     # the single-labeled rows' copies served the leniency passes and scans only (10 bytes
     # a label): the later steps run beside each other and allocate their own
-    release_single_rows(table)
+    release_leniency_caches(table)
 
     # keep every one-column cell (a heat map needs them) and the tested pairs
     if len(cells):

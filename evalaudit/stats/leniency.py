@@ -166,7 +166,7 @@ def _stratified_from_sums(
 _STRATUM_MEMO: list[Any] = []
 
 
-def release_single_rows(table: LabelTable) -> None:
+def release_leniency_caches(table: LabelTable) -> None:
     """Forget the leniency pass's per-label caches: the single-labeled rows' copies
     (``table.extra`` and the stratum memo) and the overlap residuals.
 
