@@ -12,7 +12,8 @@ Caching: the validated table is held once per (file sha256, input options)
 with ``st.cache_resource`` (read-only; a copy per rerun would cost seconds at
 10^6 rows); the audit, drift timelines and the version diff are
 ``st.cache_data`` keyed on the file's sha256, the options, the policy's
-sha256 and (for the audit) the dismissed findings.
+sha256 with the keys the inputs set over it (``ppi_strata``) and (for the audit) the
+dismissed findings.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if str(ROOT) not in sys.path:  # a plain checkout works without `pip install -e 
 from evalaudit import dashboard as dash  # noqa: E402
 from evalaudit.contract import InputError, LabelKind  # noqa: E402
 from evalaudit.render import charts  # noqa: E402
+from evalaudit.render.judges import ppi_weighting  # noqa: E402
 from evalaudit.result import AuditResult  # noqa: E402
 from evalaudit.reviews import (  # noqa: E402
     REVIEWS_DB,
@@ -45,11 +47,13 @@ from evalaudit.reviews import (  # noqa: E402
     default_home,
     utc_today,
 )
-from evalaudit.rules import Policy, load_policy  # noqa: E402
+from evalaudit.rules import Policy, load_policy, with_ppi_strata  # noqa: E402
 from evalaudit.validate import Ingested, IngestOptions, ingest  # noqa: E402
 
 SAMPLE_DIR = ROOT / "sample_data"
 RULES_DIR = ROOT / "rules"
+#: How the PPI strata input names itself in the library's error (``--ppi-strata`` on the CLI).
+PPI_STRATA_INPUT = "PPI strata (Input options)"
 VIEWS = ("Overview", "Labelers", "Slices", "Judges", "Drift", "Impact", "Items", "Review")
 SOURCES = ("Sample data", "Path", "Upload")
 SEVERITY_BADGE = {
@@ -97,7 +101,7 @@ def load_table(sha256: str, opts_key: str, _path: str) -> tuple[Ingested | None,
 def audit(
     sha256: str,
     opts_key: str,
-    policy_sha: str,
+    policy_key: str,
     decisions_key: tuple[tuple[str, ...], ...],
     today: str,
     _ing: Ingested,
@@ -106,7 +110,8 @@ def audit(
 ) -> AuditResult:
     """The audit of a validated table with the review decisions applied (by the audit, once).
 
-    ``decisions_key`` identifies ``_decisions`` for the cache (a new decision is a new key).
+    ``policy_key`` identifies ``_policy`` (:func:`_policy_key`), ``decisions_key``
+    ``_decisions`` for the cache (a new decision is a new key).
     """
     from datetime import date
 
@@ -189,8 +194,9 @@ def _missing(path: str, message: str, hint: str) -> InputError:
     return InputError(path, [Problem("exists", None, 0, (), message, hint)])
 
 
-def _options() -> IngestOptions | str:
-    """Input options (as the CLI's); a string is an error message."""
+def _options() -> tuple[IngestOptions, tuple[str, ...]] | str:
+    """Input options (as the CLI's) and the PPI strata (``--ppi-strata``, a policy key the
+    audit checks); a string is an error message."""
     with st.sidebar.expander("Input options"):
         kinds = ["auto", *[k.value for k in LabelKind]]
         kind = st.selectbox("Label kind", kinds, key="opt_kind")
@@ -204,12 +210,19 @@ def _options() -> IngestOptions | str:
             "LLM judges (labeler-id globs, comma-separated; or a labeler_type column)",
             key="opt_judges",
         )
+        strata = st.text_input(
+            "PPI strata (columns the human subset was drawn by, comma-separated)",
+            key="opt_ppi_strata",
+            help="As --ppi-strata: the PPI headline of LLM-judged items is weighted by stratum "
+            "(the combinations of these slice columns); empty: the policy's ppi_strata, by "
+            "default humans a uniform random subset.",
+        )
     try:
         column_map = dash.parse_column_map(cmap)
     except ValueError as exc:
         return f"Column names: {exc}"
     split = [s.strip() for s in slices.split(",") if s.strip()]
-    return IngestOptions(
+    opts = IngestOptions(
         label_kind=LabelKind(kind) if kind != "auto" else None,
         positive=positive or None,
         order=tuple(s.strip() for s in order.split(",") if s.strip()) or None,
@@ -219,9 +232,24 @@ def _options() -> IngestOptions | str:
         column_map=column_map,
         judges=tuple(g.strip() for g in judges.split(",") if g.strip()),
     )
+    return opts, tuple(c.strip() for c in strata.split(",") if c.strip())
 
 
-def _policy() -> Policy | InputError:
+def _policy(ppi_strata: tuple[str, ...] = ()) -> Policy | InputError:
+    """The policy picked in ``rules/`` with the PPI strata input applied as ``--ppi-strata``
+    is (:func:`evalaudit.rules.with_ppi_strata`; the audit checks the columns)."""
+    policy = _policy_file()
+    if isinstance(policy, InputError):
+        return policy
+    return with_ppi_strata(policy, ppi_strata, PPI_STRATA_INPUT)
+
+
+def _policy_key(policy: Policy) -> str:
+    """The audit cache's key for ``policy``: its file's sha256 and the keys set over it."""
+    return f"{policy.sha256 or 'built-in'} ppi_strata={list(policy.ppi_strata)!r}"
+
+
+def _policy_file() -> Policy | InputError:
     files = sorted(RULES_DIR.glob("*.yaml")) if RULES_DIR.is_dir() else []
     names = [f.name for f in files]
     if not names:
@@ -329,7 +357,6 @@ def _gate(ing: Ingested, src: Source, opts_key: str, policy: Policy, home: Path)
     """The verdict the gate gives with this store's decisions (mirrors ``gate.run_gate``)."""
     from evalaudit.gate import FileRef, decide
 
-    psha = policy.sha256 or "built-in"
     decisions = tuple(decisions_for_gate(None, home))
     key = tuple(
         sorted(
@@ -337,7 +364,16 @@ def _gate(ing: Ingested, src: Source, opts_key: str, policy: Policy, home: Path)
             for d in decisions
         )
     )
-    result = audit(src.sha256, opts_key, psha, key, utc_today().isoformat(), ing, policy, decisions)
+    result = audit(
+        src.sha256,
+        opts_key,
+        _policy_key(policy),
+        key,
+        utc_today().isoformat(),
+        ing,
+        policy,
+        decisions,
+    )
     outcome = result.review_outcome
     g = decide(result, outcome, policy, (FileRef("data", src.name, src.sha256),), None)
     return Gate(
@@ -777,8 +813,9 @@ def view_judges(ctx: Ctx) -> None:
         st.subheader("PPI headline per model")
         st.caption(
             f"Prediction-powered inference ({ppi['judge']}: {ppi['method']}); assumption: "
-            f"{ppi['assumption']}. Judge-only is the judge's mean over all its items; "
-            "humans-only the human mean."
+            f"{ppi['assumption']}. Weights: {ppi_weighting(ppi)}"
+            + (f" ({ppi['note']})" if ppi.get("note") else "")
+            + ". Judge-only is the judge's mean over all its items; humans-only the human mean."
         )
         st.dataframe(
             pv,
@@ -1084,8 +1121,8 @@ def main() -> None:
     view = st.sidebar.radio("View", VIEWS, key="view")
     st.sidebar.divider()
     src = _pick_file("data", "Label file")
-    opts = _options()
-    policy = _policy()
+    given = _options()
+    policy = _policy(given[1] if not isinstance(given, str) else ())
     use_baseline = st.sidebar.toggle(
         "Compare with a baseline version",
         key="use_baseline",
@@ -1093,9 +1130,10 @@ def main() -> None:
     )
     base_src = _pick_file("base", "Baseline file") if use_baseline else None
 
-    if isinstance(opts, str):
-        st.error(opts)
+    if isinstance(given, str):
+        st.error(given)
         return
+    opts = given[0]
     if isinstance(policy, InputError):
         _show_problems(policy, "The policy")
         return
@@ -1117,7 +1155,11 @@ def main() -> None:
     with st.spinner(
         f"Auditing {ing.accounting.rows_used:,} labels (cached after the first run) ..."
     ):
-        gate = _gate(ing, src, opts_key, policy, home)
+        try:
+            gate = _gate(ing, src, opts_key, policy, home)
+        except InputError as err:  # the PPI strata name a column that is no slice
+            _show_problems(InputError(src.name, err.problems, err.row_label), "The label file")
+            return
 
     baseline: tuple[Source, Ingested] | InputError | None = None
     if isinstance(base_src, InputError):

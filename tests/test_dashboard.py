@@ -448,3 +448,33 @@ def test_judges_view_on_the_judge_sample(app: AppTest) -> None:
 def test_judges_view_without_judges_says_how_to_declare_them(app: AppTest) -> None:
     open_view(app, "Judges")
     assert "labeler_type" in texts(app) and "judges.csv" in texts(app)
+
+
+def test_ppi_strata_input_stratifies_the_ppi_headline_as_the_cli_does(app: AppTest) -> None:
+    import evalaudit
+
+    app.sidebar.selectbox(key="data_sample").set_value("judges.csv").run()
+    open_view(app, "Judges")
+    assert "Weights: none (humans assumed a uniform random subset, MCAR)" in texts(app)
+    mcar = frame_with(app, "ppi").iloc[0]["ppi"]
+    app.sidebar.text_input(key="opt_ppi_strata").input("failure_mode").run()
+    assert not app.exception, app.exception
+    # the library's stratified headline, as --ppi-strata failure_mode gives it
+    ppi = evalaudit.audit(SAMPLE / "judges.csv", ppi_strata="failure_mode").headline["ppi"]
+    assert ppi["weighting"] == "stratified" and ppi["strata"] == ["failure_mode"]
+    assert f"Weights: stratified by failure_mode ({ppi['n_strata']} strata)" in texts(app)
+    overall = frame_with(app, "ppi").iloc[0]
+    assert overall["scope"] == "overall"
+    assert overall["ppi"] == pytest.approx(ppi["score"] * 100) and overall["ppi"] != mcar
+
+
+def test_ppi_strata_input_naming_no_slice_shows_the_library_error(app: AppTest) -> None:
+    app.sidebar.selectbox(key="data_sample").set_value("judges.csv").run()
+    app.sidebar.text_input(key="opt_ppi_strata").input("failure_mode, nope").run()
+    assert not app.exception, app.exception
+    assert "cannot be audited" in app.error[0].value and "`judges.csv`" in app.error[0].value
+    problems = frame_with(app, "fix")
+    assert problems["check"].tolist() == ["ppi_strata"]
+    assert "PPI strata (Input options) names 'nope'" in problems["problem"].iloc[0]
+    assert "failure_mode" in problems["fix"].iloc[0]  # the slice columns it could be
+    assert not app.metric  # nothing was computed
