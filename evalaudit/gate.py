@@ -4,7 +4,8 @@ Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or
 input error (raised as :class:`~evalaudit.contract.InputError`). The gate's
 JSON is deterministic: the same inputs give byte-identical output (sorted
 findings, no timestamps; review decisions appear without their recording
-time).
+time), and so is the attestation (:func:`attestation`), which also records what
+the options set over the policy file and how the data was read.
 
 Reviews: a dismissed finding does not block and its labels are not suspect
 in the counterfactual; a confirmed one stays suspect; an expired decision no
@@ -47,6 +48,9 @@ __all__ = [
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "urn:evalaudit:predicate:gate:v1"
+#: Policy keys a run can set over the policy file (``--ppi-strata`` / ``ppi_strata=``): the
+#: attestation's ``policy.set_for_run`` always has each, empty when the file's value applied.
+RUN_POLICY_KEYS = ("ppi_strata",)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ class GateResult:
     blocking: tuple[dict[str, Any], ...] = ()
     warnings: tuple[dict[str, Any], ...] = ()
     rules: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    #: How the data was read (None: the defaults), and the day review expiry was judged on
+    #: when one was given (None: the day of the run); the attestation records both.
+    options: IngestOptions | None = None
+    today: date | None = None
 
     @property
     def exit_code(self) -> int:
@@ -166,7 +174,7 @@ def run_gate(
     ):
         if path:
             files.append(FileRef(role, path, sha256_of(path)))
-    return decide(result, outcome, policy, tuple(files), diff_dict)
+    return decide(result, outcome, policy, tuple(files), diff_dict, options=options, today=today)
 
 
 def audit_with_reviews(
@@ -228,8 +236,14 @@ def decide(
     policy: Policy,
     files: tuple[FileRef, ...],
     baseline: dict[str, Any] | None,
+    *,
+    options: IngestOptions | None = None,
+    today: date | None = None,
 ) -> GateResult:
-    """The verdict: block if a finding blocks and is not dismissed; warn likewise; else pass."""
+    """The verdict: block if a finding blocks and is not dismissed; warn likewise; else pass.
+
+    ``options`` and ``today`` are what :func:`run_gate` was given, kept for the attestation.
+    """
     dismissed = set(outcome.dismissed)
     confirmed = set(outcome.confirmed)
     findings = [f.to_dict() for f in result.findings]
@@ -266,6 +280,8 @@ def decide(
         blocking=tuple(blocking),
         warnings=tuple(warnings),
         rules=tuple(rules),
+        options=options,
+        today=today,
     )
 
 
@@ -276,7 +292,21 @@ def attestation(g: GateResult) -> str:
     Subjects are the input files (data, baseline, side tables, gold, reviews)
     with their sha256; the predicate holds the evalaudit version, the policy
     and reviews files with digests, the verdict, the finding ids and the
-    review decisions applied.
+    review decisions applied, and what else changed the figures or the verdict:
+
+    - ``policy.set_for_run``: the policy keys the run set over the file
+      (:data:`RUN_POLICY_KEYS`: ``ppi_strata`` from ``--ppi-strata`` or the API's
+      ``ppi_strata=``), each always present, ``[]`` when the file's value applied;
+    - ``options``: how the data was read and judged, under the keyword names of
+      :func:`evalaudit.gate` (``format``, ``delimiter``, ``control``, ``columns``,
+      ``label_kind``, ``positive``, ``order``, ``labels``, ``slices``, ``duplicates``,
+      ``version``, ``skip_invalid``, ``labels_exact``, ``judges``) and ``today`` (the
+      ``--as-of`` date, ISO); ``null`` / ``[]`` / ``{}`` / ``false`` when not given
+      (``slices: null`` is auto-detected, ``today: null`` the day of the run). The side
+      tables, gold file and baseline are subjects; ``--engine`` is not recorded (every
+      engine gives the same figures).
+
+    Keys are sorted; the same inputs give the same bytes.
     """
     subjects = [
         {"name": Path(f.path).name, "digest": {"sha256": f.sha256}, "annotations": {"role": f.role}}
@@ -286,7 +316,12 @@ def attestation(g: GateResult) -> str:
     o = g.outcome
     predicate = {
         "evalaudit_version": __version__,
-        "policy": {"path": g.policy.path, "digest": {"sha256": g.policy.sha256}},
+        "policy": {
+            "path": g.policy.path,
+            "digest": {"sha256": g.policy.sha256},
+            "set_for_run": _set_for_run(g.policy),
+        },
+        "options": _options_predicate(g.options, g.today),
         "reviews": (
             {"path": reviews.path, "digest": {"sha256": reviews.sha256}} if reviews else None
         ),
@@ -305,6 +340,37 @@ def attestation(g: GateResult) -> str:
         "predicate": predicate,
     }
     return json.dumps(statement, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _set_for_run(policy: Policy) -> dict[str, Any]:
+    """Each of :data:`RUN_POLICY_KEYS` the run set over the policy file (``[]``: it did not)."""
+    return {k: list(getattr(policy, k)) if k in policy.given_by else [] for k in RUN_POLICY_KEYS}
+
+
+def _options_predicate(options: IngestOptions | None, today: date | None) -> dict[str, Any]:
+    """The gate's input options under :func:`evalaudit.gate`'s keyword names (JSON values)."""
+    o = options or IngestOptions()
+
+    def listed(v: tuple[str, ...] | None) -> list[str] | None:
+        return list(v) if v is not None else None
+
+    return {
+        "format": o.fmt,
+        "delimiter": o.delimiter,
+        "control": o.control,
+        "columns": dict(sorted(o.column_map.items())),
+        "label_kind": str(o.label_kind.value) if o.label_kind is not None else None,
+        "positive": o.positive,
+        "order": listed(o.order),
+        "labels": listed(o.labels),
+        "slices": listed(o.slices),
+        "duplicates": o.duplicates,
+        "version": o.version,
+        "skip_invalid": bool(o.skip_invalid),
+        "labels_exact": bool(o.labels_exact),
+        "judges": list(o.judges),
+        "today": today.isoformat() if today is not None else None,
+    }
 
 
 @dataclass(frozen=True)

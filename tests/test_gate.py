@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from evalaudit.rules import RULES
-from tests.conftest import SAMPLE, write
+from tests.conftest import HEADER, SAMPLE, good_rows, write
 
 DATA = SAMPLE / "labels.csv"
 TRUTH = json.loads((SAMPLE / "truth.json").read_text())["poisoned"][0]
@@ -327,3 +327,74 @@ def test_gate_says_no_correction_applied_when_nothing_is_suspect(run_cli, tmp_pa
     assert r.code == 0, r.err
     assert "no correction applied" in r.out and "corrected for suspect labels" not in r.out
     assert "no correction applied" in md.read_text()
+
+
+#: The attestation's ``options`` of a gate given none (what the defaults record).
+DEFAULT_OPTIONS = {
+    "format": None,
+    "delimiter": None,
+    "control": None,
+    "columns": {},
+    "label_kind": None,
+    "positive": None,
+    "order": None,
+    "labels": None,
+    "slices": None,
+    "duplicates": "error",
+    "version": None,
+    "skip_invalid": False,
+    "labels_exact": False,
+    "judges": [],
+    "today": None,
+}
+
+
+def _differences(a, b, path=()):
+    """The paths (tuples of keys / indexes) where two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += _differences(a.get(k, KeyError), b.get(k, KeyError), (*path, k))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _differences(x, y, (*path, i))
+        ]
+    return [] if a == b else [path]
+
+
+def test_attestation_records_the_ppi_strata_the_run_set(run_cli, tmp_path):
+    judged = SAMPLE / "judges.csv"
+    base = ("gate", judged, "-q", "--home", tmp_path / "empty", "--nofail")
+    assert run_cli(*base, "--attest", tmp_path / "mcar.json").code == 0
+    assert (
+        run_cli(*base, "--ppi-strata", "failure_mode", "--attest", tmp_path / "st.json").code == 0
+    )
+    mcar = json.loads((tmp_path / "mcar.json").read_text())
+    strat = json.loads((tmp_path / "st.json").read_text())
+    # same file, same policy file: only what --ppi-strata set tells the two apart
+    assert _differences(mcar, strat) == [("predicate", "policy", "set_for_run", "ppi_strata")]
+    assert mcar["predicate"]["policy"]["set_for_run"] == {"ppi_strata": []}
+    assert strat["predicate"]["policy"]["set_for_run"] == {"ppi_strata": ["failure_mode"]}
+    assert strat["predicate"]["policy"]["path"].endswith("default.yaml")
+    assert mcar["predicate"]["options"] == strat["predicate"]["options"] == DEFAULT_OPTIONS
+
+
+def test_attestation_records_the_options_that_change_the_figures(run_cli, tmp_path):
+    data = write(tmp_path / "l.csv", HEADER.replace("label,", "verdict,") + good_rows(200))
+    att = tmp_path / "a.json"
+    args = ["gate", data, "-q", "--home", tmp_path / "empty", "--nofail", "--attest", att]
+    opts = ["--column", "label=verdict", "--judges", "w1", "--positive", "pass"]
+    opts += ["--duplicates", "keep-last", "--skip-invalid", "--as-of", "2026-01-15"]
+    assert run_cli(*args, *opts, "--engine", "memory").code == 0  # --engine is not recorded
+    got = json.loads(att.read_text())["predicate"]["options"]
+    assert got == DEFAULT_OPTIONS | {
+        "columns": {"label": "verdict"},
+        "judges": ["w1"],
+        "positive": "pass",
+        "duplicates": "keep-last",
+        "skip_invalid": True,
+        "today": "2026-01-15",
+    }

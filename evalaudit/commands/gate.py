@@ -66,7 +66,9 @@ Exit codes: 0 pass (warnings allowed), 1 blocked by a finding, 2 usage or input 
     "--attest",
     "attest_out",
     type=click.Path(dir_okay=False),
-    help="Write an in-toto Statement v1 of what was gated.",
+    help="Write an in-toto Statement v1 of what was gated: the input files' sha256 as subjects; "
+    "the policy file's digest, the keys options set over it (policy.set_for_run: ppi_strata), "
+    "the input options and --as-of (options), the verdict and the decisions applied.",
 )
 @click.option(
     "--as-of",
