@@ -132,6 +132,23 @@ def test_no_types_means_all_humans(tmp_path):
     assert t.labeler_types == () and not t.has_judges and not t.is_judge.any()
 
 
+def test_two_judges_that_never_share_an_item(tmp_path, capsys):
+    """Judges on disjoint items: each judge's PPI estimate, and the combination needing every
+    judge's score says why it has none (was an internal error: a reshape of nothing)."""
+    from tests.conftest import HEADER, good_rows
+
+    path = tmp_path / "disjoint.csv"
+    path.write_text(HEADER + good_rows(200), encoding="utf-8")
+    rc, _out, err = _main(["audit", str(path), "--judges", "w1", "--judges", "w3", "-q"], capsys)
+    assert rc == 0, err
+    r = evalaudit.audit(path, judges=["w1", "w3"])
+    rows = {x["judge"]: x for x in r.headline["ppi"]["estimates"]}
+    assert np.isfinite(rows["w1"]["score"]) and np.isfinite(rows["w3"]["score"])
+    weighted = next(x for x in rows.values() if x["method"].startswith("ppi++ multi"))
+    assert not np.isfinite(weighted["score"]) and weighted["n_labeled"] == 0
+    assert "no human-labeled item" in weighted["note"]
+
+
 # ------------------------------------------------------------------ humans as the reference
 def _human_mean_leniency(r) -> float:
     lab = r.labelers[r.labelers["labeler_id"].str.startswith("hum")]

@@ -159,7 +159,9 @@ def ppi_mean_stratified(
     is NaN.
     """
     y = np.asarray(y, dtype=np.float64).ravel()
-    f = np.asarray(yhat, dtype=np.float64).reshape(len(y), -1)
+    f = np.asarray(yhat, dtype=np.float64)
+    if f.ndim != 2:  # (n, k) as given; a flat array is one predictor
+        f = f.reshape(len(y), -1) if len(y) else f.reshape(0, 1)
     k = f.shape[1]
     f_u = np.asarray(yhat_unlabeled, dtype=np.float64).reshape(-1, k)
     s_l = np.asarray(stratum, dtype=np.int64).ravel()
@@ -175,6 +177,10 @@ def ppi_mean_stratified(
         "n_strata": 0,
         "note": None,
     }
+    if n == 0:
+        # e.g. the judges' combination when no item has every judge's score and a human's
+        out["note"] = "no human-labeled item has this predictor's score(s): no estimate"
+        return out
     both = np.concatenate([s_l, s_u])
     # small non-negative codes: a count, no sort
     codes = np.flatnonzero(np.bincount(both)) if len(both) and both.min() >= 0 else np.unique(both)
