@@ -31,7 +31,10 @@ The pipeline step between the statistics and the findings (DESIGN section 4):
    effect estimated on the labels it corrects (its cell's leniency, or its
    labeler's effect outside flagged cells), each flagged estimate first
    adjusted for the winner's curse (:mod:`evalaudit.stats.selection`), with the
-   CI from the joint covariance of the estimates used.
+   CI from the joint covariance of the estimates used *given the suspect labels'
+   realised shifts* (:func:`~evalaudit.stats.effects.cov_given_shifts`): the
+   target is the headline these items would have had with honest suspect labels,
+   so the spread of which labels the poisoner flipped is not sampling error.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from evalaudit.findings import cell_weight_effect, flag_cells, flag_labelers, mi
 from evalaudit.parallel import parallel_steps
 from evalaudit.rules import Policy
 from evalaudit.stats.drift import flag_drift, labeler_drift, order_equal
-from evalaudit.stats.effects import EffectsFit
+from evalaudit.stats.effects import EffectsFit, cov_given_shifts
 from evalaudit.stats.impact import headline_corrected
 from evalaudit.stats.joint import JointDesign, cell_table, labeler_table, partition
 from evalaudit.stats.leniency import Z95
@@ -138,6 +141,37 @@ class Correction:
     se: float
     adjusted: float  # after the winner's-curse adjustment
     scale: float  # SE inflation of the adjusted estimate
+    #: the same given the suspect labels' realised shifts (the corrected headline's frame:
+    #: SE from :attr:`JointDetection.shift_cov`, the selection adjusted on that scale)
+    shift_se: float = float("nan")
+    shift_adjusted: float = float("nan")
+    shift_scale: float = 1.0
+    #: the midpoint of the selection-adjusted interval (its CI is centred there, not on the
+    #: conditional MLE: :func:`_adjusted_interval`)
+    shift_centre: float = float("nan")
+
+
+def _shift_frame(
+    det: JointDetection, a: np.ndarray, est: float, se: float, z: float, c: float, unit: float
+) -> tuple[float, float, float, float]:
+    """(SE, adjusted estimate, inflation, interval centre) of a correction given the shifts.
+
+    ``z`` / ``c``: the selected statistic and its threshold, ``unit`` the SE that made
+    ``z`` (the tilt's, or the estimate's). Given the shifts the estimate's noise is smaller
+    by ``rho = se_shift / se``; the threshold in effect units is the same, so in the new units
+    ``z / rho`` is selected by ``c / rho`` (farther from it: a smaller winner's curse).
+    """
+    fit = det.fit
+    assert fit is not None
+    cov = det.shift_cov if det.shift_cov is not None else fit.cov
+    ok = a != 0
+    se_s = float(np.sqrt(max(a[ok] @ cov[np.ix_(ok, ok)] @ a[ok], 0.0))) if ok.any() else 0.0
+    if not (se > 0 and se_s > 0 and np.isfinite(se_s)):
+        return se, est, 1.0, est
+    rho = se_s / se
+    mu, mid, scale = _adjusted_interval(z / rho, c / rho)
+    shift = unit * rho
+    return se_s, est - (z / rho - mu) * shift, scale, est - (z / rho - mid) * shift
 
 
 @dataclass
@@ -229,6 +263,9 @@ class JointDetection:
     params: list[tuple[int, int]] = field(default_factory=list)
     cell_rows: np.ndarray | None = None
     judges: JudgeTests | None = None
+    #: the covariance of the fit's theta given the suspects' realised shifts (for the
+    #: corrected headline; :func:`evalaudit.stats.effects.cov_given_shifts`)
+    shift_cov: np.ndarray | None = None
 
 
 def _drift(table: LabelTable, policy: Policy) -> tuple[pd.DataFrame, str]:
@@ -467,6 +504,12 @@ def _detect(
         del fit, cells
     if len(drift):
         drift["flagged"] = flag_drift(drift, policy.fdr, thr)
+    # the scan's per-label arrays go first; the bread (P x P) stays for the shift covariance
+    bread = fit.extra.get("bread")
+    fit.extra.clear()
+    if bread is not None:
+        fit.extra["bread"] = bread
+    shift_cov = _shift_cov(fit, design, flagged, policy.fdr, thr)
     # the corrections need the estimates, not the fits' per-row intermediates: free those
     # before the audit's later steps (agreement, consensus) allocate theirs
     design.release()
@@ -488,7 +531,33 @@ def _detect(
         params,
         cell_rows,
         judges,
+        shift_cov,
     )
+
+
+def _shift_cov(
+    fit: EffectsFit, design: JointDesign, flagged: np.ndarray, fdr: float, thr: float
+) -> np.ndarray:
+    """The fit's covariance given the suspects' realised shifts (:func:`cov_given_shifts`).
+
+    Suspect groups: each parameterized cell's labels, and the labels outside its cells of
+    each flagged labeler whose effect there still passes the rule (the labels
+    :func:`corrections` shifts; a labeler flagged only through its cell is not shifted
+    elsewhere, and its other labels are honest).
+    """
+    units = design.units
+    ck = fit.cell_row
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = 2 * stats.norm.sf(np.abs(fit.main / fit.main_se))
+    flagged = flagged & (p < fdr) & (np.abs(fit.main) >= thr)
+    if not (ck >= 0).any() and not flagged.any():
+        return fit.cov
+    lab = design.labeler if units.full else design.labeler[units.rows]
+    n_cells = len(fit.theta) - fit.n_labelers
+    code = np.full(fit.n_labelers, -1, dtype=np.int64)
+    code[np.flatnonzero(flagged)] = n_cells + np.arange(int(flagged.sum()))
+    group = np.where(ck >= 0, ck, code[lab])
+    return cov_given_shifts(fit, units, design.labeler, group)
 
 
 #: Two-sided level at which the humans must confirm a judge's cell before it gets a parameter.
@@ -581,7 +650,8 @@ def corrections(
             mu, scale = _adjusted(z, c)
             adj = est - (z - mu) * float(r["tilt_se"])
             name = f"{r['labeler_id']}:{r['slice_column']}={r['slice_value']}"
-            out.append(Correction(name, cell_of == k, a, est, se, adj, scale))
+            sh = _shift_frame(det, a, est, se, z, c, float(r["tilt_se"]))
+            out.append(Correction(name, cell_of == k, a, est, se, adj, scale, *sh))
     if which in ("all", "flagged_labelers"):
         in_kept_cell = np.zeros(len(lab), dtype=bool)
         for c in out:
@@ -604,7 +674,8 @@ def corrections(
             c = max(float(stats.norm.isf(policy.fdr / 2)), thr / se if se > 0 else np.inf)
             mu, scale = _adjusted(est / se, c)
             adj = mu * se
-            out.append(Correction(str(table.labeler_ids[lbl]), rows, a, est, se, adj, scale))
+            sh = _shift_frame(det, a, est, se, est / se, c, se)
+            out.append(Correction(str(table.labeler_ids[lbl]), rows, a, est, se, adj, scale, *sh))
     return out
 
 
@@ -618,39 +689,61 @@ def _adjusted(z: float, c: float) -> tuple[float, float]:
     return mu, max((hi - lo) / (2 * Z95), 1.0)
 
 
+def _adjusted_interval(z: float, c: float) -> tuple[float, float, float]:
+    """(conditional MLE, the selection-adjusted 95% interval's midpoint, its inflation).
+
+    Just above the threshold the interval is far from symmetric about the MLE (which is
+    pulled to about 0 there, e.g. z = 3.0, c = 2.9): an interval of the same width centred
+    on the MLE would miss the large effects that barely cleared the threshold.
+    """
+    mu, lo, hi = conditional_estimate(z, c)
+    return mu, (lo + hi) / 2, max((hi - lo) / (2 * Z95), 1.0)
+
+
 def corrected_headline(
     det: JointDetection, corr: list[Correction], table: LabelTable
 ) -> dict[str, Any] | None:
-    """The corrected headline of a list of corrections (joint covariance, adjusted estimates)."""
+    """The corrected headline of a list of corrections (joint covariance, adjusted estimates).
+
+    The covariance is ``det.shift_cov`` (given the suspects' realised shifts) when the
+    detection has it, else the fit's; each group's record carries both SEs (``se``: of its
+    expected effect, ``se_given_shifts``: the one the interval uses), with the selection
+    adjustment's inflation.
+    """
     n = len(table.frame)
     group = np.full(n, -1, dtype=np.int64)
     for g, c in enumerate(corr):
         group[c.rows & (group < 0)] = g
-    eff = np.array([c.adjusted for c in corr], dtype=float)
-    se = np.array([c.se * c.scale for c in corr], dtype=float)
+    eff = np.array([c.shift_adjusted for c in corr], dtype=float)
+    se = np.array([c.shift_se * c.shift_scale for c in corr], dtype=float)
     cov = None
     if corr and det.fit is not None:
         a = np.array([c.contrast for c in corr])
-        ok = np.isfinite(np.diag(det.fit.cov))
-        v = det.fit.cov[np.ix_(ok, ok)]
+        full = det.shift_cov if det.shift_cov is not None else det.fit.cov
+        ok = np.isfinite(np.diag(full))
+        v = full[np.ix_(ok, ok)]
         cov = a[:, ok] @ v @ a[:, ok].T
-        scale = np.array([c.scale for c in corr])
+        scale = np.array([c.shift_scale for c in corr])
         cov = cov * np.outer(scale, scale)
-    out = headline_corrected(table, group, eff, se, cov=cov)
+    centre = np.array([c.shift_centre for c in corr], dtype=float)
+    out = headline_corrected(table, group, eff, se, cov=cov, centre=centre)
     if out is not None and corr:
         out["method"] = (
             "each suspect label shifted once by the effect estimated on the labels it corrects "
             "(joint model), flagged estimates adjusted for selection (conditional MLE); CI from "
-            "the joint covariance"
+            "the joint covariance given the suspect labels' realised shifts (the headline these "
+            "items would have had with honest suspect labels)"
         )
+        shift_se = np.sqrt(np.maximum(np.diag(cov), 0.0)) if cov is not None else se
         out["groups"] = [
             {
                 "name": c.name,
                 "labels": int(c.rows.sum()),
                 "estimate": float(c.estimate),
-                "adjusted": float(c.adjusted),
+                "adjusted": float(c.shift_adjusted),
                 "se": float(c.se * c.scale),
+                "se_given_shifts": float(shift_se[g]),
             }
-            for c in corr
+            for g, c in enumerate(corr)
         ]
     return out

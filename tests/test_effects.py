@@ -125,8 +125,10 @@ def test_leniency_ranks_workers_by_their_true_bias_against_gold(name):
 
 def test_corrected_headline_interval_is_the_corrections_95_interval():
     """A flagged cell far above the selection threshold (no winner's-curse adjustment): the
-    corrected headline's delta CI is +-1.96 x the cell's SE x its labels' weight in the
-    headline (sum of 1/labels-per-item) / items. Fails for a 90% interval or a halved SE."""
+    corrected headline's delta CI is +-1.96 x the cell's SE given the realised shifts x its
+    labels' weight in the headline (sum of 1/labels-per-item) / items, centred on delta. That
+    SE is below the cell's own (its multi-labeled labels' flips are held fixed). Fails for a
+    90% interval or a halved SE."""
     plant = Plant(
         "lab004", 0.8, slice_column="failure_mode", slice_value="hallucination", share=0.2
     )
@@ -147,5 +149,8 @@ def test_corrected_headline_interval_is_the_corrections_95_interval():
     in_cell = (f["labeler_id"] == "lab004") & (f["failure_mode"] == "hallucination")
     weight = float((1.0 / per_item[in_cell]).sum())
     half = (corr["delta_ci"][1] - corr["delta_ci"][0]) / 2
-    assert half == pytest.approx(1.959963984540054 * g["se"] * weight / t.n_items, rel=1e-9)
+    se = g["se_given_shifts"]
+    assert half == pytest.approx(1.959963984540054 * se * weight / t.n_items, rel=1e-9)
     assert corr["delta"] == pytest.approx(-g["adjusted"] * weight / t.n_items, rel=1e-9)
+    assert sum(corr["delta_ci"]) / 2 == pytest.approx(corr["delta"], rel=1e-9)
+    assert 0.5 * g["se"] < se < g["se"]

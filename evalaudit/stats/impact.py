@@ -309,6 +309,7 @@ def headline_corrected(
     se: np.ndarray,
     *,
     cov: np.ndarray | None = None,
+    centre: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
     """Headline with suspect labels *corrected* for their estimated leniency.
 
@@ -336,6 +337,11 @@ def headline_corrected(
     label the record says ``applied: false`` and "no correction applied", with
     ``delta`` 0 and no interval (``delta_ci`` and ``score_corrected_ci``
     None): there is nothing whose uncertainty an interval could describe.
+
+    ``centre`` (by group), when given, is where each group's interval is centred
+    when that is not its point estimate (a selection-adjusted interval is not
+    symmetric about the conditional MLE): the CI is ``delta_c +- 1.96 se`` with
+    ``delta_c`` computed from ``centre`` as ``delta`` is from ``effect``.
     """
     base = _base(table)
     if base is None:
@@ -359,6 +365,7 @@ def headline_corrected(
         for v in range(k):
             nv = int(groups.n[v])
             delta = float(-(effect * c[v]).sum() / nv) if nv else float("nan")
+            mid = float(-(centre * c[v]).sum() / nv) if nv and centre is not None else delta
             if cov is not None:
                 var = float(c[v] @ cov @ c[v])
                 se_d = float(np.sqrt(max(var, 0.0)) / nv) if nv else float("nan")
@@ -366,7 +373,7 @@ def headline_corrected(
                 se_d = float(np.sqrt(((se * c[v]) ** 2).sum()) / nv) if nv else float("nan")
             score = float(base.shift + groups.s1[v] / nv) if nv else float("nan")
             applied = bool(n_sus[v] > 0)
-            ci = [delta - Z95 * se_d, delta + Z95 * se_d] if applied else None
+            ci = [mid - Z95 * se_d, mid + Z95 * se_d] if applied else None
             out.append(
                 {
                     "score": score,
