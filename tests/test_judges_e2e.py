@@ -390,3 +390,34 @@ def test_judge_tilt_refit_removes_the_shadows_of_a_real_tilt():
     assert h["tilt_ci_low"] <= planted["expected_effect"] <= h["tilt_ci_high"]
     # the slice's own bias and size are the raw ones either way
     assert np.allclose(ref["bias"], raw["bias"]) and (ref["n_shared"] == raw["n_shared"]).all()
+
+
+@pytest.mark.parametrize("seed", [94, 104, 127])
+def test_the_real_judge_tilt_gets_the_slice_parameter_not_its_shadow(seed):
+    """Two judges on every item, judge_b passing 55% of the hallucination fails, humans on a
+    fifth: the joint model sees judge_b's tilt and judge_a's shadow about equally strongly, and
+    in these seeds of benchmarks/calibration.py's judges design the shadow took the slice's
+    parameter first and judge_a was flagged (an honest judge). Ranked by the humans' evidence,
+    the real tilt gets it: judge_b's cell is flagged, judge_a and its cells are not."""
+    from evalaudit.audit import detect
+    from evalaudit.rules import load_policy
+    from evalaudit.table import LabelTable
+
+    sim = simulate_judges(
+        5000, plants=(Plant("judge_b", 0.55, "failure_mode", "hallucination"),), seed=seed
+    )
+    ids = sim.labels["labeler_id"].astype(str).unique()
+    types = {i: ("model" if i.startswith("judge_") else "human") for i in ids}
+    t = LabelTable.build(
+        sim.labels,
+        "binary",
+        positive="pass",
+        slice_columns=("category", "failure_mode"),
+        labeler_types=types,
+    )
+    det = detect(t, load_policy())
+    cells = det.cells[np.asarray(det.cell_flags, dtype=bool)]
+    lab = set(det.leniency["labeler_id"].astype(str)[np.asarray(det.flagged, dtype=bool)])
+    real = (cells["labeler_id"] == "judge_b") & (cells["slice_value"] == "hallucination")
+    assert real.any(), cells[["labeler_id", "slice_column", "slice_value"]]
+    assert "judge_a" not in lab and not (cells["labeler_id"] == "judge_a").any()

@@ -355,8 +355,12 @@ def partition(
     min_support: int,
     previous: list[tuple[int, int]] | None = None,
     reference: np.ndarray | None = None,
+    priority: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """Cell parameters for the next fit: forward selection, one new cell per labeler and fit.
+
+    ``priority`` (per row of ``cells``; default ``|tilt / tilt_se|``) orders the candidates,
+    ties by ``|tilt / tilt_se|``: the detection passes the humans' evidence for judges' cells.
 
     The cells of ``previous`` (the current fit's parameters) keep their
     parameter, in their order, flagged or not (a parameter of a cell without
@@ -388,6 +392,9 @@ def partition(
     for key in previous or []:
         lab_of.setdefault(key, int(key[1] // design.specs[key[0]].n_combo))
     z = np.nan_to_num(np.abs(f["tilt"].to_numpy(dtype=float) / f["tilt_se"].to_numpy(dtype=float)))
+    # candidates by priority, ties (a pair cell ranks as its strongest column) by |tilt / se|
+    first = z if priority is None else np.asarray(priority, dtype=float)[np.asarray(flagged, bool)]
+    order = np.lexsort((-z, -np.nan_to_num(first)))
     n_lab = np.bincount(design.labeler, minlength=design.table.n_labelers)
     taken = np.zeros(design.table.n_labelers, dtype=np.int64)
 
@@ -407,7 +414,7 @@ def partition(
         add(key)
     grown: set[int] = set()
     slices_grown: set[tuple[int, int]] = set()
-    for i in np.argsort(-z, kind="stable"):
+    for i in order:
         key = key_of[i]
         spec = design.specs[key[0]]
         where = (key[0], key[1] % spec.n_combo)
