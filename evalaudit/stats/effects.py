@@ -643,6 +643,10 @@ def _meat(
     return meat
 
 
+#: Rows per pass where a per-label temporary would otherwise cost 8-16 bytes a label.
+_CHUNK = 1 << 20
+
+
 def cov_given_shifts(
     fit: EffectsFit, units: Units, labeler: np.ndarray, group: np.ndarray
 ) -> np.ndarray:
@@ -692,14 +696,20 @@ def cov_given_shifts(
     has_u = np.zeros(units.n_units, dtype=bool)
     has_u[units.unit[hit]] = True
     del hit
-    # the honest residual variance by item size: items without a suspect label
+    # the honest residual variance by item size: items without a suspect label (in chunks of
+    # rows: no per-label temporaries at 10^8 labels)
     size = np.minimum(units.size, KMAX + 1).astype(np.int32)
-    free = multi & ~has_u[units.unit]
-    fs = size[units.unit[free]]
-    e_free = np.nan_to_num(fit.resid[free])
-    n_size = np.bincount(fs, minlength=KMAX + 2).astype(np.float64)
-    honest = np.bincount(fs, weights=e_free**2, minlength=KMAX + 2)
-    del free, fs, e_free
+    n_size = np.zeros(KMAX + 2)
+    honest = np.zeros(KMAX + 2)
+    for start in range(0, len(multi), _CHUNK):
+        part = slice(start, start + _CHUNK)
+        u = units.unit[part]
+        free = multi[part] & ~has_u[u]
+        fs = size[u[free]]
+        n_size += np.bincount(fs, minlength=KMAX + 2)
+        honest += np.bincount(
+            fs, weights=np.nan_to_num(fit.resid[part][free]) ** 2, minlength=KMAX + 2
+        )
     if n_size.sum() < 2:
         # every multi-labeled item holds a suspect label (a judge on every item shifted
         # everywhere): no honest noise to compare with, the unconditional covariance stands
