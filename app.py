@@ -812,8 +812,9 @@ def view_judges(ctx: Ctx) -> None:
         ppi = r.headline["ppi"]
         st.subheader("PPI headline per model")
         st.caption(
-            f"Prediction-powered inference ({ppi['judge']}: {ppi['method']}); assumption: "
-            f"{ppi['assumption']}. Weights: {ppi_weighting(ppi)}"
+            # the weights say the assumption (MCAR, or random within strata): said once
+            f"Prediction-powered inference ({ppi['judge']}: {ppi['method']}). "
+            f"Weights: {ppi_weighting(ppi)}"
             + (f" ({ppi['note']})" if ppi.get("note") else "")
             + ". Judge-only is the judge's mean over all its items; humans-only the human mean."
         )

@@ -456,6 +456,7 @@ def test_ppi_strata_input_stratifies_the_ppi_headline_as_the_cli_does(app: AppTe
     app.sidebar.selectbox(key="data_sample").set_value("judges.csv").run()
     open_view(app, "Judges")
     assert "Weights: none (humans assumed a uniform random subset, MCAR)" in texts(app)
+    assert texts(app).count("MCAR") == 1  # the assumption said once
     mcar = frame_with(app, "ppi").iloc[0]["ppi"]
     app.sidebar.text_input(key="opt_ppi_strata").input("failure_mode").run()
     assert not app.exception, app.exception
