@@ -614,8 +614,14 @@ def read_jsonl_coded(
     typed: str | None,
     skip: int = 0,
     on_rows: OnRows | None = None,
+    keep: frozenset[str] | None = None,
+    dropped: dict[str, tuple[int, int, float]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, pd.Index]], int]:
     """JSON Lines through Arrow's JSON reader, every column as codes.
+
+    ``keep`` / ``dropped``: as for :func:`read_parquet_coded`. Arrow's JSON reader parses
+    every field, so a free-text column (a prompt, a response) is held as Arrow text until its
+    turn, but it is not coded (no Python string per distinct value) and goes then.
 
     Numbers, booleans and nulls are rendered as the careful reader renders their column
     (a number column whose values are all whole reads ``1`` for ``1.0``); a value Arrow reads as a time is kept only in the ``typed`` column
@@ -651,10 +657,14 @@ def read_jsonl_coded(
         elif pa.types.is_timestamp(t) or not _supported(t):
             raise Fallback(f"column {name!r} is {t}: the careful reader keeps its text")
         else:
-            coder = ColumnCoder()
+            coder = ColumnCoder(keep is not None and name not in keep)
             coder.add(col)
-            codes, uniques = coder.finish()
-            results.append((name, ("codes", (codes, uniques))))
+            if coder.dropped is not None:
+                if dropped is not None:
+                    dropped[name] = coder.dropped
+            else:
+                codes, uniques = coder.finish()
+                results.append((name, ("codes", (codes, uniques))))
         table = table.drop_columns([name])  # each column's memory goes once it is coded
         if on_rows is not None:
             on_rows(rows)

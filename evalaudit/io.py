@@ -396,9 +396,17 @@ def _read_text_fast(
                 return None  # a JSON array or not JSON: the careful reader says which
             if delimiter is None and readers.detect_json(head) is not None:
                 return None  # a labeling-tool export: its reader
+            seen_json: dict[str, tuple[int, int, float]] = {}
             frame, codes, n_bytes = columnar.read_jsonl_coded(
-                opener, timestamp_column, skip=skip, on_rows=_progress_rows
+                opener,
+                timestamp_column,
+                skip=skip,
+                on_rows=_progress_rows,
+                keep=keep,
+                dropped=seen_json,
             )
+            if dropped is not None:
+                dropped.update(seen_json)  # only once the fast read succeeded
             first_line = 1
         else:
             end = head.find("\n")
