@@ -484,14 +484,15 @@ def _detect(
         new_ref = humans & ~flagged
         # a slice value keeps one unflagged labeler without a parameter there (identification:
         # any labeler pins the shift; a judge may, it just is not the zero point of leniency)
+        confirmed, priority = _judge_cell_evidence(cells, table, judges)
         new_rows, new_labs, new_params = partition(
             design,
             cells,
-            cell_flags & _human_confirmed(cells, table, judges),
+            cell_flags & confirmed,
             policy.min_support,
             params,
             ~flagged,
-            priority=_human_priority(cells, table, judges),
+            priority=priority,
         )
         if new_params == params and np.array_equal(new_ref, reference):
             converged = True
@@ -548,93 +549,77 @@ def _shift_cov(
     """
     units = design.units
     ck = fit.cell_row
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = 2 * stats.norm.sf(np.abs(fit.main / fit.main_se))
-    flagged = flagged & (p < fdr) & (np.abs(fit.main) >= thr)
-    if not (ck >= 0).any() and not flagged.any():
+    shifted = flagged & _passes_rule(fit.main, fit.main_se, fdr, thr)
+    if not (ck >= 0).any() and not shifted.any():
         return fit.cov
     lab = design.labeler if units.full else design.labeler[units.rows]
-    n_cells = len(fit.theta) - fit.n_labelers
-    code = np.full(fit.n_labelers, -1, dtype=np.int64)
-    code[np.flatnonzero(flagged)] = n_cells + np.arange(int(flagged.sum()))
-    group = np.where(ck >= 0, ck, code[lab])
-    return cov_given_shifts(fit, units, design.labeler, group)
+    return cov_given_shifts(fit, units, design.labeler, (ck >= 0) | shifted[lab])
 
 
-def _human_priority(
+def _passes_rule(est: Any, se: Any, fdr: float, thr: float) -> Any:
+    """A flagged labeler's effect outside its cells still passes the rule (two-sided
+    ``p < fdr`` and ``|effect| >= thr``): its labels there are shifted by that effect
+    (:func:`corrections`). Scalars or arrays; a zero or missing SE never passes."""
+    est, se = np.asarray(est, dtype=float), np.asarray(se, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(se > 0, 2 * stats.norm.sf(np.abs(est / se)), 1.0)
+    return (p < fdr) & (np.abs(est) >= thr)
+
+
+def _judge_cell_evidence(
     cells: pd.DataFrame, table: LabelTable, judges: JudgeTests | None
-) -> np.ndarray | None:
-    """The order in which flagged cells get parameters when the table has judges.
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Which flagged cells may get their own parameter, and in which order (``partition``).
 
-    A judge's cell ranks by the humans' evidence for its tilt (``|z|`` of the judge-vs-human
-    tilt on the slice value, of the same sign; the strongest of a pair cell's columns), not by
-    the joint model's tilt: with two judges on every item the real tilt and its shadow on the
-    other judge are about equally strong there, and the first to get the slice's parameter
-    keeps it (the shadow, in some seeds of the calibration benchmark's judges design). The
-    humans see the real one only. Other cells keep their joint-model ``|tilt / se|``. None
-    without judges (the joint model's order).
+    *Which*: a judge's cell only when the humans agree. Two judges grading every item share
+    each item's effect, so one judge's tilt on a slice shows as the other's opposite tilt
+    there (a shadow), and with humans on a fifth of the items the two can come out about
+    equally strong: a parameter given to the shadow is never taken back and the real tilt
+    leaks. The judge-vs-human tilt of the same judge on the same slice value
+    (:func:`evalaudit.stats.judges.judge_slice_bias`) tells them apart: a judge's cell is a
+    candidate only when that tilt (on one of its columns, for a pair cell) has the same sign
+    and ``p < CONFIRM_P``.
+
+    *Order*: a judge's cell ranks by the same humans' evidence (``|z|`` of that tilt, of the
+    same sign; the strongest of a pair cell's columns), not by the joint model's tilt, for
+    the same reason: the first of the real tilt and its shadow to get the slice's parameter
+    keeps it (the shadow, in some seeds of the calibration benchmark's judges design). Other
+    cells keep their joint-model ``|tilt / se|``.
+
+    Without judges every cell may and the order is None (the joint model's).
     """
+    ok = np.ones(len(cells), dtype=bool)
     if judges is None or judges.slices.empty or not len(cells):
-        return None
+        return ok, None
     z = np.nan_to_num(
         np.abs(cells["tilt"].to_numpy(dtype=float) / cells["tilt_se"].to_numpy(dtype=float))
     )
-    sl = judges.slices
-    human_z = {
-        (str(r.judge), str(r.slice_column), str(r.slice_value)): (
-            float(np.sign(r.tilt)) * float(stats.norm.isf(r.tilt_p / 2))
-            if np.isfinite(r.tilt_p)
-            else 0.0
+    # per (judge, column, value): the tilt's sign when p < CONFIRM_P (else 0), its signed z
+    human: dict[tuple[str, str, str], tuple[float, float]] = {}
+    for r in judges.slices.itertuples(index=False):
+        finite = bool(np.isfinite(r.tilt_p))
+        sign = float(np.sign(r.tilt))
+        human[(str(r.judge), str(r.slice_column), str(r.slice_value))] = (
+            sign if finite and r.tilt_p < CONFIRM_P else 0.0,
+            sign * float(stats.norm.isf(r.tilt_p / 2)) if finite else 0.0,
         )
-        for r in sl.itertuples(index=False)
-    }
     is_judge = table.is_judge
     lab = cells["labeler"].to_numpy(dtype=int)
     for i, r in enumerate(cells.itertuples(index=False)):
         if not is_judge[lab[i]]:
             continue
         s = float(np.sign(r.tilt))
-        parts = zip(str(r.slice_column).split("+"), str(r.slice_value).split("+"), strict=False)
-        z[i] = max((s * human_z.get((str(r.labeler_id), c, v), 0.0) for c, v in parts), default=0.0)
-    return z
+        parts = list(
+            zip(str(r.slice_column).split("+"), str(r.slice_value).split("+"), strict=False)
+        )
+        seen = [human.get((str(r.labeler_id), c, v), (0.0, 0.0)) for c, v in parts]
+        ok[i] = any(sg == s != 0 for sg, _ in seen)
+        z[i] = max((s * hz for _, hz in seen), default=0.0)
+    return ok, z
 
 
 #: Two-sided level at which the humans must confirm a judge's cell before it gets a parameter.
 CONFIRM_P = 0.05
-
-
-def _human_confirmed(
-    cells: pd.DataFrame, table: LabelTable, judges: JudgeTests | None
-) -> np.ndarray:
-    """Which flagged cells may get their own parameter: a judge's only when humans agree.
-
-    Two judges grading every item share each item's effect, so one judge's tilt on a slice
-    shows as the other's opposite tilt there (a shadow), and with humans on a fifth of the
-    items the two can come out about equally strong: a parameter given to the shadow is never
-    taken back and the real tilt leaks. The judge-vs-human tilt of the same judge on the same
-    slice value (:func:`evalaudit.stats.judges.judge_slice_bias`) tells them apart: a judge's
-    cell is a candidate only when that tilt (on one of its columns, for a pair cell) has the
-    same sign and ``p < CONFIRM_P``. Humans' cells, and every cell without judges, are unchanged.
-    """
-    ok = np.ones(len(cells), dtype=bool)
-    if judges is None or judges.slices.empty or not len(cells):
-        return ok
-    is_judge = table.is_judge
-    sl = judges.slices
-    sign = {
-        (str(r.judge), str(r.slice_column), str(r.slice_value)): (
-            float(np.sign(r.tilt)) if np.isfinite(r.tilt_p) and r.tilt_p < CONFIRM_P else 0.0
-        )
-        for r in sl.itertuples(index=False)
-    }
-    lab = cells["labeler"].to_numpy(dtype=int)
-    for i, r in enumerate(cells.itertuples(index=False)):
-        if not is_judge[lab[i]]:
-            continue
-        parts = zip(str(r.slice_column).split("+"), str(r.slice_value).split("+"), strict=False)
-        s = float(np.sign(r.tilt))
-        ok[i] = any(sign.get((str(r.labeler_id), c, v), 0.0) == s != 0 for c, v in parts)
-    return ok
 
 
 def corrections(
@@ -707,8 +692,7 @@ def corrections(
                 est, se = fit.vs_peers(int(lbl), e_l)
                 a = e_l - fit.peers(int(lbl))
                 rows = (lab == lbl) & ~in_kept_cell
-                p = 2 * stats.norm.sf(abs(est / se)) if se > 0 else 1.0
-                if not (p < policy.fdr and abs(est) >= thr):
+                if not _passes_rule(est, se, policy.fdr, thr):
                     continue
             c = max(float(stats.norm.isf(policy.fdr / 2)), thr / se if se > 0 else np.inf)
             mu, scale = _adjusted(est / se, c)
@@ -724,8 +708,8 @@ def _adjusted(z: float, c: float) -> tuple[float, float]:
     The inflation is the selection-adjusted 95% interval's width over the unadjusted one's
     (never below 1).
     """
-    mu, lo, hi = conditional_estimate(z, c)
-    return mu, max((hi - lo) / (2 * Z95), 1.0)
+    mu, _, scale = _adjusted_interval(z, c)
+    return mu, scale
 
 
 def _adjusted_interval(z: float, c: float) -> tuple[float, float, float]:

@@ -93,7 +93,7 @@ def test_cov_given_shifts_equals_a_dense_sandwich_with_honest_noise_on_the_suspe
     cell = np.where(in_cell, 0, -1)
     units = units_of(item, strata_codes(t), np.isfinite(y), t.n_items)
     fit = fit_effects(units, y, lab, L, cell=cell, cell_labeler=np.array([planted]))
-    ours = cov_given_shifts(fit, units, lab, cell)
+    ours = cov_given_shifts(fit, units, lab, in_cell)
 
     x = np.zeros((len(y), t.n_items + L + 1))
     x[np.arange(len(y)), item] = 1.0
@@ -140,7 +140,7 @@ def test_cov_given_shifts_without_honest_items_keeps_the_fit_covariance():
     lab = f[LABELER].to_numpy()
     units = units_of(f[ITEM].to_numpy(), strata_codes(t), np.isfinite(y), t.n_items)
     fit = fit_effects(units, y, lab, t.n_labelers)
-    every = np.zeros(len(y), dtype=np.int64)
+    every = np.ones(len(y), dtype=bool)
     assert cov_given_shifts(fit, units, lab, every) is fit.cov
-    one = np.where(lab == 0, 0, -1)
+    one = lab == 0
     assert np.all(np.isfinite(np.diag(cov_given_shifts(fit, units, lab, one))))

@@ -648,7 +648,7 @@ _CHUNK = 1 << 20
 
 
 def cov_given_shifts(
-    fit: EffectsFit, units: Units, labeler: np.ndarray, group: np.ndarray
+    fit: EffectsFit, units: Units, labeler: np.ndarray, suspect: np.ndarray
 ) -> np.ndarray:
     """The covariance of ``theta`` given the realised shifts of the suspect labels.
 
@@ -663,8 +663,8 @@ def cov_given_shifts(
     spread of the shifts (``t_r - tbar``, e.g. which of a lenient labeler's
     fails it turned into passes), which the counterfactual holds fixed. This
     covariance replaces the observed contributions of the items that hold a
-    suspect label (``group``: a code per used row, -1 = none; e.g. a
-    parameterized cell's labels, a flagged labeler's shifted labels) by their
+    suspect label (``suspect``: bool per used row; e.g. a parameterized cell's
+    labels, a flagged labeler's shifted labels) by their
     expectation under honest noise: ``v_m sum_r (x_r - xbar_u)(x_r - xbar_u)'``
     for an item of ``m`` labels, with ``v_m`` the raw noise variance of a label,
     ``m / (m - 1)`` times the mean squared residual on the items of ``m``
@@ -689,7 +689,7 @@ def cov_given_shifts(
     multi = units.multi
     if bread is None or not len(fit.resid):
         return fit.cov
-    hit = (group >= 0) & multi
+    hit = suspect & multi
     if not hit.any():
         return fit.cov
     lab = labeler if (units.full and len(labeler) == len(units.rows)) else labeler[units.rows]
@@ -741,7 +741,7 @@ def cov_given_shifts(
     old = np.asarray((s_old.T @ s_old).toarray())
     # their expectation with honest noise of variance raw_u on every label of the item:
     # raw_u sum_r (x_r - xbar_u)(x_r - xbar_u)' = raw_u (X_u'X_u - c_u c_u' / m_u)
-    x = spread(np.sqrt(raw_u[local]) * ones, np.arange(len(rows)), len(rows)).tocsc()
+    x = spread(np.sqrt(raw_u[local]), np.arange(len(rows)), len(rows)).tocsc()
     c_u = spread(ones, local, n_loc)
     c_w = sparse.diags(np.sqrt(raw_u / m_u)) @ c_u
     new = np.asarray((x.T @ x).toarray()) - np.asarray((c_w.T @ c_w).toarray())
