@@ -59,7 +59,7 @@ TIMESTAMP_PATTERN = (
 
 def contract_suite(ing: Ingested, options: IngestOptions | None = None) -> dict[str, Any]:
     """The suite (GX 1.x JSON form, ``ExpectationSuite.to_json_dict()``) for ``ing``'s contract."""
-    from evalaudit.validate.suite import _gx_context, import_gx
+    from evalaudit.validate.suite import _gx_context, import_gx, unsaved_suite
 
     gx, gxe = import_gx()
 
@@ -71,23 +71,21 @@ def contract_suite(ing: Ingested, options: IngestOptions | None = None) -> dict[
 
     spec = ing.label_spec
     _gx_context()
-    suite = gx.ExpectationSuite(
-        name="evalaudit_contract",
-        meta={
-            "evalaudit": {
-                "source": ing.path,
-                "label_kind": str(spec.kind),
-                "categories": list(spec.categories),
-                "positive": spec.positive,
-                "columns": {c: col(c) for c in (ITEM_ID, LABELER_ID, LABEL)},
-                "read_as": "every column as text; empty cells are missing",
-            }
-        },
-    )
+    meta = {
+        "evalaudit": {
+            "source": ing.path,
+            "label_kind": str(spec.kind),
+            "categories": list(spec.categories),
+            "positive": spec.positive,
+            "columns": {c: col(c) for c in (ITEM_ID, LABELER_ID, LABEL)},
+            "read_as": "every column as text; empty cells are missing",
+        }
+    }
+    expectations: list[Any] = []
 
     def add(exp: Any, check: str, message: str, hint: str) -> None:
         exp.meta = {"check": check, "message": message, "hint": hint}
-        suite.add_expectation(exp)
+        expectations.append(exp)
 
     for c in (ITEM_ID, LABELER_ID, LABEL):
         add(
@@ -148,7 +146,7 @@ def contract_suite(ing: Ingested, options: IngestOptions | None = None) -> dict[
         "the same labeler labeled the same item more than once",
         "keep one label per (item, labeler)",
     )
-    return suite.to_json_dict()
+    return unsaved_suite(gx, "evalaudit_contract", expectations, meta).to_json_dict()
 
 
 def write_suite(ing: Ingested, path: str | Path, options: IngestOptions | None = None) -> int:

@@ -153,3 +153,25 @@ def test_no_labeler_type_check_without_the_column_in_the_label_file(run_cli, tmp
     d = json.loads(out.read_text())
     assert all(e["meta"]["check"] != "labeler_type" for e in d["expectations"])
     assert _run_gx(out, labels) == (True, set())
+
+
+def test_validation_and_export_never_write_to_the_users_gx_store(run_cli, tmp_path, suite_path):
+    """A process whose current GX context saved a suite named ``evalaudit_contract`` (the
+    exported one, added by the user) keeps it as saved: GX 1.x's ``add_expectation`` writes
+    through to a stored suite of the same name, which appended our expectations to theirs on
+    every validation (and made each one slower than the last)."""
+    import great_expectations as gx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = json.loads(suite_path.read_text())
+        ctx = gx.get_context(mode="ephemeral")
+        ctx.suites.add(gx.ExpectationSuite(name=d["name"], expectations=d["expectations"][:1]))
+    small = tmp_path / "small.csv"
+    pd.read_csv(SAMPLE / "labels.csv", dtype=str, keep_default_na=False).head(300).to_csv(
+        small, index=False
+    )
+    for _ in range(2):
+        assert run_cli("validate", small).code == 0
+        assert run_cli("validate", small, "--export-gx", tmp_path / "again.json").code == 0
+    assert len(ctx.suites.get(d["name"]).expectations) == 1
