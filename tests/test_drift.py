@@ -15,6 +15,7 @@ from evalaudit.stats.drift import (
     flag_drift,
     labeler_drift,
     leniency_residuals,
+    order_equal,
 )
 from evalaudit.stats.leniency import labeler_leniency
 from evalaudit.table import LabelTable
@@ -253,6 +254,34 @@ def test_batches_sort_naturally():
     assert row["before"] == pytest.approx(row["after"] - 1.0)
     assert row["q_value"] < 1e-6
     assert d.set_index("labeler_id").loc["w2", "p_value"] > 0.01
+
+
+def _batched(stamps: dict[str, list[str]], shuffle: bool = True) -> LabelTable:
+    rows = [(f"{b}-{j}", "w1", "pass", b, t) for b, ts in stamps.items() for j, t in enumerate(ts)]
+    frame = pd.DataFrame(rows, columns=["item_id", "labeler_id", "label", "batch", "timestamp"])
+    if shuffle:
+        frame = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    return LabelTable.build(frame, "binary", positive="pass")
+
+
+def test_batch_order_is_time_order_only_when_no_later_batch_label_is_earlier():
+    """The drift test in batch order is skipped only when it is the time-order test again."""
+    day = "2026-03-0{}T00:00:00Z".format
+    # natural order b2 < b10; a tie between batches at their boundary is allowed
+    assert order_equal(_batched({"b2": [day(1), day(2)], "b10": [day(2), day(3)]}))
+    # one b10 label is earlier than b2's last: not the same order
+    assert not order_equal(_batched({"b2": [day(1), day(3)], "b10": [day(2), day(4)]}))
+    # lexicographic order would call b10 < b2 and see the times reversed
+    assert not order_equal(_batched({"b10": [day(1), day(2)], "b2": [day(3), day(4)]}))
+    # ties in time listed in any row order do not hide a later batch's earlier label: b3's
+    # label at day 1 precedes b2's at day 2 (sorting by time and comparing neighbours at a
+    # time step only saw b3 -> b3 between the tied groups and missed it)
+    tied = {"b1": [day(1)], "b3": [day(1), day(2)], "b2": [day(2)]}
+    assert not order_equal(_batched(tied, shuffle=False))
+    # one batch, or a missing batch or time
+    assert order_equal(_batched({"b1": [day(3), day(1)]}))
+    assert not order_equal(_batched({"b1": [day(1)], "b2": [day(2), None]}))
 
 
 # --------------------------------------------------------------------------- sample data

@@ -429,24 +429,36 @@ def order_equal(table: LabelTable) -> bool:
     """Whether the batch order is the time order (each batch's labels follow the previous one's).
 
     Then the CUSUM in batch order is the CUSUM in time order run again (same
-    series, identical p-values): the audit tests it once. True when, with the
-    rows sorted by timestamp, the batch rank never decreases (missing batches
-    or timestamps make it False).
+    series up to the order of labels tied in time, the same p-values): the audit
+    tests it once. True when, for batches in their natural order, no label of a
+    later batch is earlier than a label of an earlier batch (ties allowed:
+    ``max(t | batch b) <= min(t | batch c)`` for ``b`` before ``c``); missing
+    batches or timestamps make it False. One pass of per-batch minima and maxima
+    (``ufunc.at`` on the batch codes): no per-label copy, where sorting the
+    labels by time held ~0.5 GB at 10^7 labels beside the joint model's first fit.
     """
     ts = _timestamps_ns(table)
     if ts is None or not table.has(BATCH):
         return False
-    rank, _ = _batch_rank(table.frame[BATCH])
-    if (rank < 0).any() or (ts == _NAT).any():
+    batch = table.frame[BATCH]
+    cat = batch if isinstance(batch.dtype, pd.CategoricalDtype) else batch.astype("category")
+    codes = cat.cat.codes.to_numpy()
+    rank_of, _ = _category_rank(cat)
+    n_cat = len(rank_of)
+    if n_cat == 0 or (codes < 0).any() or (ts == _NAT).any():
         return False
-    f = table.frame
-    row = f[ROW_COL].to_numpy() if ROW_COL in f.columns else np.arange(len(f))
-    order = _time_order(table, ts, row)  # the drift test's own sort, cached
-    r, t = rank[order], ts[order]
-    # ties in time may list batches in any order; compare each time's batch range
-    step = np.diff(r)
-    same_t = np.diff(t) == 0
-    return bool(np.all((step >= 0) | same_t))
+    lo = np.full(n_cat, np.iinfo(np.int64).max, dtype=np.int64)
+    hi = np.full(n_cat, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(lo, codes, ts)
+    np.maximum.at(hi, codes, ts)
+    used = lo <= hi
+    if (rank_of[used] < 0).any():
+        return False
+    by_rank = np.argsort(np.where(used, rank_of, np.iinfo(np.int64).max), kind="stable")
+    by_rank = by_rank[: int(used.sum())]
+    # every earlier batch's latest label is no later than this batch's earliest
+    latest_before = np.maximum.accumulate(hi[by_rank])[:-1]
+    return bool(np.all(latest_before <= lo[by_rank][1:]))
 
 
 def flag_drift(drift_df: pd.DataFrame, fdr: float, min_effect: float) -> np.ndarray:
@@ -534,12 +546,20 @@ def _natural_key(value: str) -> tuple[tuple[int, int | str], ...]:
 def _batch_rank(batch: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Per-row natural-order rank of the batch (-1 = missing) and the batch names by rank."""
     cat = batch if isinstance(batch.dtype, pd.CategoricalDtype) else batch.astype("category")
+    rank_of, names_by_rank = _category_rank(cat)
+    rank_of = np.append(rank_of, -1)  # last slot: code -1 (NaN)
+    codes = cat.cat.codes.to_numpy().astype(np.int64)
+    return rank_of[codes], names_by_rank
+
+
+def _category_rank(cat: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Natural-order rank of each category of ``cat`` (-1 = the missing-slice value) and the
+    batch names by rank."""
     names = [str(c) for c in cat.cat.categories]
     order = sorted(
         (i for i, name in enumerate(names) if name != MISSING_SLICE),
         key=lambda i: _natural_key(names[i]),
     )
-    rank_of = np.full(len(names) + 1, -1, dtype=np.int64)  # last slot: code -1 (NaN)
+    rank_of = np.full(len(names), -1, dtype=np.int64)
     rank_of[order] = np.arange(len(order))
-    codes = cat.cat.codes.to_numpy().astype(np.int64)
-    return rank_of[codes], np.array([names[i] for i in order], dtype=object)
+    return rank_of, np.array([names[i] for i in order], dtype=object)
