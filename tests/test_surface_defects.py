@@ -204,3 +204,31 @@ def test_dashboard_opens_the_item_linked_from_the_report(tmp_path, monkeypatch):
     table = next(df.value for df in at.dataframe if "finding" in df.value.columns)
     row = table.set_index("finding").loc[f"lenient_labeler:{PLANTED}"]
     assert row["impact"].startswith("headline -") and row["impact"].endswith("; material")
+
+
+def test_text_summary_lists_ten_info_findings_and_counts_the_rest():
+    """500 labelers gave ~150 assignment_imbalance lines above the verdict; block and warn
+    findings are all listed, info ones up to ten, the rest counted by kind."""
+    from dataclasses import replace
+
+    from evalaudit.api import audit
+    from evalaudit.findings import Finding
+    from evalaudit.render.text import MAX_INFO_SHOWN, render_text
+
+    result = audit(SAMPLE / "labels.csv")
+    extra = [
+        Finding(f"assignment_imbalance:w{i:03d}", "assignment_imbalance", "info", {}, f"note {i}")
+        for i in range(25)
+    ]
+    shown = replace(result, findings=tuple(result.findings) + tuple(extra))
+    text = render_text(shown)
+    infos = [f for f in shown.findings if f.severity == "info"]
+    assert len(infos) > MAX_INFO_SHOWN
+    listed = [line for line in text.splitlines() if line.startswith("  INFO ")]
+    assert len(listed) == MAX_INFO_SHOWN
+    rest = len(infos) - MAX_INFO_SHOWN
+    assert f"... {rest} more info findings (assignment_imbalance " in text
+    for f in shown.findings:
+        if f.severity in ("block", "warn"):
+            assert f"{f.id}: " in text
+    assert "Verdict:" in text

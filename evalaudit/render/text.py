@@ -14,6 +14,10 @@ __all__ = ["fmt_effect", "fmt_num", "fmt_q", "render_text", "scan_method"]
 MAX_LABELER_ROWS = 15
 
 
+#: Info findings listed in the text summary; the rest are counted by kind.
+MAX_INFO_SHOWN = 10
+
+
 def scan_method(scan: dict[str, Any], kind: str) -> str:
     """How the slice scan's q-values were computed, in one clause."""
     effect = scan.get("weight_effect")
@@ -162,8 +166,19 @@ def render_text(result: AuditResult) -> str:
     lines.append(
         f"Findings: {counts['block']} block, {counts['warn']} warn, {counts['info']} info."
     )
+    infos = 0
+    hidden: dict[str, int] = {}
     for f in fs:
+        if f["severity"] == "info":
+            infos += 1
+            if infos > MAX_INFO_SHOWN:
+                hidden[f["kind"]] = hidden.get(f["kind"], 0) + 1
+                continue
         lines.append(f"  {f['severity'].upper():<5} {f['id']}: {f['message']}")
+    if hidden:
+        # 500 labelers can give ~150 assignment_imbalance notes: the verdict must stay in view
+        kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(hidden.items(), key=lambda kv: -kv[1]))
+        lines.append(f"  ... {sum(hidden.values()):,} more info findings ({kinds}; all in --json)")
     lines.append("")
     lines.append(f"Verdict: {d['verdict']} (policy {d['policy'].get('path') or 'built-in'}).")
     return "\n".join(lines) + "\n"
