@@ -565,6 +565,7 @@ def detect(
     prof = profiler or Profiler()
     with prof.step("leniency"):
         diagnostics = labeler_leniency(table)
+        release_leniency_caches(table, score_parts=False)
     scores = table.frame[SCORE].to_numpy()
     score_sd = float(np.nanstd(scores)) if np.isfinite(scores).any() else 0.0
     with prof.step("judges"):
@@ -578,8 +579,8 @@ def detect(
         cells["flagged"] = cell_flags
     with prof.step("headline"):
         suspects, headline = _suspects_and_headline(table, jd, policy, dismissed, score_sd)
-    # the single-labeled rows' copies served the leniency passes and scans only (10 bytes
-    # a label): the later steps run beside each other and allocate their own
+    # the overlap residuals served the leniency pass and the drift series only: the later
+    # steps run beside each other and allocate their own
     release_leniency_caches(table)
 
     # keep every one-column cell (a heat map needs them) and the tested pairs

@@ -161,12 +161,20 @@ def test_null_calibration_end_to_end():
 # --------------------------------------------------------------------------- mechanics
 
 
-def test_cusum_matches_a_brute_force_loop():
+@pytest.mark.parametrize("block", [None, 60, 1])
+def test_cusum_matches_a_brute_force_loop(block, monkeypatch):
+    """Also in blocks of whole series (60 values: some series share one, the 120-value
+    series is its own; 1: every series alone) as 10^7-value inputs are run."""
+    import evalaudit.stats.drift as drift
+
+    if block is not None:
+        monkeypatch.setattr(drift, "CUSUM_BLOCK", block)
     rng = np.random.default_rng(5)
     sizes = np.array([0, 1, 2, 7, 50, 3, 0, 120])
     values = rng.normal(size=sizes.sum()) + np.repeat(rng.normal(size=len(sizes)), sizes)
     values[-60:] += 1.5  # a change in the last series
     out = cusum_test(values, sizes)
+    assert out["n"].tolist() == sizes.tolist()
     start = 0
     for j, m in enumerate(sizes):
         x = values[start : start + m]

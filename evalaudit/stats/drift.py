@@ -214,8 +214,10 @@ def cusum_test(values: np.ndarray, sizes: np.ndarray) -> dict[str, np.ndarray]:
     Notes
     -----
     Assumes the values of a series are independent with a constant mean and
-    finite variance under the null (module docstring). One pass of
-    ``np.cumsum`` over all series (no loop over series).
+    finite variance under the null (module docstring). Vectorized over the
+    series (``np.cumsum`` and ``reduceat``, no loop over series), in blocks of
+    whole series of about :data:`CUSUM_BLOCK` values: the block's temporaries
+    (five arrays of its length) are what it holds, not five of the table's.
 
     >>> out = cusum_test(np.r_[np.zeros(50), np.ones(50)], np.array([100]))
     >>> int(out["change_index"][0]), float(out["before"][0]), float(out["after"][0])
@@ -226,6 +228,29 @@ def cusum_test(values: np.ndarray, sizes: np.ndarray) -> dict[str, np.ndarray]:
     x = np.asarray(values, dtype=np.float64)
     sizes = np.asarray(sizes, dtype=np.int64)
     n_series = len(sizes)
+    if len(x) != sizes.sum():
+        raise ValueError(f"cusum_test: {len(x)} values but the sizes add up to {sizes.sum()}")
+    ends = np.cumsum(sizes)
+    if not len(x) or ends[-1] <= CUSUM_BLOCK:
+        return _cusum_block(x, sizes)
+    parts = []
+    first = 0
+    while first < n_series:
+        # whole series up to the block size (a longer series is a block of its own)
+        at = int(ends[first - 1]) if first else 0
+        last = max(int(np.searchsorted(ends, at + CUSUM_BLOCK, side="right")), first + 1)
+        parts.append(_cusum_block(x[at : int(ends[last - 1])], sizes[first:last]))
+        first = last
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+#: Values per block of :func:`cusum_test` (8 MB a temporary).
+CUSUM_BLOCK = 1 << 20
+
+
+def _cusum_block(x: np.ndarray, sizes: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`cusum_test` on series that lie one after the other in ``x``."""
+    n_series = len(sizes)
     n = sizes.astype(np.float64)
     out = {
         "n": sizes.copy(),
@@ -235,8 +260,6 @@ def cusum_test(values: np.ndarray, sizes: np.ndarray) -> dict[str, np.ndarray]:
         "before": np.full(n_series, np.nan),
         "after": np.full(n_series, np.nan),
     }
-    if len(x) != sizes.sum():
-        raise ValueError(f"cusum_test: {len(x)} values but the sizes add up to {sizes.sum()}")
     if not len(x):
         return out
     starts = np.cumsum(sizes) - sizes

@@ -166,19 +166,22 @@ def _stratified_from_sums(
 _STRATUM_MEMO: list[Any] = []
 
 
-def release_leniency_caches(table: LabelTable) -> None:
+def release_leniency_caches(table: LabelTable, score_parts: bool = True) -> None:
     """Forget the leniency pass's per-label caches: the single-labeled rows' copies
-    (``table.extra`` and the stratum memo) and the overlap residuals.
+    (``table.extra`` and the stratum memo) and, with ``score_parts``, the overlap residuals.
 
-    They serve the labeler pass and the slice scans; the audit's later steps need none
-    of them (about 20 bytes a label, the memo's held across audits otherwise). Called
-    after detection, once the drift series (:func:`evalaudit.stats.drift.drift_residuals`)
-    is cached: recomputing them later is correct, only slower.
+    The copies serve :func:`labeler_leniency` only (its groups and per-class passes), so
+    the audit drops them as soon as it returns (``score_parts=False``: ~16 bytes a label
+    that would otherwise sit beside the joint model's first fit). The overlap residuals
+    also feed the drift series (:func:`evalaudit.stats.drift.drift_residuals`), which runs
+    beside the joint model: they go after detection. Recomputing any of them later is
+    correct, only slower.
     """
     table.extra.pop("_single_rows", None)
     _STRATUM_MEMO.clear()
-    # the overlap residuals and masks of the labeler pass: the drift series keeps its own
-    table.extra.pop("_score_parts", None)
+    if score_parts:
+        # the overlap residuals and masks of the labeler pass: the drift series keeps its own
+        table.extra.pop("_score_parts", None)
 
 
 def _stratum_parts(labeler: np.ndarray, stratum: np.ndarray, score: np.ndarray) -> tuple[Any, ...]:
