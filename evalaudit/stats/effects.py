@@ -815,12 +815,13 @@ def _row_stats(
     e = fit.resid
     L = fit.n_labelers
     lab = lay.lab
-    multi = units.multi
     # per labeler: the variance contribution Q of each label (its share of the cluster sums)
     # multi: e^2; single: (1-p)^2 e^2 for the labeler's own rows plus p^2 e^2 of the others
     # in the stratum, which is spread over the labeler's rows of that stratum by count; with
     # the stratum's pooled variance v_s for e^2: Q_ls = [(1-p)^2 n_ls + p^2 (n_s - n_ls)] v_s
-    q = np.where(multi, e * e, 0.0)
+    # e^2 on every row, then the single rows (lay.si: exactly the rows not in multi) get
+    # their stratum share: one per-label array, not three
+    q = np.square(e)
     if len(lay.si):
         v = fit.extra.get("stratum_var")
         if v is None:  # a fit without estimates has no residuals to pool
@@ -831,11 +832,17 @@ def _row_stats(
         q_ls = ((1 - p) ** 2 * lay.n_ls + p**2 * (n_s - lay.n_ls)) * v[st]
         q[lay.si] = (q_ls / lay.n_ls)[lay.ls_code]
     j_row = lay.j_row
-    # the labeler's own column covers its labels outside its parameterized cells
-    free = (fit.cell_row < 0).astype(np.float64)
-    m_ll = np.bincount(lab, weights=j_row * free, minlength=L)
-    v_lab = np.bincount(lab, weights=q * free, minlength=L)
-    n_free = np.bincount(lab, weights=free, minlength=L)
+    # the labeler's own column covers its labels outside its parameterized cells; the
+    # products reuse one buffer (x * True is x, x * False is 0.0: the sums are unchanged)
+    free = fit.cell_row < 0
+    tmp = np.multiply(j_row, free)
+    m_ll = np.bincount(lab, weights=tmp, minlength=L)
+    np.multiply(q, free, out=tmp)
+    v_lab = np.bincount(lab, weights=tmp, minlength=L)
+    del tmp
+    n_free = (np.bincount(lab, minlength=L) - np.bincount(lab[~free], minlength=L)).astype(
+        np.float64
+    )
     return q, j_row, m_ll, v_lab, n_free
 
 

@@ -180,8 +180,13 @@ def release_leniency_caches(table: LabelTable, score_parts: bool = True) -> None
     table.extra.pop("_single_rows", None)
     _STRATUM_MEMO.clear()
     if score_parts:
-        # the overlap residuals and masks of the labeler pass: the drift series keeps its own
-        table.extra.pop("_score_parts", None)
+        release_score_parts(table)
+
+
+def release_score_parts(table: LabelTable) -> None:
+    """Forget the overlap residuals and masks of the labeler pass (``table.extra`` only):
+    the drift series, once cached, keep their own."""
+    table.extra.pop("_score_parts", None)
 
 
 def _stratum_parts(labeler: np.ndarray, stratum: np.ndarray, score: np.ndarray) -> tuple[Any, ...]:
