@@ -45,9 +45,16 @@ def _remember(arr: Any, codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarra
     return codes, uniques
 
 
-def _key_codes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """One int64 code per distinct tuple of ``columns`` (a missing value is a value too)."""
-    combined = np.zeros(len(frame), dtype=np.int64)
+def _key_codes(
+    frame: pd.DataFrame, columns: Sequence[str], rows: np.ndarray | None = None
+) -> np.ndarray:
+    """One int64 code per distinct tuple of ``columns`` (a missing value is a value too).
+
+    ``rows``: positions to code (default every row). The checks only ever compare rows of
+    repeated items, a third of a large eval set: coding those alone keeps the int64
+    temporaries at that size.
+    """
+    combined = np.zeros(len(frame) if rows is None else len(rows), dtype=np.int64)
     size = 1
     for col in columns:
         codes, uniques = _codes(frame[col])
@@ -55,7 +62,11 @@ def _key_codes(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
         if size * width >= 2**62:  # keep the product in range
             combined, uniq = pd.factorize(combined)
             combined, size = combined.astype(np.int64), len(uniq)
-        combined = combined * width + (codes.astype(np.int64) + 1)
+        part = (codes if rows is None else codes[rows]).astype(np.int64)
+        part += 1
+        combined *= width
+        combined += part
+        del part
         size *= width
     return combined
 
@@ -92,13 +103,18 @@ def _item_repeats(frame: pd.DataFrame) -> np.ndarray:
 _REPEATS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _duplicated(
-    codes: np.ndarray, candidates: np.ndarray, keep: Literal["first", "last", False]
+def _duplicated_keys(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    candidates: np.ndarray,
+    keep: Literal["first", "last", False],
 ) -> np.ndarray:
-    """``pd.Series(codes).duplicated(keep)`` where every repeated code lies in ``candidates``."""
-    out = np.zeros(len(codes), dtype=bool)
+    """``duplicated(keep)`` of the tuples of ``columns``, where every repeated tuple lies in
+    ``candidates`` (rows of repeated items): only those rows are coded and hashed."""
+    out = np.zeros(len(frame), dtype=bool)
     idx = np.flatnonzero(candidates)
-    out[idx] = pd.Series(codes[idx]).duplicated(keep=keep).to_numpy()
+    keys = _key_codes(frame, columns, idx)
+    out[idx] = pd.Series(keys).duplicated(keep=keep).to_numpy()
     return out
 
 

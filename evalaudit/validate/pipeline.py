@@ -26,9 +26,8 @@ from evalaudit.validate.codes import (
     _CODES,
     _REPEATS,
     _codes,
-    _duplicated,
+    _duplicated_keys,
     _item_repeats,
-    _key_codes,
     _seed_codes,
 )
 from evalaudit.validate.columns import (
@@ -127,7 +126,7 @@ def _ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingest
     # identical duplicates: same item, labeler and label; keep one, count the rest
     keys = [ITEM_ID, LABELER_ID]
     dup_identical = pd.Series(
-        _duplicated(_key_codes(frame, [*keys, LABEL]), _item_repeats(frame), keep="last"),
+        _duplicated_keys(frame, [*keys, LABEL], _item_repeats(frame), keep="last"),
         index=frame.index,
     ) & (frame[ITEM_ID].notna() & frame[LABELER_ID].notna())
     if dup_identical.any():

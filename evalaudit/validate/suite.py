@@ -33,7 +33,7 @@ from evalaudit.contract import (
     Problem,
 )
 from evalaudit.io import RawFile
-from evalaudit.validate.codes import _duplicated, _item_repeats, _key_codes
+from evalaudit.validate.codes import _duplicated_keys, _item_repeats
 from evalaudit.validate.options import IngestOptions
 from evalaudit.validate.reasons import Check
 
@@ -348,9 +348,8 @@ def _validate_fast(
             any_present = np.zeros(len(frame), dtype=bool)
             for k in keys:
                 any_present |= k.notna().to_numpy(dtype=bool)
-            codes = _key_codes(frame, c.columns)
             candidates = any_present & _item_repeats(frame) if ITEM_ID in c.columns else any_present
-            bad = _duplicated(codes, candidates, keep=False)
+            bad = _duplicated_keys(frame, c.columns, candidates, keep=False)
         count = int(bad.sum())
         if count:
             rows = tuple(int(r) for r in index[np.flatnonzero(bad)[:MAX_ROWS_SHOWN]])
