@@ -55,7 +55,7 @@ from evalaudit.stats.drift import flag_drift, labeler_drift, order_equal
 from evalaudit.stats.effects import EffectsFit, cov_given_shifts
 from evalaudit.stats.impact import headline_corrected
 from evalaudit.stats.joint import JointDesign, cell_table, labeler_table, partition
-from evalaudit.stats.leniency import Z95, release_score_parts
+from evalaudit.stats.leniency import Z95
 from evalaudit.stats.multitest import budget_qvalues, power_weights
 from evalaudit.stats.selection import conditional_estimate
 from evalaudit.table import SCORE, LabelTable
@@ -285,9 +285,6 @@ def _drift(table: LabelTable, policy: Policy) -> tuple[pd.DataFrame, str]:
     for order, _ in orders:
         d = labeler_drift(table, order=order, min_support=policy.min_support)
         frames.append(d[np.isfinite(d["p_value"].to_numpy(dtype=float))])
-    # the drift series are cached now: the leniency pass's overlap residuals (they fed
-    # them) need not sit beside the rest of the joint model's fits
-    release_score_parts(table)
     if not frames:
         return pd.DataFrame(), note
     return pd.concat(frames, ignore_index=True), note

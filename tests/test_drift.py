@@ -175,6 +175,13 @@ def test_cusum_matches_a_brute_force_loop(block, monkeypatch):
     values[-60:] += 1.5  # a change in the last series
     out = cusum_test(values, sizes)
     assert out["n"].tolist() == sizes.tolist()
+    # the same series given as positions into shuffled values
+    perm = np.random.default_rng(6).permutation(len(values))
+    shuffled = np.empty_like(values)
+    shuffled[perm] = values
+    again = cusum_test(shuffled, sizes, order=perm)
+    for key, v in out.items():
+        np.testing.assert_array_equal(again[key], v)
     start = 0
     for j, m in enumerate(sizes):
         x = values[start : start + m]

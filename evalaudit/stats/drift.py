@@ -58,7 +58,7 @@ import pandas as pd
 from scipy import stats
 
 from evalaudit.contract import BATCH, TIMESTAMP
-from evalaudit.stats.leniency import _score_parts, strata_codes
+from evalaudit.stats.leniency import _score_parts, release_score_parts, strata_codes
 from evalaudit.stats.multitest import bh_qvalues
 from evalaudit.table import LABELER, MISSING_SLICE, ROW_COL, SCORE, LabelTable
 
@@ -106,13 +106,15 @@ def drift_residuals(
     cached = table.extra.get("_drift_residuals")
     if cached is not None and cached[0] is f and cached[1] == strata:
         return cached[2], cached[3]
-    res, ts = leniency_residuals(table, strata), _timestamps_ns(table)
+    res, ts = leniency_residuals(table, strata, _take=True), _timestamps_ns(table)
     res.flags.writeable = False  # shared by the tests and the timelines
     table.extra["_drift_residuals"] = (f, strata, res, ts)
     return res, ts
 
 
-def leniency_residuals(table: LabelTable, strata: tuple[str, ...] | None = None) -> np.ndarray:
+def leniency_residuals(
+    table: LabelTable, strata: tuple[str, ...] | None = None, _take: bool = False
+) -> np.ndarray:
     """Per-label leniency residual: the label's score minus its peers' on comparable items.
 
     Parameters
@@ -165,7 +167,14 @@ def leniency_residuals(table: LabelTable, strata: tuple[str, ...] | None = None)
         return np.full(len(f), np.nan)
     # the overlap residuals and single-labeled rows the leniency pass computed (same table)
     _, overlap, single, _ = _score_parts(table, score)
-    res = overlap.copy()
+    if _take:
+        # the drift series are the last use of the leniency pass's overlap residuals (it has
+        # returned; the drift cache keeps this series): fill them in place, not in a copy
+        # that would sit beside the joint model's first fit
+        release_score_parts(table)
+        res = overlap
+    else:
+        res = overlap.copy()
     if single.any():
         stratum = strata_codes(table, strata)[single]
         y = score[single]
@@ -188,7 +197,9 @@ def leniency_residuals(table: LabelTable, strata: tuple[str, ...] | None = None)
 # --------------------------------------------------------------------------- CUSUM
 
 
-def cusum_test(values: np.ndarray, sizes: np.ndarray) -> dict[str, np.ndarray]:
+def cusum_test(
+    values: np.ndarray, sizes: np.ndarray, order: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """OLS-CUSUM change-in-mean test of many series at once.
 
     Parameters
@@ -197,6 +208,9 @@ def cusum_test(values: np.ndarray, sizes: np.ndarray) -> dict[str, np.ndarray]:
         The series one after the other, each in its own order (time).
     sizes:
         Length of each series; ``values`` holds ``sizes.sum()`` numbers.
+    order:
+        Optional positions: the series are ``values[order]`` (gathered a block at a
+        time, so the reordered copy of every value is never held at once).
 
     Returns
     -------
@@ -228,18 +242,23 @@ def cusum_test(values: np.ndarray, sizes: np.ndarray) -> dict[str, np.ndarray]:
     x = np.asarray(values, dtype=np.float64)
     sizes = np.asarray(sizes, dtype=np.int64)
     n_series = len(sizes)
-    if len(x) != sizes.sum():
-        raise ValueError(f"cusum_test: {len(x)} values but the sizes add up to {sizes.sum()}")
+    n_values = len(x) if order is None else len(order)
+    if n_values != sizes.sum():
+        raise ValueError(f"cusum_test: {n_values} values but the sizes add up to {sizes.sum()}")
+
+    def block(at: int, end: int) -> np.ndarray:
+        return x[at:end] if order is None else x[order[at:end]]
+
     ends = np.cumsum(sizes)
-    if not len(x) or ends[-1] <= CUSUM_BLOCK:
-        return _cusum_block(x, sizes)
+    if not n_values or ends[-1] <= CUSUM_BLOCK:
+        return _cusum_block(block(0, n_values), sizes)
     parts = []
     first = 0
     while first < n_series:
         # whole series up to the block size (a longer series is a block of its own)
         at = int(ends[first - 1]) if first else 0
         last = max(int(np.searchsorted(ends, at + CUSUM_BLOCK, side="right")), first + 1)
-        parts.append(_cusum_block(x[at : int(ends[last - 1])], sizes[first:last]))
+        parts.append(_cusum_block(block(at, int(ends[last - 1])), sizes[first:last]))
         first = last
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
@@ -402,7 +421,7 @@ def labeler_drift(
     for key in (*inner, labeler):
         srt = srt[np.argsort(_small(key[srt]), kind="stable")]
     sizes = np.bincount(labeler[srt], minlength=n_lab).astype(np.int64)
-    cus = cusum_test(res[srt], sizes)
+    cus = cusum_test(res, sizes, order=srt)
     tested = sizes >= max(int(min_support), 2)
     for key in ("statistic", "p_value", "change_index", "before", "after"):
         cus[key] = np.where(tested, cus[key], np.nan)
