@@ -59,8 +59,12 @@ def sole_source(table: LabelTable) -> pd.DataFrame:
     f = table.frame
     item = f[ITEM].to_numpy()
     n_items = table.n_items
-    cnt = np.bincount(item, minlength=n_items)
-    first = np.flatnonzero(table.first_rows())
+    # labels per item, capped at 2 (one byte an item: only "one label" is asked)
+    cnt = np.minimum(np.bincount(item, minlength=n_items), 2).astype(np.int8)
+    first_mask = table.first_rows()
+    first = np.flatnonzero(first_mask)
+    if len(item) < np.iinfo(np.int32).max:
+        first = first.astype(np.int32)
     whos: list[tuple[str, np.ndarray, np.ndarray]] = []
     # a labeler labels an item once (the contract): an item is sole-sourced by its
     # labeler exactly when it has one label
@@ -70,6 +74,7 @@ def sole_source(table: LabelTable) -> pd.DataFrame:
     single = first[cnt[item[first]] == 1]
     del cnt
     lab_sole[item[single]] = f[LABELER].to_numpy()[single]
+    del single
     whos.append(("labeler", lab_sole, table.labeler_ids.to_numpy()))
     if table.has(VENDOR):
         vcode = f[VENDOR].cat.codes.to_numpy()
@@ -80,25 +85,36 @@ def sole_source(table: LabelTable) -> pd.DataFrame:
                 np.asarray(f[VENDOR].cat.categories),
             )
         )
-    scopes: list[tuple[str, np.ndarray | None, list[str]]] = [("overall", None, ["(all)"])]
-    for col in table.slice_columns:
+    item_first = item[first]
+    del first
+
+    def slice_value(col: str) -> np.ndarray:
+        # one scope's per-item value at a time (int32 an item), not every slice column's
         v = np.full(n_items, -1, dtype=np.int32)
-        v[item[first]] = f[col].cat.codes.to_numpy()[first]
-        scopes.append((col, v, [str(c) for c in f[col].cat.categories]))
+        v[item_first] = f[col].cat.codes.to_numpy()[first_mask]
+        return v
+
+    scopes: list[tuple[str, str | None, list[str]]] = [("overall", None, ["(all)"])]
+    for col in table.slice_columns:
+        scopes.append((col, col, [str(c) for c in f[col].cat.categories]))
     rows: list[dict[str, object]] = []
     for who, sole, names in whos:
         n_ent = len(names)
-        for scope, value, value_names in scopes:
+        for scope, column, value_names in scopes:
             k = len(value_names)
-            if value is None:  # overall: one scope of every item
+            if column is None:  # overall: one scope of every item
                 n_in = np.array([n_items])
                 per = np.bincount(sole[sole >= 0], minlength=n_ent).reshape(1, n_ent)
             else:
+                value = slice_value(column)
                 has = value >= 0
                 n_in = np.bincount(value[has], minlength=k)
                 ok = has & (sole >= 0)
-                key = value[ok].astype(np.int64) * n_ent + sole[ok]
+                key_type = np.int32 if k * n_ent < np.iinfo(np.int32).max else np.int64
+                key = value[ok].astype(key_type) * key_type(n_ent) + sole[ok]
+                del value, has, ok
                 per = np.bincount(key, minlength=k * n_ent).reshape(k, n_ent)
+                del key
             for j in range(k):
                 if n_in[j] == 0:
                     continue
