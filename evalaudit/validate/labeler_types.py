@@ -17,6 +17,13 @@ per labeler, and only judges' families are kept.
 
 The columns leave the frame once read: they describe labelers, not items, so
 they are never slices, and the LabelTable carries them per labeler code.
+
+Every decision is made on a small table, one row per distinct (``labeler_id``,
+``labeler_type``, ``judge_family``) as written, with its row count and first rows
+(:func:`labeler_groups` builds it from a frame; the SQL ingest,
+:mod:`evalaudit.engine.ingest`, from one group-by query), by
+:func:`labeler_types_from_groups`: both engines then give the same types, notes and
+errors, and a file larger than memory is typed without holding its rows.
 """
 
 from __future__ import annotations
@@ -36,7 +43,22 @@ from evalaudit.contract import (
     Problem,
 )
 
-__all__ = ["LabelerTypes", "normalise_types", "read_labeler_types", "side_type_problems"]
+__all__ = [
+    "ROWS",
+    "LabelerTypes",
+    "N",
+    "labeler_groups",
+    "labeler_types_from_groups",
+    "normalise_types",
+    "read_labeler_types",
+    "side_type_problems",
+]
+
+#: Columns of the small table (:func:`labeler_groups`) besides the labeler columns:
+#: the group's row count and its first :data:`~evalaudit.contract.MAX_ROWS_SHOWN` row
+#: numbers (a tuple, ascending).
+N = "n"
+ROWS = "rows"
 
 _KNOWN = ", ".join(sorted(LABELER_TYPE_SYNONYMS))
 _HINT = (
@@ -60,13 +82,27 @@ def normalise_types(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return mapped, bad
 
 
-def _unknown_problem(s: pd.Series, bad: np.ndarray, where: str) -> Problem:
-    rows = tuple(int(r) for r in s.index[bad][:MAX_ROWS_SHOWN])
+def _first_rows(groups: pd.DataFrame, mask: np.ndarray) -> tuple[int, ...]:
+    """The first rows of the groups in ``mask``, as the frame's would be.
+
+    Each group keeps its first MAX_ROWS_SHOWN rows, so the union's first ones are
+    among them; the frame is in row order (the file's).
+    """
+    picked = sorted(int(r) for rows in groups[ROWS][mask] for r in rows)
+    return tuple(picked[:MAX_ROWS_SHOWN])
+
+
+def _count(groups: pd.DataFrame, mask: np.ndarray) -> int:
+    return int(groups[N].to_numpy()[mask].sum())
+
+
+def _unknown_problem(groups: pd.DataFrame, bad: np.ndarray, where: str) -> Problem:
+    s = groups[LABELER_TYPE]
     return Problem(
         "labeler_type",
         LABELER_TYPE,
-        int(bad.sum()),
-        rows,
+        _count(groups, bad),
+        _first_rows(groups, bad),
         f"unknown labeler type{where} (a labeler is 'human' or 'model')",
         _HINT,
         examples=tuple(dict.fromkeys(str(v) for v in s[bad]))[:5],
@@ -77,10 +113,41 @@ def side_type_problems(side_frame: pd.DataFrame, path: str) -> list[Problem]:
     """Unknown ``labeler_type`` values of the ``--labelers`` side table (its own row numbers)."""
     if LABELER_TYPE not in side_frame.columns:
         return []
-    _, bad = normalise_types(side_frame[LABELER_TYPE])
+    groups = _groups(side_frame, [LABELER_TYPE])
+    _, bad = normalise_types(groups[LABELER_TYPE])
     if not bad.any():
         return []
-    return [_unknown_problem(side_frame[LABELER_TYPE], bad, " in the labelers table")]
+    return [_unknown_problem(groups, bad, " in the labelers table")]
+
+
+def labeler_groups(frame: pd.DataFrame) -> pd.DataFrame:
+    """The small table :func:`labeler_types_from_groups` reads, from a frame in memory.
+
+    One row per distinct (``labeler_id``, ``labeler_type``, ``judge_family``) as written
+    (the columns the frame has; missing values kept as a value of their own), in order of
+    first appearance, with :data:`N` and :data:`ROWS` (row numbers from the frame's index).
+    """
+    keys = [c for c in (LABELER_ID, LABELER_TYPE, JUDGE_FAMILY) if c in frame.columns]
+    return _groups(frame, keys)
+
+
+def _groups(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    sub = frame[keys]
+    if not len(sub):
+        return pd.DataFrame({**{k: sub[k] for k in keys}, N: [], ROWS: []})
+    code = sub.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    n = np.bincount(code)
+    # the first rows of each group, in frame order: a stable sort keeps it within a group
+    order = np.argsort(code, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(n)[:-1]])
+    index = frame.index.to_numpy()
+    out = sub.iloc[order[starts]].reset_index(drop=True)
+    out[N] = n.astype(np.int64)
+    out[ROWS] = [
+        tuple(int(r) for r in index[order[a : a + min(k, MAX_ROWS_SHOWN)]])
+        for a, k in zip(starts, n, strict=True)
+    ]
+    return out
 
 
 class LabelerTypes:
@@ -119,29 +186,45 @@ def read_labeler_types(
     without ``labeler_type`` / ``judge_family`` and the types (None when
     nothing names a judge type: no column, no glob).
     """
-    has_col = LABELER_TYPE in frame.columns
+    types = None
+    if LABELER_TYPE in frame.columns or globs:
+        types = labeler_types_from_groups(labeler_groups(frame), globs, problems, source)
+    frame = frame.drop(columns=[c for c in (LABELER_TYPE, JUDGE_FAMILY) if c in frame.columns])
+    return frame, types
+
+
+def labeler_types_from_groups(
+    groups: pd.DataFrame, globs: Sequence[str], problems: list[Problem], source: str
+) -> LabelerTypes | None:
+    """The types and families that ``groups`` (:func:`labeler_groups`) and ``globs`` give.
+
+    Errors are appended to ``problems`` (then None is returned), with the counts and
+    first rows of the label rows they are about. None too when nothing names a judge
+    type (no ``labeler_type`` column, no glob). ``source`` names where the column came
+    from, for messages.
+    """
+    has_col = LABELER_TYPE in groups.columns
     if not has_col and not globs:
-        if JUDGE_FAMILY in frame.columns:
-            frame = frame.drop(columns=[JUDGE_FAMILY])
-        return frame, None
-    ids = frame[LABELER_ID].dropna().astype("string").unique().tolist()
+        return None
+    lab = groups[LABELER_ID].astype("string")
+    ids = lab.dropna().unique().tolist()
     types: dict[str, str] = {}
     n_before = len(problems)
     if has_col:
-        mapped, bad = normalise_types(frame[LABELER_TYPE])
+        mapped, bad = normalise_types(groups[LABELER_TYPE])
         if bad.any():
-            problems.append(_unknown_problem(frame[LABELER_TYPE], bad, ""))
-        typed = pd.DataFrame({LABELER_ID: frame[LABELER_ID].astype("string"), "t": mapped})
+            problems.append(_unknown_problem(groups, bad, ""))
+        typed = pd.DataFrame({LABELER_ID: lab, "t": mapped})
         one, several = _per_labeler(typed, "t")
         if len(several):
-            mask = frame[LABELER_ID].astype("string").isin(several).to_numpy(dtype=bool)
+            mask = lab.isin(several).to_numpy(dtype=bool)
             mask = mask & mapped.notna().to_numpy(dtype=bool)
             problems.append(
                 Problem(
                     "labeler_type",
                     LABELER_TYPE,
-                    int(mask.sum()),
-                    tuple(int(r) for r in frame.index[mask][:MAX_ROWS_SHOWN]),
+                    _count(groups, mask),
+                    _first_rows(groups, mask),
                     f"{len(several)} labeler(s) are typed both human and model",
                     "give each labeler one type (a judge and a person need different "
                     "labeler_ids): " + ", ".join(map(str, several[:3])),
@@ -181,26 +264,29 @@ def read_labeler_types(
         for i in hit:
             types.setdefault(str(i), "model")
     family: dict[str, str] = {}
-    if JUDGE_FAMILY in frame.columns:
-        fam = frame[[LABELER_ID, JUDGE_FAMILY]].copy()
-        fam[JUDGE_FAMILY] = fam[JUDGE_FAMILY].astype("string").str.strip().replace("", pd.NA)
+    if JUDGE_FAMILY in groups.columns:
+        fam = pd.DataFrame(
+            {
+                LABELER_ID: lab,
+                JUDGE_FAMILY: groups[JUDGE_FAMILY].astype("string").str.strip().replace("", pd.NA),
+            }
+        )
         one, several = _per_labeler(fam, JUDGE_FAMILY)
         if len(several):
-            mask = frame[LABELER_ID].astype("string").isin(several).to_numpy(dtype=bool)
+            mask = lab.isin(several).to_numpy(dtype=bool)
             problems.append(
                 Problem(
                     "labeler_type",
                     JUDGE_FAMILY,
-                    int(mask.sum()),
-                    tuple(int(r) for r in frame.index[mask][:MAX_ROWS_SHOWN]),
+                    _count(groups, mask),
+                    _first_rows(groups, mask),
                     f"{len(several)} judge(s) have more than one judge_family",
                     "give each judge one family: " + ", ".join(map(str, several[:3])),
                 )
             )
         family = {str(k): str(v) for k, v in one.items() if types.get(str(k)) == "model"}
-    frame = frame.drop(columns=[c for c in (LABELER_TYPE, JUDGE_FAMILY) if c in frame.columns])
     if len(problems) > n_before:
-        return frame, None
+        return None
     untyped = [i for i in ids if str(i) not in types]
     for i in ids:
         types.setdefault(str(i), "human")
@@ -216,4 +302,4 @@ def read_labeler_types(
     )
     if untyped and has_col:
         note += f"; {len(untyped)} labeler(s) with no type read as human"
-    return frame, LabelerTypes(types, family, note)
+    return LabelerTypes(types, family, note)
