@@ -34,7 +34,7 @@ from evalaudit.contract import (
     LabelKind,
 )
 
-__all__ = ["ITEM", "LABELER", "SCORE", "VALUE", "LabelTable"]
+__all__ = ["ITEM", "LABELER", "SCORE", "VALUE", "LabelTable", "types_by_code"]
 
 #: Column names inside ``LabelTable.frame``.
 ITEM = "item"  # int32 code into LabelTable.item_ids
@@ -226,9 +226,7 @@ class LabelTable:
         for col in slice_columns:
             out[col] = _as_category(df[col], known.get(col))
         lab_index = pd.Index(labeler_ids, dtype="string", name=LABELER_ID)
-        types: tuple[str, ...] = ()
-        if labeler_types and any(t == "model" for t in labeler_types.values()):
-            types = tuple(labeler_types.get(str(i), "human") for i in lab_index)
+        types = types_by_code(labeler_types, lab_index)
         return cls(
             frame=out,
             item_ids=pd.Index(item_ids, dtype="string", name=ITEM_ID),
@@ -382,3 +380,16 @@ def _sort_values(values: list[str]) -> list[str]:
         return sorted(values, key=float)
     except ValueError:
         return sorted(values)
+
+
+def types_by_code(
+    labeler_types: Mapping[str, str] | None, labeler_ids: pd.Index
+) -> tuple[str, ...]:
+    """:attr:`LabelTable.labeler_types` from labeler id -> type (absent: human).
+
+    Empty when no labeler is a model: an input without judges keeps the tables it had
+    before labeler types existed.
+    """
+    if not labeler_types or not any(t == "model" for t in labeler_types.values()):
+        return ()
+    return tuple(labeler_types.get(str(i), "human") for i in labeler_ids)

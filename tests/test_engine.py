@@ -136,12 +136,15 @@ def _csv(tmp_path: Path, body: str) -> Path:
     return p
 
 
-def _problems(path: Path, engine: str) -> list[tuple[Any, ...]]:
+def _problems(
+    path: Path, engine: str, examples: bool = False, **options: Any
+) -> list[tuple[Any, ...]]:
     with pytest.raises(InputError) as exc:
-        read_labels(path, engine=engine)
+        read_labels(path, engine=engine, **options)
     assert str(path) in str(exc.value)
     return [
         (str(p.check), p.column, p.count, p.rows, p.message, p.hint, str(p.severity))
+        + ((p.examples,) if examples else ())
         for p in exc.value.problems
     ]
 
@@ -294,6 +297,14 @@ def test_spark_equals_memory_on_the_sample(spark: Any, memory_audits: dict[str, 
     assert _close(memory_audits["labels.parquet"], got) == []
 
 
+def test_spark_reads_llm_judge_types(spark: Any, judge_audit: dict[str, Any]) -> None:
+    path = SAMPLE / "judges.csv"
+    ing = read_labels(path, engine="spark")
+    _same_types(read_labels(path, engine="memory"), ing)
+    assert ing.table.has_judges
+    assert _close(judge_audit, _json(audit_ingested(ing, load_policy()))) == []
+
+
 def test_spark_reads_a_catalog_table(spark: Any) -> None:
     """``--engine spark NAME``: a table of the session's catalog is the source, rows numbered."""
     from evalaudit.engine.query import SparkBackend
@@ -381,23 +392,129 @@ def test_duckdb_sniffs_the_delimiter_and_refuses_exports(tmp_path: Path) -> None
     assert "--engine memory" in exc.value.problems[0].hint
 
 
-def test_llm_judge_types_are_never_lost_by_the_sql_ingest(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The SQL ingest does not read labeler types yet: it must say so, not drop them.
+# ------------------------------------------------------------------ LLM judges
+def _same_types(a: Any, b: Any) -> None:
+    """The labeler types, families and their note, as well as the table."""
+    _same_table(a, b)
+    assert a.table.labeler_types == b.table.labeler_types
+    assert list(a.table.judge_family.items()) == list(b.table.judge_family.items())
+    assert a.labeler_type_in_data == b.labeler_type_in_data
+    assert [n for n in a.notes if not n.startswith("engine:")] == [
+        n for n in b.notes if not n.startswith("engine:")
+    ]
 
-    Asked for by name it refuses the input with the fix; chosen automatically (a big file)
-    the in-memory ingest takes over and the judges are the file's.
-    """
-    pytest.importorskip("duckdb")
-    with pytest.raises(InputError, match="does not support a 'labeler_type' column"):
-        read_labels(SAMPLE / "judges.csv", engine="duckdb")
-    with pytest.raises(InputError, match="does not support --judges"):
-        read_labels(SAMPLE / "labels.csv", engine="duckdb", judges=["lab01*"])
-    monkeypatch.setattr("evalaudit.engine.choose_engine", lambda path, requested="auto": "duckdb")
-    ing = read_labels(SAMPLE / "judges.csv")
-    assert ing.table.has_judges and set(ing.table.labeler_ids[ing.table.is_judge]) == {
-        "judge-a",
-        "judge-b",
-    }
+
+def _without_types(tmp_path: Path) -> Path:
+    """The judge sample without its labeler_type column (judge_family kept)."""
+    df = pd.read_csv(SAMPLE / "judges.csv", dtype="string").drop(columns=["labeler_type"])
+    path = tmp_path / "untyped.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def judge_audit() -> dict[str, Any]:
+    return _json(audit(SAMPLE / "judges.csv", engine="memory"))
+
+
+def test_duckdb_reads_llm_judge_types_as_memory_does(judge_audit: dict[str, Any]) -> None:
+    """The labeler_type and judge_family columns: the same judges, families, notes, audit."""
+    path = SAMPLE / "judges.csv"
+    mem, duck = read_labels(path, engine="memory"), read_labels(path, engine="duckdb")
+    _same_types(mem, duck)
+    assert "engine: duckdb" in duck.notes
+    assert duck.table.labeler_types == ("human",) * 4 + ("model",) * 2
+    assert dict(duck.table.judge_family) == {"judge-a": "model-a", "judge-b": "model-b"}
+    assert duck.labeler_type_in_data and "labeler types from labeler_type" in duck.notes[0]
+    # labeler attributes, not item slices; and no row set aside
+    assert not {"labeler_type", "judge_family"} & set(duck.table.slice_columns)
+    assert duck.accounting.rows_used == duck.accounting.rows_read == 8800
+    got = _json(audit(path, engine="duckdb"))
+    assert _close(judge_audit, got) == []
+    # the comparison can fail: the judges are audited (an ingest blind to the types would
+    # give no judges table, no PPI headline and humans only)
+    assert len(judge_audit["judges"]) == 2 and judge_audit["headline"]["ppi"]
+    assert {lab["labeler_type"] for lab in judge_audit["labelers"]} == {"human", "model"}
+    moved = json.loads(json.dumps(got))
+    moved["judges"][0]["bias"] += 1e-6
+    assert _close(judge_audit, moved) != []
+
+
+def test_duckdb_takes_judges_globs_as_memory_does(tmp_path: Path) -> None:
+    """``--judges GLOB`` instead of the column: the same audit as the in-memory engine."""
+    path = _without_types(tmp_path)
+    mem = read_labels(path, engine="memory", judges=["judge-*"])
+    duck = read_labels(path, engine="duckdb", judges=["judge-*"])
+    _same_types(mem, duck)
+    assert duck.table.has_judges and not duck.labeler_type_in_data
+    assert "labeler types from --judges judge-*" in duck.notes[0]
+    want = _json(audit(path, engine="memory", judges=["judge-*"]))
+    got = _json(audit(path, engine="duckdb", judges=["judge-*"]))
+    assert _close(want, got) == []
+    assert len(want["judges"]) == 2 and want["headline"]["ppi"]
+    # judge_family alone names no judge: dropped in both engines, never a slice
+    plain = read_labels(path, engine="duckdb")
+    _same_types(read_labels(path, engine="memory"), plain)
+    assert not plain.table.has_judges and "judge_family" not in plain.table.slice_columns
+
+
+_JUDGE_HEADER = "item_id,labeler_id,label,labeler_type,judge_family\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "judges", "want"),
+    [
+        pytest.param(  # spellings nobody reads as a type (one with blanks), on more rows
+            # than are shown and interleaved: the first rows come from several groups
+            "i1,a,pass,human,\ni1,j,pass,robot,gpt\ni2,a,fail,LLM-ish,\n"
+            + "".join(f"i{k},j,pass,robot,gpt\n" for k in range(2, 5))
+            + "i5,j,fail, robot ,gpt\ni6,a,pass,,\n",
+            (),
+            [("labeler_type", "labeler_type", 6, (3, 4, 5, 6, 7))],
+            id="unknown-type",
+        ),
+        pytest.param(  # j is a model on two rows and a human on one
+            "i1,a,pass,human,\ni1,j,pass,model,gpt\ni2,j,fail,annotator,gpt\n"
+            "i2,a,fail,human,\ni3,j,pass,llm,gpt\n",
+            (),
+            [("labeler_type", "labeler_type", 3, (3, 4, 6))],
+            id="typed-both-ways",
+        ),
+        pytest.param(
+            "i1,a,pass,human,\ni1,j,pass,model,gpt\ni2,j,fail,model,claude\n",
+            (),
+            [("labeler_type", "judge_family", 2, (3, 4))],
+            id="two-families",
+        ),
+        pytest.param(
+            "i1,a,pass,human,\ni1,j,pass,model,gpt\n",
+            ("gpt-*", "a"),
+            [("labeler_type", "labeler_id", 0, ()), ("labeler_type", "labeler_type", 1, ())],
+            id="glob-matches-nobody-and-glob-names-a-human",
+        ),
+    ],
+)
+def test_duckdb_labeler_type_errors_are_the_memory_engines(
+    tmp_path: Path, body: str, judges: tuple[str, ...], want: list[tuple[Any, ...]]
+) -> None:
+    """Same check, column, count, rows, message, hint and examples as in memory."""
+    p = tmp_path / "judged.csv"
+    p.write_text(_JUDGE_HEADER + body)
+    got = _problems(p, "duckdb", examples=True, judges=list(judges))
+    assert got == _problems(p, "memory", examples=True, judges=list(judges))
+    assert [g[:4] for g in got] == want
+
+
+def test_cli_duckdb_bad_labeler_type_exits_2(run_cli: Any, tmp_path: Path) -> None:
+    df = pd.read_csv(SAMPLE / "judges.csv", dtype="string")
+    df.loc[7, "labeler_type"] = "robot"
+    path = tmp_path / "robot.csv"
+    df.to_csv(path, index=False)
+    runs = {e: run_cli("audit", path, "--engine", e, "-q") for e in ("memory", "duckdb")}
+    for r in runs.values():
+        assert r.code == 2
+        assert "column 'labeler_type'" in r.err and "unknown labeler type" in r.err
+    assert runs["duckdb"].err == runs["memory"].err
 
 
 def test_python_dash_c_run_is_not_ended_by_pyspark() -> None:

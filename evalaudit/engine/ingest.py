@@ -6,9 +6,11 @@ the file is scanned by the engine (DuckDB out of core, or Spark) and only two ki
 results come back to Python:
 
 - **small tables**: the label values and their counts, the distinct values of each
-  item attribute, the distinct timestamp strings, per-check counts and first rows. The
-  decisions made on them (label spellings, the label spec, slice detection, timestamp
-  parsing) call the same functions as the in-memory path, so the table is the same;
+  item attribute, the distinct timestamp strings, the (labeler, labeler type, judge
+  family) combinations with their counts and first rows, per-check counts and first rows.
+  The decisions made on them (label spellings, the label spec, slice detection,
+  timestamp parsing, labeler types and ``--judges``) call the same functions as the
+  in-memory path, so the table, its notes and its errors are the same;
 - **the encoded columns**: per used row the item code (first-appearance order, as
   ``pd.factorize``), the labeler code (sorted ids), the label code, the source row, the
   timestamp in nanoseconds and each attribute's category code: about 30 bytes a row,
@@ -19,7 +21,8 @@ why the figures equal the in-memory engine's (tests/test_engine.py, 1e-9).
 
 What the SQL ingest does not do (it raises :class:`Unsupported`, and the dispatcher
 falls back to the in-memory engine when the engine was chosen automatically): side
-tables (``--items``/``--labelers``), a ``version`` or ``gold`` column, ``--skip-invalid``,
+tables (``--items``/``--labelers``, so a labeler type comes from the label file's
+``labeler_type`` column or ``--judges``), a ``version`` or ``gold`` column, ``--skip-invalid``,
 ``--duplicates keep-last``, labeling-tool exports and compressed files other than gzip.
 """
 
@@ -65,6 +68,13 @@ from evalaudit.table import (
     SCORE,
     VALUE,
     LabelTable,
+    types_by_code,
+)
+from evalaudit.validate.labeler_types import (
+    COUNT,
+    FIRST_ROWS,
+    LabelerTypes,
+    labeler_types_from_groups,
 )
 from evalaudit.validate.labels import (
     spec_from_counts,
@@ -145,7 +155,7 @@ def _ingest_sql(
     q = _Queries(backend, path, row_label)
     types = backend.column_types()
     columns = _mapped_columns(types, opts, path)
-    for col in (VERSION, GOLD, LABELER_TYPE, JUDGE_FAMILY):
+    for col in (VERSION, GOLD):
         if col in columns:
             raise Unsupported(f"a '{col}' column")
     select = ", ".join(f"{q.id(src)} AS {q.id(canon)}" for canon, src in columns.items())
@@ -237,13 +247,22 @@ def _ingest_sql(
             problems += q.conflicting(c)
     if ts_kind == "text":
         problems += _timestamp_map(backend, q)
-    slices, slice_note = _slice_columns(columns, opts, q, problems)
+    labeler_types = None
+    if LABELER_TYPE in columns or opts.judges:
+        labeler_types = labeler_types_from_groups(
+            q.labeler_groups(columns), opts.judges, problems, str(path)
+        )
+    if labeler_types is not None and labeler_types.note:
+        notes.append(labeler_types.note)
+    # they describe labelers, not items: as in memory, where they have left the frame by now
+    item_columns = {c: s for c, s in columns.items() if c not in (LABELER_TYPE, JUDGE_FAMILY)}
+    slices, slice_note = _slice_columns(item_columns, opts, q, problems)
     problems += _consistency_warnings(columns, q, ts_kind)
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
         raise InputError(path, problems, row_label=row_label)
 
-    table = _encode(backend, q, spec, slices, columns, ts_kind)
+    table = _encode(backend, q, spec, slices, columns, ts_kind, labeler_types)
     if not duplicates and _has_repeated_pairs(table):
         raise _Repeated
     acc = Accounting(
@@ -270,6 +289,7 @@ def _ingest_sql(
         row_label=row_label,
         side_files={},
         notes=tuple(notes),
+        labeler_type_in_data=LABELER_TYPE in columns,
     )
 
 
@@ -285,9 +305,6 @@ def _refuse_unsupported(opts: IngestOptions) -> None:
         raise Unsupported("--duplicates keep-last")
     if opts.control is not None:
         raise Unsupported("--control (labeling-tool exports)")
-    if opts.judges:
-        # labeler types are read by evalaudit.validate.labeler_types, not as queries yet
-        raise Unsupported("--judges (LLM-judge labeler types)")
 
 
 def _check_file(path: str, opts: IngestOptions) -> str:
@@ -552,6 +569,25 @@ class _Queries:
             )
         ]
 
+    def labeler_groups(self, columns: dict[str, str]) -> pd.DataFrame:
+        """:func:`evalaudit.validate.labeler_types.labeler_groups` as one group-by query.
+
+        A few rows per labeler whatever the file's size: the labeler-type decisions then
+        run in pandas on the same table as in memory.
+        """
+        keys = [c for c in (LABELER_ID, LABELER_TYPE, JUDGE_FAMILY) if c in columns]
+        exprs = [f"CAST({self.id(c)} AS STRING)" for c in keys]
+        select = ", ".join(f"{e} AS {self.id(c)}" for e, c in zip(exprs, keys, strict=True))
+        t = self.b.frame(
+            f"SELECT {select}, count(*) AS {COUNT}, "
+            f"{self.b.smallest('_row', MAX_ROWS_SHOWN)} AS {FIRST_ROWS}, min(_row) AS _first "
+            f"FROM {CLEAN} GROUP BY {', '.join(exprs)} ORDER BY _first"
+        )
+        out = pd.DataFrame({c: t[c].astype(object).where(t[c].notna(), None) for c in keys})
+        out[COUNT] = t[COUNT].astype(np.int64)
+        out[FIRST_ROWS] = [tuple(int(r) for r in rows) for rows in t[FIRST_ROWS]]
+        return out
+
     def distinct(self, col: str) -> list[Any]:
         """The distinct values of ``col`` as text (None for missing)."""
         return self.distinct_many([col])[col]
@@ -735,6 +771,7 @@ def _encode(
     slices: tuple[str, ...],
     columns: dict[str, str],
     ts_kind: str | None,
+    labeler_types: LabelerTypes | None = None,
 ) -> LabelTable:
     """The LabelTable's columns as codes, computed by the engine, streamed into numpy."""
     i, lab, v = q.id(ITEM_ID), q.id(LABELER_ID), q.id(LABEL)
@@ -852,7 +889,9 @@ def _encode(
     order = np.argsort(codes, kind="stable")
     where = order[np.searchsorted(codes[order], uniq)]
     item_ids = ids_by_code.column("item_id").take(pa.array(where)).combine_chunks()
-    return _table(arrays, item_ids, labelers, spec, slices, attrs, attr_cats, ts_kind)
+    return _table(
+        arrays, item_ids, labelers, spec, slices, attrs, attr_cats, ts_kind, labeler_types
+    )
 
 
 def _table(
@@ -864,6 +903,7 @@ def _table(
     attrs: list[str],
     attr_cats: dict[str, list[str]],
     ts_kind: str | None,
+    labeler_types: LabelerTypes | None = None,
 ) -> LabelTable:
     """A LabelTable with the columns and dtypes of :meth:`LabelTable.build`."""
     kind = spec.kind
@@ -895,12 +935,17 @@ def _table(
     for k, col in enumerate(attrs, start=1):
         out[col] = pd.Categorical.from_codes(arrays[f"a{k}"], categories=attr_cats[col])
     ids = pd.array(item_ids, dtype="string") if len(item_ids) else pd.array([], dtype="string")
+    lab_index = pd.Index(pd.array(labelers, dtype="string"), name=LABELER_ID)
     return LabelTable(
         frame=out,
         item_ids=pd.Index(ids, dtype="string", name=ITEM_ID),
-        labeler_ids=pd.Index(pd.array(labelers, dtype="string"), name=LABELER_ID),
+        labeler_ids=lab_index,
         kind=kind,
         categories=cats,
         positive=positive,
         slice_columns=slices,
+        labeler_types=types_by_code(
+            labeler_types.types if labeler_types is not None else None, lab_index
+        ),
+        judge_family=dict(labeler_types.family) if labeler_types is not None else {},
     )

@@ -80,6 +80,10 @@ class Backend(ABC):
         """A 64-bit hash of a string expression (deterministic within one session)."""
 
     @abstractmethod
+    def smallest(self, expr: str, n: int) -> str:
+        """An aggregate: the ``n`` smallest values of ``expr`` in the group, as a list, ascending."""
+
+    @abstractmethod
     def column_types(self) -> dict[str, str]:
         """The source's column names and their SQL types (upper case)."""
 
@@ -184,6 +188,9 @@ class DuckDBBackend(Backend):
     def hash64(self, expr: str) -> str:
         return f"hash({expr})"
 
+    def smallest(self, expr: str, n: int) -> str:
+        return f"min({expr}, {int(n)})"  # a bounded heap per group, not a list of its rows
+
     def column_types(self) -> dict[str, str]:
         rows = self.con.sql(f"DESCRIBE SELECT * FROM {SOURCE}").fetchall()
         return {str(r[0]): str(r[1]).upper() for r in rows if r[0] != "_row"}
@@ -279,6 +286,12 @@ class SparkBackend(Backend):
 
     def hash64(self, expr: str) -> str:
         return f"xxhash64({expr})"
+
+    def smallest(self, expr: str, n: int) -> str:
+        major, minor = (int(x) for x in self.spark.version.split(".")[:2])
+        if (major, minor) >= (4, 2):  # min_by's bound k: no list of the group's rows
+            return f"min_by({expr}, {expr}, {int(n)})"
+        return f"slice(array_sort(collect_list({expr})), 1, {int(n)})"
 
     def column_types(self) -> dict[str, str]:
         df = self.spark.table(SOURCE)

@@ -44,9 +44,9 @@ from evalaudit.contract import (
 )
 
 __all__ = [
-    "ROWS",
+    "COUNT",
+    "FIRST_ROWS",
     "LabelerTypes",
-    "N",
     "labeler_groups",
     "labeler_types_from_groups",
     "normalise_types",
@@ -57,8 +57,8 @@ __all__ = [
 #: Columns of the small table (:func:`labeler_groups`) besides the labeler columns:
 #: the group's row count and its first :data:`~evalaudit.contract.MAX_ROWS_SHOWN` row
 #: numbers (a tuple, ascending).
-N = "n"
-ROWS = "rows"
+COUNT = "n"
+FIRST_ROWS = "rows"
 
 _KNOWN = ", ".join(sorted(LABELER_TYPE_SYNONYMS))
 _HINT = (
@@ -88,12 +88,12 @@ def _first_rows(groups: pd.DataFrame, mask: np.ndarray) -> tuple[int, ...]:
     Each group keeps its first MAX_ROWS_SHOWN rows, so the union's first ones are
     among them; the frame is in row order (the file's).
     """
-    picked = sorted(int(r) for rows in groups[ROWS][mask] for r in rows)
+    picked = sorted(int(r) for rows in groups[FIRST_ROWS][mask] for r in rows)
     return tuple(picked[:MAX_ROWS_SHOWN])
 
 
 def _count(groups: pd.DataFrame, mask: np.ndarray) -> int:
-    return int(groups[N].to_numpy()[mask].sum())
+    return int(groups[COUNT].to_numpy()[mask].sum())
 
 
 def _unknown_problem(groups: pd.DataFrame, bad: np.ndarray, where: str) -> Problem:
@@ -125,7 +125,8 @@ def labeler_groups(frame: pd.DataFrame) -> pd.DataFrame:
 
     One row per distinct (``labeler_id``, ``labeler_type``, ``judge_family``) as written
     (the columns the frame has; missing values kept as a value of their own), in order of
-    first appearance, with :data:`N` and :data:`ROWS` (row numbers from the frame's index).
+    first appearance, with :data:`COUNT` and :data:`FIRST_ROWS` (row numbers: the frame's
+    index).
     """
     keys = [c for c in (LABELER_ID, LABELER_TYPE, JUDGE_FAMILY) if c in frame.columns]
     return _groups(frame, keys)
@@ -134,7 +135,7 @@ def labeler_groups(frame: pd.DataFrame) -> pd.DataFrame:
 def _groups(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     sub = frame[keys]
     if not len(sub):
-        return pd.DataFrame({**{k: sub[k] for k in keys}, N: [], ROWS: []})
+        return pd.DataFrame({**{k: sub[k] for k in keys}, COUNT: [], FIRST_ROWS: []})
     code = sub.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
     n = np.bincount(code)
     # the first rows of each group, in frame order: a stable sort keeps it within a group
@@ -142,8 +143,8 @@ def _groups(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     starts = np.concatenate([[0], np.cumsum(n)[:-1]])
     index = frame.index.to_numpy()
     out = sub.iloc[order[starts]].reset_index(drop=True)
-    out[N] = n.astype(np.int64)
-    out[ROWS] = [
+    out[COUNT] = n.astype(np.int64)
+    out[FIRST_ROWS] = [
         tuple(int(r) for r in index[order[a : a + min(k, MAX_ROWS_SHOWN)]])
         for a, k in zip(starts, n, strict=True)
     ]
