@@ -167,6 +167,23 @@ def test_duckdb_errors_are_the_memory_engines(
     assert [(g[0], g[3]) for g in got] == [(check, rows)]
 
 
+def test_duckdb_reports_every_error_of_a_file_with_repeated_pairs(tmp_path: Path) -> None:
+    """Another error and repeated (item, labeler) pairs: the conflicting pair is reported
+    too, and an identical duplicate (set aside) is not counted, as in memory."""
+    p = _csv(
+        tmp_path,
+        "i1,a,pass,2026-01-01T00:00:00Z\ni1,a,pass,2026-01-01T00:00:00Z\n"
+        "i2,a,maybe,2026-01-02T00:00:00Z\ni2,b,maybe,2026-01-02T00:00:00Z\n"
+        "i3,a,fail,2026-01-03T00:00:00Z\ni3,a,pass,2026-01-04T00:00:00Z\n",
+    )
+    got = _problems(p, "duckdb", examples=True, labels=["pass", "fail"])
+    assert got == _problems(p, "memory", examples=True, labels=["pass", "fail"])
+    assert [(g[0], g[2], g[3]) for g in got] == [
+        ("label_value", 2, (4, 5)),
+        ("duplicate", 2, (6, 7)),
+    ]
+
+
 def test_duckdb_missing_column_and_mapping(tmp_path: Path) -> None:
     p = tmp_path / "nolabel.csv"
     p.write_text("item_id,labeler_id,verdict\ni1,a,pass\n")
@@ -491,6 +508,12 @@ _JUDGE_HEADER = "item_id,labeler_id,label,labeler_type,judge_family\n"
             ("gpt-*", "a"),
             [("labeler_type", "labeler_id", 0, ()), ("labeler_type", "labeler_type", 1, ())],
             id="glob-matches-nobody-and-glob-names-a-human",
+        ),
+        pytest.param(  # an identical duplicate (set aside) is not counted in the error
+            "i1,a,pass,human,\ni1,j,pass,robot,gpt\ni1,j,pass,robot,gpt\ni2,a,fail,human,\n",
+            (),
+            [("labeler_type", "labeler_type", 1, (4,))],
+            id="unknown-type-and-identical-duplicate",
         ),
     ],
 )

@@ -260,6 +260,10 @@ def _ingest_sql(
     problems += _consistency_warnings(columns, q, ts_kind)
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
+        if not duplicates and q.has_repeated_pairs():
+            # the counts above included identical duplicates and no conflicting pair was
+            # looked for: the memory engine's errors come from the second pass
+            raise _Repeated
         raise InputError(path, problems, row_label=row_label)
 
     table = _encode(backend, q, spec, slices, columns, ts_kind, labeler_types)
@@ -538,6 +542,16 @@ class _Queries:
         if not n:
             return []
         return [Problem(c.check, LABEL, n, self.first_rows(CLEAN, where), c.message, c.hint)]
+
+    def has_repeated_pairs(self) -> bool:
+        """Whether some (item, labeler) pair has several rows in ``clean``."""
+        i, lab = self.id(ITEM_ID), self.id(LABELER_ID)
+        return bool(
+            self.b.scalar(
+                f"SELECT count(*) FROM (SELECT {i} FROM {CLEAN} GROUP BY {i}, {lab} "
+                "HAVING count(*) > 1 LIMIT 1) r"
+            )
+        )
 
     def conflicting(self, c: Any) -> list[Problem]:
         i, lab, v = self.id(ITEM_ID), self.id(LABELER_ID), self.id(LABEL)
