@@ -446,6 +446,9 @@ def test_duckdb_reads_llm_judge_types_as_memory_does(judge_audit: dict[str, Any]
     # labeler attributes, not item slices; and no row set aside
     assert not {"labeler_type", "judge_family"} & set(duck.table.slice_columns)
     assert duck.accounting.rows_used == duck.accounting.rows_read == 8800
+    slice_error = _problems(path, "duckdb", slices=["labeler_type"])
+    assert slice_error == _problems(path, "memory", slices=["labeler_type"])
+    assert slice_error[0][4] == "--slice labeler_type: no such column"
     got = _json(audit(path, engine="duckdb"))
     assert _close(judge_audit, got) == []
     # the comparison can fail: the judges are audited (an ingest blind to the types would
