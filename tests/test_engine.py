@@ -322,6 +322,27 @@ def test_spark_reads_llm_judge_types(spark: Any, judge_audit: dict[str, Any]) ->
     assert _close(judge_audit, _json(audit_ingested(ing, load_policy()))) == []
 
 
+@pytest.mark.parametrize("version", ["4.0.1", "4.2.0"])
+def test_spark_smallest_rows_per_group(
+    spark: Any, version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first rows of a group: collect_list before Spark 4.2, min_by's bound k from it."""
+    from evalaudit.engine.query import SparkBackend
+
+    b = SparkBackend(spark)
+    installed = tuple(int(v) for v in spark.version.split(".")[:2])
+    monkeypatch.setattr(type(spark), "version", property(lambda self: version))
+    expr = b.smallest("x", 3)
+    monkeypatch.undo()
+    assert ("min_by" in expr) == (version == "4.2.0")
+    if "min_by" in expr and installed < (4, 2):
+        return  # this Spark has no min_by(x, ord, k) to run
+    rows = [(k % 2, x) for k, x in enumerate([9, 4, 7, 1, 3, 8, 2, 6])]
+    spark.createDataFrame(rows, "g int, x long").createOrReplaceTempView("smallest_t")
+    got = b.table(f"SELECT g, {expr} AS r FROM smallest_t GROUP BY g ORDER BY g").to_pylist()
+    assert got == [{"g": 0, "r": [2, 3, 7]}, {"g": 1, "r": [1, 4, 6]}]
+
+
 def test_spark_reads_a_catalog_table(spark: Any) -> None:
     """``--engine spark NAME``: a table of the session's catalog is the source, rows numbered."""
     from evalaudit.engine.query import SparkBackend

@@ -288,8 +288,11 @@ class SparkBackend(Backend):
         return f"xxhash64({expr})"
 
     def smallest(self, expr: str, n: int) -> str:
-        major, minor = (int(x) for x in self.spark.version.split(".")[:2])
-        if (major, minor) >= (4, 2):  # min_by's bound k: no list of the group's rows
+        import re
+
+        found = re.match(r"(\d+)\.(\d+)", self.spark.version)
+        version = (int(found[1]), int(found[2])) if found else (0, 0)
+        if version >= (4, 2):  # min_by's bound k: no list of the group's rows
             return f"min_by({expr}, {expr}, {int(n)})"
         return f"slice(array_sort(collect_list({expr})), 1, {int(n)})"
 
