@@ -73,3 +73,20 @@ def test_row_accounting_is_a_real_error(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(ingest_module, "Accounting", Off)
     with pytest.raises(RuntimeError, match="row accounting does not add up"):
         v.ingest(str(SAMPLE / "labels.csv"))
+
+
+def test_labeler_types_leave_an_untyped_frame_as_it_is():
+    """No labeler_type / judge_family column and no --judges: the frame comes back itself.
+    A new frame (``drop(columns=[])``) shares the reader's blocks, and the writes after it
+    copied them: 10^7 labels peaked ~0.9 GB higher in the ingest."""
+    import pandas as pd
+
+    from evalaudit.validate.labeler_types import read_labeler_types
+
+    frame = pd.DataFrame({"item_id": ["a", "b"], "labeler_id": ["x", "y"], "label": ["1", "0"]})
+    problems: list = []
+    out, types = read_labeler_types(frame, (), problems, "labels.csv")
+    assert out is frame and types is None and not problems
+    typed = frame.assign(labeler_type=["human", "model"])
+    out, types = read_labeler_types(typed, (), problems, "labels.csv")
+    assert "labeler_type" not in out.columns and types is not None and not problems
