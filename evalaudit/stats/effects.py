@@ -452,9 +452,12 @@ def fit_effects(
         )
         yc = y - ybar[units.unit]
         z_l = np.bincount(lab, weights=yc, minlength=L)
-        base = (key, n_lab, m_ll, yc, z_l)
+        del yc
+        # the unit means, not the centred scores: the cells' part of z needs their rows only,
+        # and a per-label array held through every fit is 8 bytes a label
+        base = (key, n_lab, m_ll, ybar, z_l)
         units.cache["labelers"] = base
-    _, n_lab, m_ll, yc, z_l = base
+    _, n_lab, m_ll, ybar, z_l = base
     n_cell = np.bincount(ck[has_cell], minlength=n_cells).astype(np.float64)
     n_param = np.concatenate([n_lab, n_cell])
     m_mat = np.zeros((P, P))
@@ -474,7 +477,12 @@ def fit_effects(
         m_mat[L:, :L] = m_kl
         m_mat[:L, L:] = m_kl.T
         z = np.concatenate(
-            [z_l, np.bincount(ck[has_cell], weights=yc[has_cell], minlength=n_cells)]
+            [
+                z_l,
+                np.bincount(
+                    ck[has_cell], weights=_centred(y, ybar, units.unit, has_cell), minlength=n_cells
+                ),
+            ]
         )
 
     # identifiable labelers and their connected components
@@ -599,6 +607,11 @@ def fit_effects(
         cell_row=ck,
         extra=extra,
     )
+
+
+def _centred(y: np.ndarray, ybar: np.ndarray, unit: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``y - ybar[unit]`` on ``rows`` only (a mask): the same numbers as the full array's."""
+    return y[rows] - ybar[unit[rows]]
 
 
 def _meat(
