@@ -136,12 +136,20 @@ def _csv(tmp_path: Path, body: str) -> Path:
     return p
 
 
-def _problems(
-    path: Path, engine: str, examples: bool = False, **options: Any
-) -> list[tuple[Any, ...]]:
+def _raised(path: Path, engine: str, **options: Any) -> InputError:
     with pytest.raises(InputError) as exc:
         read_labels(path, engine=engine, **options)
-    assert str(path) in str(exc.value)
+    return exc.value
+
+
+def _problems(
+    path: Path, engine: str, examples: bool = False, named: Path | None = None, **options: Any
+) -> list[tuple[Any, ...]]:
+    """The errors reading ``path``, which must name ``named`` (default ``path``) and its
+    line numbering."""
+    with pytest.raises(InputError) as exc:
+        read_labels(path, engine=engine, **options)
+    assert exc.value.path == str(named or path) and str(named or path) in str(exc.value)
     return [
         (str(p.check), p.column, p.count, p.rows, p.message, p.hint, str(p.severity))
         + ((p.examples,) if examples else ())
@@ -196,10 +204,10 @@ def test_duckdb_missing_column_and_mapping(tmp_path: Path) -> None:
 
 
 def test_unsupported_options_fall_back_or_say_so(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="--engine duckdb does not support --skip-invalid"):
-        read_labels(SAMPLE / "labels.csv", engine="duckdb", skip_invalid=True)
+    with pytest.raises(InputError, match="--engine duckdb does not support --duplicates keep"):
+        read_labels(SAMPLE / "labels.csv", engine="duckdb", duplicates="keep-last")
     # chosen automatically: the in-memory ingest takes over, and the note says why
-    ing = read_labels(SAMPLE / "labels.csv", engine="memory", skip_invalid=True)
+    ing = read_labels(SAMPLE / "labels.csv", engine="memory", duplicates="keep-last")
     assert ing.table.n_labels > 0
 
 
@@ -582,3 +590,199 @@ def test_python_dash_c_run_is_not_ended_by_pyspark() -> None:
     assert p.returncode == 1, (p.stdout, p.stderr)
     assert "BLOCK" in p.stdout
     assert "FutureWarning" not in p.stderr
+
+
+# ------------------------------------------------------------------ side tables, --skip-invalid
+def _split_sample(tmp_path: Path) -> dict[str, Path]:
+    """The judge sample as a label file, an items table and a labelers table.
+
+    The items table lacks one item and the labelers table one human labeler (rows the
+    side_table_match warning counts), and has an item the label file does not use; the
+    labelers table brings labeler_type and judge_family.
+    """
+    df = pd.read_csv(SAMPLE / "judges.csv", dtype="string")
+    items = df[["item_id", "category", "failure_mode", "model"]].drop_duplicates("item_id")
+    items = items[items["item_id"] != df["item_id"].iloc[40]]
+    items = pd.concat(
+        [items, pd.DataFrame({"item_id": ["unused"], "category": ["math"]})], ignore_index=True
+    )
+    labelers = df[["labeler_id", "vendor", "labeler_type", "judge_family"]].drop_duplicates(
+        "labeler_id"
+    )
+    missing_labeler = df.loc[df["labeler_type"] == "human", "labeler_id"].iloc[7]
+    labelers = labelers[labelers["labeler_id"] != missing_labeler]
+    out = {
+        "labels": tmp_path / "labels.csv",
+        "items": tmp_path / "items.csv",
+        "labelers": tmp_path / "labelers.csv",
+    }
+    df[["item_id", "labeler_id", "label", "timestamp", "batch"]].to_csv(out["labels"], index=False)
+    items.to_csv(out["items"], index=False)
+    labelers.to_csv(out["labelers"], index=False)
+    return out
+
+
+def test_duckdb_joins_side_tables_as_memory_does(tmp_path: Path) -> None:
+    """--items and --labelers: the same table, types, warnings, hashes and audit JSON."""
+    f = _split_sample(tmp_path)
+    kw = {"items": f["items"], "labelers": f["labelers"]}
+    mem = read_labels(f["labels"], engine="memory", **kw)
+    duck = read_labels(f["labels"], engine="duckdb", **kw)
+    _same_types(mem, duck)
+    assert duck.side_files == mem.side_files and set(duck.side_files) == {"items", "labelers"}
+    # the comparison can fail: the side tables' attributes are slices, labeler groups, types
+    assert duck.table.slice_columns == ("category", "failure_mode")
+    assert {"vendor", "model"} <= set(duck.table.frame.columns)
+    assert duck.table.has_judges and not duck.labeler_type_in_data
+    assert "the labelers table" in duck.notes[0]
+    assert [w.check for w in duck.warnings if w.check == "side_table_match"] == [
+        "side_table_match"
+    ] * 2
+    want = _json(audit(f["labels"], engine="memory", **kw))
+    got = _json(audit(f["labels"], engine="duckdb", **kw))
+    assert _close(want, got) == []
+    assert len(want["judges"]) == 2 and want["agreement"]["per_vendor"]
+    moved = json.loads(json.dumps(got))
+    moved["input"]["slice_columns"] = ["category"]
+    assert _close(want, moved) != []
+
+
+def _side_case(tmp_path: Path, case: str) -> tuple[Path, dict[str, Path]]:
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "item_id,labeler_id,label,topic\ni1,a,pass,x\ni1,b,fail,x\ni2,a,pass,y\n"
+        "i3,b,pass,y\ni3,c,fail,y\n"
+    )
+    items = tmp_path / "items.csv"
+    labelers = tmp_path / "labelers.csv"
+    items.write_text("item_id,category\ni1,math\ni2,code\ni3,code\n")
+    labelers.write_text("labeler_id,vendor,labeler_type\na,acme,human\nb,bolt,human\nc,bolt,llm\n")
+    if case == "duplicate-key":
+        items.write_text("item_id,category\ni1,math\ni2,code\ni1,code\ni3,math\n")
+    elif case == "overlapping-column":
+        items.write_text("item_id,topic\ni1,math\ni2,code\ni3,code\n")
+    elif case == "overlap-between-side-tables":
+        labelers.write_text("labeler_id,category\na,x\nb,y\nc,z\n")
+    elif case == "bad-labeler-type":
+        labelers.write_text("labeler_id,labeler_type\na,human\nb,martian\nc,llm\n")
+    elif case == "no-key-in-side-table":
+        items.write_text("id,category\ni1,math\n")
+    elif case == "no-key-in-label-file":
+        labels.write_text("item,labeler_id,label\ni1,a,pass\ni2,b,fail\n")
+    elif case == "blank-label-and-missing-key":  # the warning rides along with the error
+        labels.write_text("item_id,labeler_id,label\ni1,a,pass\ni9,b,\ni2,a,fail\n")
+    elif case == "bad-label-and-missing-labeler":
+        labels.write_text("item_id,labeler_id,label\ni1,a,pass\ni1,z,fail\ni2,a,maybe\ni2,b,fail\n")
+    return labels, {"items": items, "labelers": labelers}
+
+
+@pytest.mark.parametrize(
+    ("case", "where", "want"),
+    [
+        ("duplicate-key", "items", [("unique_key", "item_id", 2, (2, 4))]),
+        ("overlapping-column", "items", [("column_clash", "topic", 0, ())]),
+        ("overlap-between-side-tables", "labelers", [("column_clash", "category", 0, ())]),
+        ("bad-labeler-type", "labelers", [("labeler_type", "labeler_type", 1, (3,))]),
+        ("no-key-in-side-table", "items", [("column_exists", "item_id", 0, ())]),
+        ("no-key-in-label-file", "labels", [("column_exists", "item_id", 0, ())]),
+        (
+            "blank-label-and-missing-key",
+            "labels",
+            [("side_table_match", "item_id", 1, (3,)), ("not_null", "label", 1, (3,))],
+        ),
+        (
+            "bad-label-and-missing-labeler",
+            "labels",
+            [("side_table_match", "labeler_id", 1, (3,)), ("label_value", "label", 1, (4,))],
+        ),
+    ],
+)
+def test_duckdb_side_table_errors_are_the_memory_engines(
+    tmp_path: Path, case: str, where: str, want: list[tuple[Any, ...]]
+) -> None:
+    """The file named, check, column, count, rows, message, hint and examples as in memory."""
+    labels, side = _side_case(tmp_path, case)
+    named = labels if where == "labels" else side[where]
+    opts = {"examples": True, "named": named, "labels": ["pass", "fail"], **side}
+    got = _problems(labels, "duckdb", **opts)
+    assert got == _problems(labels, "memory", **opts)
+    assert [g[:4] for g in got] == want
+    # the rows are the named file's lines, and so are said to be (line 3, not row 3)
+    said = {
+        e: str(_raised(labels, e, labels=["pass", "fail"], **side)) for e in ("memory", "duckdb")
+    }
+    assert said["duckdb"] == said["memory"]
+
+
+def test_duckdb_side_tables_without_errors_warn_as_memory_does(tmp_path: Path) -> None:
+    """Ids missing from a side table: the same warning (count, rows, examples) in both."""
+    labels, side = _side_case(tmp_path, "")
+    side["items"].write_text("item_id,category\ni1,math\n")  # i2 and i3 are missing
+    mem = read_labels(labels, engine="memory", **side)
+    duck = read_labels(labels, engine="duckdb", **side)
+    _same_types(mem, duck)
+    (w,) = duck.warnings
+    assert (w.check, w.count, w.rows, w.examples) == (
+        "side_table_match",
+        3,
+        (4, 5, 6),
+        ("i2", "i3"),
+    )
+    assert duck.table.labeler_types == ("human", "human", "model")
+
+
+def _blanks(tmp_path: Path) -> Path:
+    """The sample with blank item ids, labeler ids and labels (some whitespace only)."""
+    lines = (SAMPLE / "labels.csv").read_text().splitlines()
+    for k, (col, blank) in enumerate(
+        [(0, ""), (1, ""), (2, ""), (2, "  "), (2, "\t"), (0, " "), (1, "\u3000"), (0, "")]
+    ):
+        cells = lines[10 + 37 * k].split(",")
+        cells[col] = blank
+        if k == 7:
+            cells[2] = ""  # blank in two columns: counted once, as a blank item_id
+        lines[10 + 37 * k] = ",".join(cells)
+    lines.append(lines[200])  # an identical duplicate, set aside too
+    path = tmp_path / "blanks.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_duckdb_skip_invalid_sets_the_same_rows_aside(tmp_path: Path) -> None:
+    path = _blanks(tmp_path)
+    for engine in ("memory", "duckdb"):  # without it: the blank cells are errors
+        assert ("not_null", "labeler_id") in {p[:2] for p in _problems(path, engine)}
+    mem = read_labels(path, engine="memory", skip_invalid=True)
+    duck = read_labels(path, engine="duckdb", skip_invalid=True)
+    _same_table(mem, duck)
+    assert duck.accounting.rows_rejected == {
+        "blank_item_id": 3,
+        "blank_labeler_id": 2,
+        "blank_label": 3,
+        "identical_duplicate": 1,
+    }
+    assert [n for n in duck.notes if not n.startswith("engine:")] == list(mem.notes)
+    assert "--skip-invalid: 8 row(s) set aside" in duck.notes[0]
+    want = _json(audit(path, engine="memory", skip_invalid=True))
+    assert _close(want, _json(audit(path, engine="duckdb", skip_invalid=True))) == []
+
+
+def test_duckdb_skip_invalid_with_side_tables(tmp_path: Path) -> None:
+    """Blank rows set aside after the join: the missing-id warning counts them, as in memory."""
+    labels, side = _side_case(tmp_path, "blank-label-and-missing-key")
+    mem = read_labels(labels, engine="memory", skip_invalid=True, **side)
+    duck = read_labels(labels, engine="duckdb", skip_invalid=True, **side)
+    _same_types(mem, duck)
+    assert duck.accounting.rows_rejected == {"blank_label": 1}
+    assert [w.count for w in duck.warnings] == [1]
+
+
+def test_cli_duckdb_side_table_error_exits_2(run_cli: Any, tmp_path: Path) -> None:
+    labels, side = _side_case(tmp_path, "duplicate-key")
+    runs = {
+        e: run_cli("audit", labels, "--items", side["items"], "--engine", e, "-q")
+        for e in ("memory", "duckdb")
+    }
+    assert runs["duckdb"].code == runs["memory"].code == 2
+    assert "same 'item_id' on several rows" in runs["duckdb"].err
+    assert runs["duckdb"].err == runs["memory"].err

@@ -19,15 +19,24 @@ results come back to Python:
 The statistics then run on that :class:`~evalaudit.table.LabelTable` unchanged, which is
 why the figures equal the in-memory engine's (tests/test_engine.py, 1e-9).
 
+Side tables (``--items``, ``--labelers``) are small next to the label file (one row per
+item or labeler), so they are read by the in-memory reader and checked by the in-memory
+code (:func:`evalaudit.validate.sidetables.read_side`), then registered in the engine and
+joined there: the label file still never comes to pandas, and the one check on its rows
+(ids missing from a side table) is a query. ``--skip-invalid`` sets blank rows aside by
+query, counted under the in-memory reasons.
+
 What the SQL ingest does not do (it raises :class:`Unsupported`, and the dispatcher
-falls back to the in-memory engine when the engine was chosen automatically): side
-tables (``--items``/``--labelers``, so a labeler type comes from the label file's
-``labeler_type`` column or ``--judges``), a ``version`` or ``gold`` column, ``--skip-invalid``,
-``--duplicates keep-last``, labeling-tool exports and compressed files other than gzip.
+falls back to the in-memory engine when the engine was chosen automatically): a ``version``
+or ``gold`` column, a side table bringing a column of the label contract (``label``,
+``timestamp``, ``version``, ``gold``, the other table's key), ``--duplicates keep-last``,
+labeling-tool exports and compressed files other than gzip.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +79,7 @@ from evalaudit.table import (
     LabelTable,
     types_by_code,
 )
+from evalaudit.validate.columns import BLANK_REASONS, skip_invalid_note
 from evalaudit.validate.labeler_types import (
     COUNT,
     FIRST_ROWS,
@@ -83,6 +93,7 @@ from evalaudit.validate.labels import (
     spelling_problem,
 )
 from evalaudit.validate.options import Accounting, Ingested, IngestOptions
+from evalaudit.validate.sidetables import read_side, side_match_warning
 from evalaudit.validate.slices import (
     auto_slice_note,
     auto_slice_skip,
@@ -116,10 +127,11 @@ def ingest_sql(path: str, options: IngestOptions | None, backend: Backend) -> In
     string keys); only a file that has some is read again with the SQL duplicate checks,
     which set identical ones aside and report conflicting ones.
     """
+    sides: dict[str, tuple[Any, pd.DataFrame]] = {}  # read once for both passes
     try:
-        return _ingest_sql(path, options, backend, duplicates=False)
+        return _ingest_sql(path, options, backend, duplicates=False, sides=sides)
     except _Repeated:
-        return _ingest_sql(path, options, backend, duplicates=True)
+        return _ingest_sql(path, options, backend, duplicates=True, sides=sides)
 
 
 class _Repeated(Exception):
@@ -138,7 +150,11 @@ def _has_repeated_pairs(table: LabelTable) -> bool:
 
 
 def _ingest_sql(
-    path: str, options: IngestOptions | None, backend: Backend, duplicates: bool
+    path: str,
+    options: IngestOptions | None,
+    backend: Backend,
+    duplicates: bool,
+    sides: dict[str, tuple[Any, pd.DataFrame]],
 ) -> Ingested:
     opts = options or IngestOptions()
     _refuse_unsupported(opts)
@@ -155,12 +171,8 @@ def _ingest_sql(
     q = _Queries(backend, path, row_label)
     types = backend.column_types()
     columns = _mapped_columns(types, opts, path)
-    for col in (VERSION, GOLD):
-        if col in columns:
-            raise Unsupported(f"a '{col}' column")
-    select = ", ".join(f"{q.id(src)} AS {q.id(canon)}" for canon, src in columns.items())
-    backend.execute(f"CREATE OR REPLACE TEMP VIEW _mapped AS SELECT {select}, _row FROM {SOURCE}")
-    rows_read = int(backend.scalar("SELECT count(*) FROM _mapped"))
+    # before the side tables and the required columns, as the in-memory reader stops first
+    rows_read = int(backend.scalar(f"SELECT count(*) FROM {SOURCE}"))
     if rows_read == 0:
         raise InputError(
             path,
@@ -175,39 +187,69 @@ def _ingest_sql(
                 )
             ],
         )
-    problems: list[Problem] = []
-    blank = q.blank_counts(REQUIRED_COLUMNS, "_mapped")
-    for col in REQUIRED_COLUMNS:
-        if blank[col]:
-            problems += q.null_check(col, "_mapped")
-    if problems:
-        raise InputError(path, problems, row_label=row_label)
+    joined = _side_tables(backend, q, path, opts, list(columns), sides)
+    _require_columns(types, columns, path)
+    # the label file's columns then each side table's, the in-memory join's column order
+    every = [*columns, *(c for side in joined for c in side.columns)]
+    for col in (VERSION, GOLD):
+        if col in every:
+            raise Unsupported(f"a '{col}' column")
+    select = [f"s.{q.id(src)} AS {q.id(canon)}" for canon, src in columns.items()]
+    joins = []
+    for k, side in enumerate(joined):
+        select += [f"t{k}.{q.id(a)} AS {q.id(c)}" for a, c in side.attrs]
+        joins.append(
+            f"LEFT JOIN {side.table} t{k} ON CAST(s.{q.id(columns[side.key])} AS STRING) = t{k}._k"
+        )
+    backend.execute(
+        f"CREATE OR REPLACE TEMP VIEW _mapped AS SELECT {', '.join(select)}, s._row "
+        f"FROM {SOURCE} s {' '.join(joins)}"
+    )
+    problems: list[Problem] = [w for side in joined for w in q.side_match(side)]
+    notes: list[str] = []
+    rejected: dict[str, int] = {}
+    base = "_mapped"
+    if opts.skip_invalid:
+        counts = q.blank_reasons()
+        if counts:
+            rejected.update(counts)
+            notes.append(skip_invalid_note(counts))
+            backend.execute(
+                "CREATE OR REPLACE TEMP VIEW _kept AS SELECT * FROM _mapped WHERE NOT "
+                f"({' OR '.join(q.blank(c) for c in (ITEM_ID, LABELER_ID, LABEL))})"
+            )
+            base = "_kept"
+    else:
+        blank = q.blank_counts(REQUIRED_COLUMNS, base)
+        errors = [p for col in REQUIRED_COLUMNS if blank[col] for p in q.null_check(col, base)]
+        if errors:
+            raise InputError(path, problems + errors, row_label=row_label)
 
     # label spellings, mapped as the in-memory ingest maps them (one row per spelling)
-    counts = backend.frame(
-        f"SELECT CAST({q.id(LABEL)} AS STRING) AS v, count(*) AS n FROM _mapped "
+    label_counts = backend.frame(
+        f"SELECT CAST({q.id(LABEL)} AS STRING) AS v, count(*) AS n FROM {base} "
         f"WHERE {q.id(LABEL)} IS NOT NULL GROUP BY CAST({q.id(LABEL)} AS STRING)"
     )
-    freq = {str(v): int(n) for v, n in zip(counts["v"], counts["n"], strict=True)}
-    mapping, notes = _spellings(freq, opts, path, q)
+    freq = {str(v): int(n) for v, n in zip(label_counts["v"], label_counts["n"], strict=True)}
+    mapping, spelling_notes = _spellings(freq, opts, path, q, base)
+    notes += spelling_notes
     label_map = pd.DataFrame(
         {"raw": list(freq), "label": [mapping.get(v, v) for v in freq]}, dtype="string"
     )
     if mapping:
         backend.register_frame("_label_map", label_map)
         cols = ", ".join(
-            f"m.{q.id(c)}" if c != LABEL else f"lm.label AS {q.id(LABEL)}" for c in columns
+            f"m.{q.id(c)}" if c != LABEL else f"lm.label AS {q.id(LABEL)}" for c in every
         )
         backend.execute(
-            f"CREATE OR REPLACE TEMP VIEW _labeled AS SELECT {cols}, m._row FROM _mapped m "
+            f"CREATE OR REPLACE TEMP VIEW _labeled AS SELECT {cols}, m._row FROM {base} m "
             f"JOIN _label_map lm ON CAST(m.{q.id(LABEL)} AS STRING) = lm.raw"
         )
     else:  # no spelling to unify: no join on every later scan
-        backend.execute("CREATE OR REPLACE TEMP VIEW _labeled AS SELECT * FROM _mapped")
+        backend.execute(f"CREATE OR REPLACE TEMP VIEW _labeled AS SELECT * FROM {base}")
 
     i, lab, v = q.id(ITEM_ID), q.id(LABELER_ID), q.id(LABEL)
     # identical duplicates (same item, labeler and label): keep the last row, count the rest
-    rejected: dict[str, int] = {}
     n_dup = 0
     if duplicates:
         backend.execute(
@@ -236,7 +278,7 @@ def _ingest_sql(
 
     # the contract's row-level checks, declared once in validate.suite
     ts_kind = _timestamp_kind(types, columns)
-    for c in contract_checks(spec, list(columns)):
+    for c in contract_checks(spec, every):
         if c.kind == "in_set":
             if c.columns[0] == LABEL:
                 problems += q.in_set(LABEL, c.value_set, c)
@@ -248,16 +290,18 @@ def _ingest_sql(
     if ts_kind == "text":
         problems += _timestamp_map(backend, q)
     labeler_types = None
-    if LABELER_TYPE in columns or opts.judges:
+    if LABELER_TYPE in every or opts.judges:
+        # a type from the labelers table is named as such in the messages, as in memory
+        source = str(path) if LABELER_TYPE in columns else f"the labelers table {opts.labelers}"
         labeler_types = labeler_types_from_groups(
-            q.labeler_groups(columns), opts.judges, problems, str(path)
+            q.labeler_groups(every), opts.judges, problems, source
         )
     if labeler_types is not None and labeler_types.note:
         notes.append(labeler_types.note)
     # they describe labelers, not items: as in memory, where they have left the frame by now
-    item_columns = {c: s for c, s in columns.items() if c not in (LABELER_TYPE, JUDGE_FAMILY)}
+    item_columns = [c for c in every if c not in (LABELER_TYPE, JUDGE_FAMILY)]
     slices, slice_note = _slice_columns(item_columns, opts, q, problems)
-    problems += _consistency_warnings(columns, q, ts_kind)
+    problems += _consistency_warnings(every, q, ts_kind)
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
         if not duplicates and q.has_repeated_pairs():
@@ -266,7 +310,7 @@ def _ingest_sql(
             raise _Repeated
         raise InputError(path, problems, row_label=row_label)
 
-    table = _encode(backend, q, spec, slices, columns, ts_kind, labeler_types)
+    table = _encode(backend, q, spec, slices, every, ts_kind, labeler_types)
     if not duplicates and _has_repeated_pairs(table):
         raise _Repeated
     acc = Accounting(
@@ -291,7 +335,7 @@ def _ingest_sql(
         warnings=tuple(p for p in problems if p.severity is Severity.WARNING),
         slice_note=slice_note,
         row_label=row_label,
-        side_files={},
+        side_files={side.role: side.sha256 for side in joined},
         notes=tuple(notes),
         labeler_type_in_data=LABELER_TYPE in columns,
     )
@@ -299,12 +343,8 @@ def _ingest_sql(
 
 # ------------------------------------------------------------------ inputs it takes
 def _refuse_unsupported(opts: IngestOptions) -> None:
-    if opts.items or opts.labelers:
-        raise Unsupported("side tables (--items / --labelers)")
     if opts.version is not None:
         raise Unsupported("--version")
-    if opts.skip_invalid:
-        raise Unsupported("--skip-invalid")
     if opts.duplicates != "error":
         raise Unsupported("--duplicates keep-last")
     if opts.control is not None:
@@ -401,7 +441,12 @@ def _mapped_columns(types: dict[str, str], opts: IngestOptions, path: str) -> di
         and not set(AUTO_ALIASES) & set(opts.column_map)
     ):
         raise Unsupported("crowd-kit column names (task, worker)")
-    missing = [c for c in REQUIRED_COLUMNS if c not in out]
+    return out
+
+
+def _require_columns(types: dict[str, str], columns: dict[str, str], path: str) -> None:
+    """A required column missing is an error (after the side tables, as in memory)."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise InputError(
             path,
@@ -417,7 +462,6 @@ def _mapped_columns(types: dict[str, str], opts: IngestOptions, path: str) -> di
                 for col in missing
             ],
         )
-    return out
 
 
 def _timestamp_kind(types: dict[str, str], columns: dict[str, str]) -> str | None:
@@ -429,7 +473,7 @@ def _timestamp_kind(types: dict[str, str], columns: dict[str, str]) -> str | Non
 
 # ------------------------------------------------------------------ labels
 def _spellings(
-    freq: dict[str, int], opts: IngestOptions, path: str, q: _Queries
+    freq: dict[str, int], opts: IngestOptions, path: str, q: _Queries, view: str
 ) -> tuple[dict[str, str], list[str]]:
     """Label spellings that differ only in case or surrounding whitespace, unified.
 
@@ -439,9 +483,7 @@ def _spellings(
     if not mapping:
         return {}, []
     if opts.labels_exact:
-        rows = q.first_rows(
-            "_mapped", f"CAST({q.id(LABEL)} AS STRING) IN ({_in_list(list(mapping))})"
-        )
+        rows = q.first_rows(view, f"CAST({q.id(LABEL)} AS STRING) IN ({_in_list(list(mapping))})")
         raise InputError(path, [spelling_problem(mapping, freq, rows)], row_label=q.row_label)
     return mapping, [spelling_note(mapping, freq)]
 
@@ -460,7 +502,90 @@ def _label_spec(counts: dict[str, int], opts: IngestOptions, path: str) -> Label
     return spec_from_counts(kept, opts, path, sum(counts.values()))
 
 
+# ------------------------------------------------------------------ side tables
+#: Columns a side table may not bring (the label file lacking them): the SQL ingest reads
+#: the label contract from the label file only.
+_NOT_FROM_SIDE = frozenset({ITEM_ID, LABELER_ID, LABEL, TIMESTAMP, VERSION, GOLD})
+
+
+@dataclass(frozen=True)
+class _Side:
+    """A side table registered in the engine as ``table`` (``_k``: its key as text)."""
+
+    role: str
+    key: str
+    path: str
+    sha256: str
+    table: str
+    #: (the registered table's column, the attribute's name), in the side table's order
+    attrs: tuple[tuple[str, str], ...]
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for _, c in self.attrs]
+
+
+def _side_tables(
+    backend: Backend,
+    q: _Queries,
+    path: str,
+    opts: IngestOptions,
+    label_columns: list[str],
+    cache: dict[str, tuple[Any, pd.DataFrame]],
+) -> list[_Side]:
+    """``--items`` then ``--labelers``: read and checked in memory, registered in the engine.
+
+    The side table's own checks (its key, duplicate keys, labeler types, columns in both
+    files) are :func:`~evalaudit.validate.sidetables.read_side`'s, so their errors are the
+    in-memory engine's; the rows with no match are counted by query (:meth:`_Queries.side_match`).
+    """
+    out: list[_Side] = []
+    seen = list(label_columns)
+    for role, key, side_path in (
+        ("items", ITEM_ID, opts.items),
+        ("labelers", LABELER_ID, opts.labelers),
+    ):
+        if not side_path:
+            continue
+        if role not in cache:
+            cache[role] = read_side(side_path, key, role, opts, str(path), seen)
+        side, frame = cache[role]
+        attrs = [c for c in frame.columns if c != key]
+        refused = sorted(set(attrs) & _NOT_FROM_SIDE)
+        if refused:
+            raise Unsupported(f"a {role} table with a '{refused[0]}' column")
+        keys = frame[key].astype("string")
+        # a missing key matches no label row (one with a missing id is an error or set aside)
+        reg = pd.DataFrame({"_k": keys.to_numpy()}, index=frame.index)
+        for k, c in enumerate(attrs):
+            reg[f"_a{k}"] = frame[c].astype("string").to_numpy()
+        reg = reg[keys.notna().to_numpy()].reset_index(drop=True)
+        for c in reg.columns:
+            reg[c] = reg[c].astype("string")
+        table = f"_side_{role}"
+        backend.register_frame(f"{table}_frame", reg)
+        # copied into the engine once: every later scan joins it (a registered pandas frame
+        # would be converted again by each query)
+        backend.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}_frame")
+        out.append(
+            _Side(
+                role,
+                key,
+                side.path,
+                side.sha256,
+                table,
+                tuple((f"_a{k}", c) for k, c in enumerate(attrs)),
+            )
+        )
+        seen += attrs
+    return out
+
+
 # ------------------------------------------------------------------ the queries
+#: Every character ``str.strip`` removes, as a SQL literal (none is a quote or a backslash).
+_WHITESPACE = "'" + "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "'"
+
+
 def _in_list(values: list[str]) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) or "NULL"
 
@@ -496,20 +621,74 @@ class _Queries:
         t = self.b.table(f"SELECT {sums} FROM {view}")
         return {c: int(t.column(k)[0].as_py() or 0) for k, c in enumerate(cols)}
 
+    def side_match(self, side: _Side) -> list[Problem]:
+        """The label rows whose key is not in the side table (a warning), over every row read."""
+        key = self.id(side.key)
+        where = f"{key} IS NOT NULL AND CAST({key} AS STRING) NOT IN (SELECT _k FROM {side.table})"
+        n = self.count("_mapped", where)
+        if not n:
+            return []
+        ex = self.b.table(
+            f"SELECT CAST({key} AS STRING) AS k, min(_row) AS r FROM _mapped WHERE {where} "
+            f"GROUP BY CAST({key} AS STRING) ORDER BY r LIMIT 5"
+        ).column(0)
+        return [
+            side_match_warning(
+                side.key,
+                n,
+                self.first_rows("_mapped", where),
+                side.path,
+                tuple(str(x) for x in ex.to_pylist()),
+            )
+        ]
+
+    def blank(self, col: str) -> str:
+        """SQL: ``col`` is missing or only whitespace, as Python's ``str.strip`` sees it.
+
+        ``translate`` with no replacement deletes the characters (both dialects); SQL's
+        ``trim`` strips spaces only, where the in-memory ``--skip-invalid`` strips tabs and
+        Unicode spaces too.
+        """
+        c = self.id(col)
+        return f"({c} IS NULL OR translate(CAST({c} AS STRING), {_WHITESPACE}, '') = '')"
+
+    def blank_reasons(self) -> dict[str, int]:
+        """``--skip-invalid``'s counts: rows blank in item_id, else labeler_id, else label.
+
+        The reasons of :func:`evalaudit.validate.columns._set_aside_blanks`, in one query;
+        only the reasons with rows.
+        """
+        cols = (ITEM_ID, LABELER_ID, LABEL)
+        sums = []
+        for k, col in enumerate(cols):
+            earlier = "".join(f"NOT {self.blank(c)} AND " for c in cols[:k])
+            sums.append(f"sum(CASE WHEN {earlier}{self.blank(col)} THEN 1 ELSE 0 END)")
+        t = self.b.table(f"SELECT {', '.join(sums)} FROM _mapped")
+        counts = {r: int(t.column(k)[0].as_py() or 0) for k, r in enumerate(BLANK_REASONS)}
+        return {r: n for r, n in counts.items() if n}
+
     def null_check(self, col: str, view: str) -> list[Problem]:
         where = f"{self.id(col)} IS NULL OR trim(CAST({self.id(col)} AS STRING)) = ''"
         n = self.count(view, where)
         if not n:
             return []
+        rows = self.first_rows(view, where)
+        # the values on those rows, as the in-memory suite shows them (missing as '')
+        t = self.b.table(
+            f"SELECT _row, CAST({self.id(col)} AS STRING) AS v FROM {view} "
+            f"WHERE _row IN ({', '.join(map(str, rows))}) ORDER BY _row"
+        )
+        values = ("" if v is None else str(v) for v in t.column(1).to_pylist())
         return [
             Problem(
                 "not_null",
                 col,
                 n,
-                self.first_rows(view, where),
+                rows,
                 f"'{col}' is empty",
                 f"fill '{col}' on those rows or remove them from the file, or pass "
                 "--skip-invalid to set them aside (counted)",
+                examples=tuple(dict.fromkeys(values))[:5],
             )
         ]
 
@@ -583,7 +762,7 @@ class _Queries:
             )
         ]
 
-    def labeler_groups(self, columns: dict[str, str]) -> pd.DataFrame:
+    def labeler_groups(self, columns: Collection[str]) -> pd.DataFrame:
         """:func:`evalaudit.validate.labeler_types.labeler_groups` as one group-by query.
 
         A few rows per labeler whatever the file's size: the labeler-type decisions then
@@ -711,7 +890,7 @@ def _timestamp_map(backend: Backend, q: _Queries) -> list[Problem]:
 
 # ------------------------------------------------------------------ slices and warnings
 def _slice_columns(
-    columns: dict[str, str], opts: IngestOptions, q: _Queries, problems: list[Problem]
+    columns: Collection[str], opts: IngestOptions, q: _Queries, problems: list[Problem]
 ) -> tuple[tuple[str, ...], str]:
     """The rules of :func:`evalaudit.validate.slices._slice_columns`, counts from queries."""
     candidates = [c for c in columns if c not in RESERVED_COLUMNS]
@@ -745,7 +924,7 @@ def _slice_columns(
 
 
 def _consistency_warnings(
-    columns: dict[str, str], q: _Queries, ts_kind: str | None
+    columns: Collection[str], q: _Queries, ts_kind: str | None
 ) -> list[Problem]:
     """As :func:`evalaudit.validate.slices._consistency_warnings`."""
     out: list[Problem] = []
@@ -783,7 +962,7 @@ def _encode(
     q: _Queries,
     spec: LabelSpec,
     slices: tuple[str, ...],
-    columns: dict[str, str],
+    columns: Collection[str],
     ts_kind: str | None,
     labeler_types: LabelerTypes | None = None,
 ) -> LabelTable:

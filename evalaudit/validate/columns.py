@@ -189,12 +189,25 @@ def _set_aside_blanks(
         return frame
     for reason, n in counts.items():
         rejected[reason] = rejected.get(reason, 0) + n
-    notes.append(
-        f"--skip-invalid: {int(bad.sum()):,} row(s) set aside ("
+    notes.append(skip_invalid_note(counts))
+    return frame[~bad]
+
+
+#: The reasons ``--skip-invalid`` sets a row aside under, in the order a row blank in several
+#: of the columns is counted (the first one).
+BLANK_REASONS = tuple(f"blank_{col}" for col in (ITEM_ID, LABELER_ID, LABEL))
+
+
+def skip_invalid_note(counts: dict[str, int]) -> str:
+    """The note of the rows ``--skip-invalid`` set aside (reason -> rows, none zero).
+
+    Shared with the SQL ingest, which counts the same reasons with one query.
+    """
+    return (
+        f"--skip-invalid: {sum(counts.values()):,} row(s) set aside ("
         + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items())
         + ")"
     )
-    return frame[~bad]
 
 
 _ALIASES = {
