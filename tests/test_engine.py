@@ -786,3 +786,19 @@ def test_cli_duckdb_side_table_error_exits_2(run_cli: Any, tmp_path: Path) -> No
     assert runs["duckdb"].code == runs["memory"].code == 2
     assert "same 'item_id' on several rows" in runs["duckdb"].err
     assert runs["duckdb"].err == runs["memory"].err
+
+
+def test_spark_joins_side_tables_and_skips_invalid(spark: Any, tmp_path: Path) -> None:
+    """The side tables and --skip-invalid through Spark: the in-memory table and audit."""
+    f = _split_sample(tmp_path)
+    text = f["labels"].read_text().splitlines()
+    text[5] = ",".join(["", *text[5].split(",")[1:]])  # a blank item_id, set aside
+    f["labels"].write_text("\n".join(text) + "\n")
+    kw = {"items": f["items"], "labelers": f["labelers"], "skip_invalid": True}
+    mem = read_labels(f["labels"], engine="memory", **kw)
+    ing = read_labels(f["labels"], engine="spark", **kw)
+    _same_types(mem, ing)
+    assert ing.accounting.rows_rejected == {"blank_item_id": 1} and ing.table.has_judges
+    assert ing.side_files == mem.side_files
+    got = _json(audit_ingested(ing, load_policy()))
+    assert _close(_json(audit_ingested(mem, load_policy())), got) == []
