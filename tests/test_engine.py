@@ -802,3 +802,11 @@ def test_spark_joins_side_tables_and_skips_invalid(spark: Any, tmp_path: Path) -
     assert ing.side_files == mem.side_files
     got = _json(audit_ingested(ing, load_policy()))
     assert _close(_json(audit_ingested(mem, load_policy())), got) == []
+
+
+def test_duckdb_reports_an_empty_file_before_a_missing_column(tmp_path: Path) -> None:
+    """A header without data rows or a label column: 'empty', as the in-memory reader says."""
+    p = tmp_path / "header.csv"
+    p.write_text("item_id,labeler_id\n")
+    got = _problems(p, "duckdb")
+    assert got == _problems(p, "memory") and [g[0] for g in got] == ["empty"]
