@@ -777,6 +777,16 @@ def test_duckdb_skip_invalid_with_side_tables(tmp_path: Path) -> None:
     assert [w.count for w in duck.warnings] == [1]
 
 
+def test_side_table_columns_of_the_label_contract_are_refused(tmp_path: Path) -> None:
+    """A side table bringing a timestamp or a label: the SQL ingest says it does not take it
+    (the in-memory ingest reads it), rather than auditing without it."""
+    labels, side = _side_case(tmp_path, "")
+    side["items"].write_text("item_id,timestamp\ni1,2026-01-01\ni2,2026-01-02\ni3,2026-01-03\n")
+    with pytest.raises(InputError, match="does not support the items table's 'timestamp' col"):
+        read_labels(labels, engine="duckdb", items=side["items"])
+    assert "timestamp" in read_labels(labels, engine="memory", items=side["items"]).table.frame
+
+
 def test_cli_duckdb_side_table_error_exits_2(run_cli: Any, tmp_path: Path) -> None:
     labels, side = _side_case(tmp_path, "duplicate-key")
     runs = {

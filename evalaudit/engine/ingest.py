@@ -553,7 +553,7 @@ def _side_tables(
         attrs = [c for c in frame.columns if c != key]
         refused = sorted(set(attrs) & _NOT_FROM_SIDE)
         if refused:
-            raise Unsupported(f"a {role} table with a '{refused[0]}' column")
+            raise Unsupported(f"the {role} table's '{refused[0]}' column")
         keys = frame[key].astype("string")
         # a missing key matches no label row (one with a missing id is an error or set aside)
         reg = pd.DataFrame({"_k": keys.to_numpy()}, index=frame.index)
