@@ -68,7 +68,7 @@ from evalaudit.contract import (
     Severity,
 )
 from evalaudit.engine.query import SOURCE, Backend
-from evalaudit.io import detect_format, sha256_of
+from evalaudit.io import RawFile, detect_format, sha256_of
 from evalaudit.table import (
     ITEM,
     LABELER,
@@ -127,7 +127,7 @@ def ingest_sql(path: str, options: IngestOptions | None, backend: Backend) -> In
     string keys); only a file that has some is read again with the SQL duplicate checks,
     which set identical ones aside and report conflicting ones.
     """
-    sides: dict[str, tuple[Any, pd.DataFrame]] = {}  # read once for both passes
+    sides: dict[str, tuple[RawFile, pd.DataFrame]] = {}  # read once for both passes
     try:
         return _ingest_sql(path, options, backend, duplicates=False, sides=sides)
     except _Repeated:
@@ -154,7 +154,7 @@ def _ingest_sql(
     options: IngestOptions | None,
     backend: Backend,
     duplicates: bool,
-    sides: dict[str, tuple[Any, pd.DataFrame]],
+    sides: dict[str, tuple[RawFile, pd.DataFrame]],
 ) -> Ingested:
     opts = options or IngestOptions()
     _refuse_unsupported(opts)
@@ -531,7 +531,7 @@ def _side_tables(
     path: str,
     opts: IngestOptions,
     label_columns: list[str],
-    cache: dict[str, tuple[Any, pd.DataFrame]],
+    cache: dict[str, tuple[RawFile, pd.DataFrame]],
 ) -> list[_Side]:
     """``--items`` then ``--labelers``: read and checked in memory, registered in the engine.
 
