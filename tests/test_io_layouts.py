@@ -369,3 +369,47 @@ def test_a_missing_column_is_named_among_the_unread_free_text(run_cli, tmp_path)
     r = run_cli("audit", p, "-q")
     assert r.code == 2
     assert "item_id" in r.err and "prompt" in r.err  # the file's columns, the unread included
+
+
+def test_mostly_distinct_parquet_columns_are_decoded_one_at_a_time(tmp_path, monkeypatch):
+    """Ids and exact times hold every value until the coder finishes: the two reader
+    threads must not hold two such columns at once (10^7 labels: ~0.1-0.9 GB of peak)."""
+    import threading
+    import time
+
+    n = 40_000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "item_id": [f"item-{i:07d}" for i in rng.permutation(n)],
+            "labeler_id": [f"w{i % 7}" for i in range(n)],
+            "label": np.where(rng.random(n) < 0.5, "pass", "fail"),
+            "timestamp": [f"2026-03-01T00:00:{i:07d}" for i in range(n)],
+            "category": [f"c{i % 3}" for i in range(n)],
+        }
+    )
+    path = tmp_path / "labels.parquet"
+    frame.to_parquet(path, row_group_size=n // 4)
+    lock = threading.Lock()
+    active = {"now": 0, "most": 0, "distinct": 0}
+    finish = columnar.ColumnCoder.finish
+
+    def slow_finish(self):
+        plain = bool(self._parts) and self._parts[0][0] is None  # a mostly distinct column
+        if plain:
+            with lock:
+                active["now"] += 1
+                active["distinct"] += 1
+                active["most"] = max(active["most"], active["now"])
+            time.sleep(0.3)  # long enough for the other thread to reach its own
+        try:
+            return finish(self)
+        finally:
+            if plain:
+                with lock:
+                    active["now"] -= 1
+
+    monkeypatch.setattr(columnar.ColumnCoder, "finish", slow_finish)
+    columnar.read_parquet_coded(path, threads=2)
+    assert active["distinct"] == 2  # item_id and timestamp
+    assert active["most"] == 1
