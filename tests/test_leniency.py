@@ -189,3 +189,24 @@ def test_nominal_labels_report_the_most_deviating_class():
     res = labeler_leniency(table).set_index("labeler_id")
     assert res.loc["A", "label_class"] == "bird"
     assert res.loc["A", "effect"] > 0.25 and res.loc["A", "q_value"] < 0.001
+
+
+class _ClearedWhileRead(list):
+    """A memo another thread clears between the check and the unpacking: truthy, empty."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def test_stratum_memo_cleared_by_another_audit_mid_read(monkeypatch):
+    """Two audits in one process (the dashboard: a thread per session) share the memo;
+    one clearing it while the other reads it must cost a recomputation, not a crash."""
+    rng = np.random.default_rng(0)
+    labeler = rng.integers(0, 5, 200)
+    stratum = rng.integers(0, 4, 200)
+    score = rng.random(200)
+    fresh = len_mod._stratum_parts(labeler, stratum, score)
+    monkeypatch.setattr(len_mod, "_STRATUM_MEMO", _ClearedWhileRead())
+    again = len_mod._stratum_parts(labeler, stratum, score)
+    for a, b in zip(fresh, again, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -196,8 +196,11 @@ def _stratum_parts(labeler: np.ndarray, stratum: np.ndarray, score: np.ndarray) 
     single-labeled rows for the labeler pass and every slice scan, so the last
     result is kept (and reused only for equal inputs).
     """
-    if _STRATUM_MEMO:
-        lab0, st0, sc0, parts = _STRATUM_MEMO
+    # a copy first: another audit's thread (the dashboard runs one per session) may clear
+    # or replace the memo between a check and the unpacking
+    memo = list(_STRATUM_MEMO)
+    if len(memo) == 4:
+        lab0, st0, sc0, parts = memo
         if lab0 is labeler and st0 is stratum and sc0 is score:
             return parts
         if (
