@@ -88,31 +88,31 @@ def sole_source(table: LabelTable) -> pd.DataFrame:
     item_first = item[first]
     del first
 
-    def slice_value(col: str) -> np.ndarray:
-        # one scope's per-item value at a time (int32 an item), not every slice column's
-        v = np.full(n_items, -1, dtype=np.int32)
-        v[item_first] = f[col].cat.codes.to_numpy()[first_mask]
-        return v
-
     scopes: list[tuple[str, str | None, list[str]]] = [("overall", None, ["(all)"])]
     for col in table.slice_columns:
         scopes.append((col, col, [str(c) for c in f[col].cat.categories]))
-    rows: list[dict[str, object]] = []
-    for who, sole, names in whos:
-        n_ent = len(names)
-        for scope, column, value_names in scopes:
-            k = len(value_names)
-            if column is None:  # overall: one scope of every item
-                n_in = np.array([n_items])
+    # scope by scope (one slice column's per-item values at a time, int32 an item, built
+    # once for labelers and vendors); rows listed entity kind first, as before
+    rows: dict[str, list[dict[str, object]]] = {who: [] for who, _, _ in whos}
+    for scope, column, value_names in scopes:
+        k = len(value_names)
+        value = None
+        if column is not None:
+            value = np.full(n_items, -1, dtype=np.int32)
+            value[item_first] = f[column].cat.codes.to_numpy()[first_mask]
+            has = value >= 0
+            n_in = np.bincount(value[has], minlength=k)
+        else:  # overall: one scope of every item
+            n_in = np.array([n_items])
+        for who, sole, names in whos:
+            n_ent = len(names)
+            if value is None:
                 per = np.bincount(sole[sole >= 0], minlength=n_ent).reshape(1, n_ent)
             else:
-                value = slice_value(column)
-                has = value >= 0
-                n_in = np.bincount(value[has], minlength=k)
                 ok = has & (sole >= 0)
                 key_type = np.int32 if k * n_ent < np.iinfo(np.int32).max else np.int64
                 key = value[ok].astype(key_type) * key_type(n_ent) + sole[ok]
-                del value, has, ok
+                del ok
                 per = np.bincount(key, minlength=k * n_ent).reshape(k, n_ent)
                 del key
             for j in range(k):
@@ -120,7 +120,7 @@ def sole_source(table: LabelTable) -> pd.DataFrame:
                     continue
                 top = int(np.argmax(per[j]))
                 n_sole = int(per[j, top])
-                rows.append(
+                rows[who].append(
                     {
                         "scope": scope,
                         "slice_value": value_names[j],
@@ -131,4 +131,5 @@ def sole_source(table: LabelTable) -> pd.DataFrame:
                         "sole_items": n_sole,
                     }
                 )
-    return pd.DataFrame(rows)
+        del value
+    return pd.DataFrame([r for who, _, _ in whos for r in rows[who]])
