@@ -657,23 +657,30 @@ def _side_case(tmp_path: Path, case: str) -> tuple[Path, dict[str, Path]]:
     labelers = tmp_path / "labelers.csv"
     items.write_text("item_id,category\ni1,math\ni2,code\ni3,code\n")
     labelers.write_text("labeler_id,vendor,labeler_type\na,acme,human\nb,bolt,human\nc,bolt,llm\n")
-    if case == "duplicate-key":
-        items.write_text("item_id,category\ni1,math\ni2,code\ni1,code\ni3,math\n")
-    elif case == "overlapping-column":
-        items.write_text("item_id,topic\ni1,math\ni2,code\ni3,code\n")
-    elif case == "overlap-between-side-tables":
-        labelers.write_text("labeler_id,category\na,x\nb,y\nc,z\n")
-    elif case == "bad-labeler-type":
-        labelers.write_text("labeler_id,labeler_type\na,human\nb,martian\nc,llm\n")
-    elif case == "no-key-in-side-table":
-        items.write_text("id,category\ni1,math\n")
-    elif case == "no-key-in-label-file":
-        labels.write_text("item,labeler_id,label\ni1,a,pass\ni2,b,fail\n")
-    elif case == "blank-label-and-missing-key":  # the warning rides along with the error
-        labels.write_text("item_id,labeler_id,label\ni1,a,pass\ni9,b,\ni2,a,fail\n")
-    elif case == "bad-label-and-missing-labeler":
-        labels.write_text("item_id,labeler_id,label\ni1,a,pass\ni1,z,fail\ni2,a,maybe\ni2,b,fail\n")
+    if case in _SIDE_EDITS:
+        which, text = _SIDE_EDITS[case]
+        {"labels": labels, "items": items, "labelers": labelers}[which].write_text(text)
     return labels, {"items": items, "labelers": labelers}
+
+
+#: Per side-table case: the file it rewrites and its text.
+_SIDE_EDITS = {
+    "duplicate-key": ("items", "item_id,category\ni1,math\ni2,code\ni1,code\ni3,math\n"),
+    "overlapping-column": ("items", "item_id,topic\ni1,math\ni2,code\ni3,code\n"),
+    "overlap-between-side-tables": ("labelers", "labeler_id,category\na,x\nb,y\nc,z\n"),
+    "bad-labeler-type": ("labelers", "labeler_id,labeler_type\na,human\nb,martian\nc,llm\n"),
+    "no-key-in-side-table": ("items", "id,category\ni1,math\n"),
+    "no-key-in-label-file": ("labels", "item,labeler_id,label\ni1,a,pass\ni2,b,fail\n"),
+    # the warning rides along with the error
+    "blank-label-and-missing-key": (
+        "labels",
+        "item_id,labeler_id,label\ni1,a,pass\ni9,b,\ni2,a,fail\n",
+    ),
+    "bad-label-and-missing-labeler": (
+        "labels",
+        "item_id,labeler_id,label\ni1,a,pass\ni1,z,fail\ni2,a,maybe\ni2,b,fail\n",
+    ),
+}
 
 
 @pytest.mark.parametrize(
