@@ -93,7 +93,14 @@ class GateResult:
                 "verdict": self.verdict,
                 "exit_code": self.exit_code,
                 "inputs": [f.to_dict() for f in self.files],
-                "policy": {"path": self.policy.path, "sha256": self.policy.sha256},
+                "policy": {
+                    "path": self.policy.path,
+                    "sha256": self.policy.sha256,
+                    "set_for_run": _set_for_run(self.policy),
+                },
+                # the same record as the attestation's: a --json consumer can tell two gates
+                # of one file apart by how they read it (columns, --judges, --as-of ...)
+                "options": _options_predicate(self.options, self.today),
                 "blocking": list(self.blocking),
                 "warnings": list(self.warnings),
                 "reviews": self.outcome.to_dict(),

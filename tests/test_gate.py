@@ -384,8 +384,9 @@ def test_attestation_records_the_ppi_strata_the_run_set(run_cli, tmp_path):
 
 def test_attestation_records_the_options_that_change_the_figures(run_cli, tmp_path):
     data = write(tmp_path / "l.csv", HEADER.replace("label,", "verdict,") + good_rows(200))
-    att = tmp_path / "a.json"
+    att, out = tmp_path / "a.json", tmp_path / "g.json"
     args = ["gate", data, "-q", "--home", tmp_path / "empty", "--nofail", "--attest", att]
+    args += ["--json", out]
     opts = ["--column", "label=verdict", "--judges", "w1", "--positive", "pass"]
     opts += ["--duplicates", "keep-last", "--skip-invalid", "--as-of", "2026-01-15"]
     assert run_cli(*args, *opts, "--engine", "memory").code == 0  # --engine is not recorded
@@ -398,3 +399,7 @@ def test_attestation_records_the_options_that_change_the_figures(run_cli, tmp_pa
         "skip_invalid": True,
         "today": "2026-01-15",
     }
+    # the gate's --json records the same options, and the policy keys set for the run
+    gate_json = json.loads(out.read_text())
+    assert gate_json["options"] == got
+    assert gate_json["policy"]["set_for_run"] == {"ppi_strata": []}
