@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/detection.py [--seeds 50] [--extra-seeds 150] [--quick] [--workers 2]
+    python benchmarks/detection.py [--seeds 50] [--extra-seeds 150] [--quick] [--acceptance-only] [--workers 2]
 
 Method
 ------
@@ -548,6 +548,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="policy file to audit with (default rules/default.yaml), e.g. to compare fdr levels",
     )
     ap.add_argument("--quick", action="store_true", help="10 seeds and a reduced grid")
+    ap.add_argument(
+        "--acceptance-only",
+        action="store_true",
+        help="only the acceptance points (clean sets and 20-point single-label plants)",
+    )
     ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     return ap
 
@@ -561,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     grid = QUICK_GRID if args.quick else FULL_GRID
     points = build_grid(grid)
+    if args.acceptance_only:
+        points = [p for p in points if p.acceptance]
     global _POLICY
     _POLICY = load_policy(args.rules)  # forked workers inherit it
     tasks = [

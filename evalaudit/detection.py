@@ -8,10 +8,18 @@ The pipeline step between the statistics and the findings (DESIGN section 4):
    (:mod:`evalaudit.stats.joint`).
 2. **One error budget**: the labelers' leniency tests, the cells' tilt tests
    and the drift tests (time order, and batch order unless it is the time
-   order) get q-values from *one* weighted Benjamini-Hochberg procedure
-   (:func:`~evalaudit.stats.multitest.budget_qvalues`), so on a clean set the
-   probability that the audit flags anything is at most ``fdr`` (under the
-   global null the FDR is the family-wise error rate).
+   order) get adjusted p-values (``q_value``) from *one* weighted procedure
+   (:func:`~evalaudit.stats.multitest.budget_qvalues`). By default
+   (``error_control: familywise``) it is Holm's step-down on a graph whose
+   groups are the labelers (:func:`~evalaudit.stats.multitest.holm_graph`): a
+   rejected test's level goes to its labeler's other tests (a cell's to the
+   labeler's leniency test first), so the chance that *anybody honest* is
+   flagged is at most ``fdr`` whether or not a poisoner is among them (strong
+   familywise control, any dependence). ``error_control: fdr`` is one weighted
+   Benjamini-Hochberg instead: on a clean set it flags anything at most
+   ``fdr`` of the time too, but every true finding loosens the other tests'
+   thresholds (honest flags 5.5% of poisoned single-label audits against 2.2%
+   of their twins, 600 seeds of ``benchmarks/calibration.py``; 2.3% familywise).
 3. **Screen** with the policy's rule (q < fdr, |effect| >= the minimum effect,
    enough labels) and **refit**: flagged cells get their own interaction
    parameter (a partition of the labels; each labeler gains at most one per
@@ -96,28 +104,38 @@ class Budget:
     rejected: int
     total: int
     batch_drift: str  # "tested" | "skipped: batch order is time order" | "no batches"
-    #: rejections among the LLM-judge tests (their own BH at JUDGE_SHARE x fdr)
+    #: rejections among the LLM-judge tests (their own procedure at JUDGE_SHARE x fdr)
     judge_rejected: int = 0
+    #: the policy's ``error_control``: ``familywise`` (weighted Holm) or ``fdr`` (weighted BH)
+    error_control: str = "fdr"
 
     def critical_z(self, weight: float) -> float:
-        """The |z| a joint-model test of this weight had to clear (two-sided, realised BH
-        threshold of the labelers, cells and drift)."""
+        """The |z| a joint-model test of this weight had to clear (two-sided, the realised
+        threshold of the labelers, cells and drift: BH's ``r w level / m`` after ``r``
+        rejections; Holm's ``w level / (m - r + 1)`` at the last rejected step, weights
+        counted as 1 each for the tests rejected before it)."""
         n_judge = self.tests.get("judges", 0)
         level = self.fdr * (1.0 - JUDGE_SHARE) if n_judge else self.fdr
         r = max(self.rejected - self.judge_rejected, 1)
-        p = min(weight * r * level / max(self.total - n_judge, 1), 1.0)
+        m = max(self.total - n_judge, 1)
+        if self.error_control == "familywise":
+            p = min(weight * level / max(m - r + 1, 1), 1.0)
+        else:
+            p = min(weight * r * level / m, 1.0)
         return float(stats.norm.isf(p / 2))
 
     def to_dict(self) -> dict[str, Any]:
-        method = "one weighted Benjamini-Hochberg over labelers, cells and drift"
+        name = {"familywise": "Holm", "fdr": "Benjamini-Hochberg"}[self.error_control]
+        method = f"one weighted {name} over labelers, cells and drift"
         if self.tests.get("judges"):
             method = (
-                "the budget split in two (Bonferroni): one weighted Benjamini-Hochberg over "
+                f"the budget split in two (Bonferroni): one weighted {name} over "
                 f"labelers, cells and drift at {1 - JUDGE_SHARE:g} x fdr, one over the LLM-judge "
                 f"tests at {JUDGE_SHARE:g} x fdr (q-values scaled to compare with fdr)"
             )
         out: dict[str, Any] = {
             "method": method,
+            "error_control": self.error_control,
             "fdr": self.fdr,
             "tests": dict(self.tests),
             "tests_total": self.total,
@@ -345,7 +363,27 @@ def _spend(
             w / w.mean() * share * total / n if n else w
             for w, share, n in zip(fams_w, shares, sizes, strict=True)
         ]
-    qs = budget_qvalues(fams_p, fams_w, normalize="pooled")
+    method = policy.error_control
+    # the labeler each test is about: under familywise control a rejected test's level goes
+    # to that labeler's other tests first (a poisoner's slice to its leniency and other
+    # slices), never to an honest peer's while the poisoner has tests left
+    code_of = dict(zip(len_df["labeler_id"], len_df["labeler"], strict=True))
+    fams_g = [
+        len_df["labeler"].to_numpy()[lab_test],
+        cells["labeler"].to_numpy()[cell_test] if len(cells) else np.zeros(0, np.int64),
+        drift["labeler_id"].map(code_of).to_numpy() if len(drift) else np.zeros(0, np.int64),
+    ]
+    fams_par = [np.ones(len(fams_g[0]), bool), *(np.zeros(len(x), bool) for x in fams_g[1:])]
+    levels: list[np.ndarray] = []
+    qs = budget_qvalues(
+        fams_p,
+        fams_w,
+        normalize="pooled",
+        method=method,
+        groups=fams_g,
+        parents=fams_par,
+        levels=levels,
+    )
     # q / (1 - share) < fdr  <=>  BH at level (1 - share) fdr: the joint model's part of the budget
     qs = [np.minimum(q / (1.0 - share_j), 1.0) for q in qs]
     if len(judge_p):
@@ -361,7 +399,17 @@ def _spend(
                 for n in sizes_j
             ]
         )
-        qj = budget_qvalues([judge_p], [w_j], normalize="pooled")[0]
+        g_j = np.concatenate(
+            [
+                df["labeler"].to_numpy()[m] if len(df) else np.zeros(0, np.int64)
+                for df, m in zip(judges.frames, judge_masks, strict=True)
+            ]
+        )
+        # a judge's bias test is the parent of its slice and self-preference tests
+        par_j = np.concatenate([np.full(int(m.sum()), i == 0) for i, m in enumerate(judge_masks)])
+        qj = budget_qvalues(
+            [judge_p], [w_j], normalize="pooled", method=method, groups=[g_j], parents=[par_j]
+        )[0]
         qs.append(np.minimum(qj / share_j, 1.0))
     else:
         qs.append(np.zeros(0))
@@ -375,6 +423,11 @@ def _spend(
         w_cell[cell_test] = fams_w[1]
         cells["q_value"] = q_cell
         cells["weight"] = w_cell
+        if levels:
+            # the level a rejected cell had to clear (familywise): its selection threshold
+            lv = np.full(len(cells), np.nan)
+            lv[cell_test] = levels[1] * policy.fdr * (1.0 - share_j)
+            cells["critical_p"] = lv
     if len(drift):
         drift["q_value"] = qs[2]
     if judges is not None:
@@ -396,6 +449,7 @@ def _spend(
         int(sum(tests.values())),
         batch_note,
         judge_rejected=int((qs[3] < policy.fdr).sum()),
+        error_control=method,
     )
 
 
@@ -667,8 +721,11 @@ def corrections(
             se = fit.combo_se(a)
             # selected on its tilt: adjust the tilt, keep the rest of the estimate
             z = float(r["tilt"] / r["tilt_se"])
+            crit = float(r.get("critical_p", np.nan))
             c = max(
-                det.budget.critical_z(float(r["weight"]) if np.isfinite(r["weight"]) else 1.0),
+                float(stats.norm.isf(crit / 2))
+                if np.isfinite(crit) and crit > 0
+                else det.budget.critical_z(float(r["weight"]) if np.isfinite(r["weight"]) else 1.0),
                 thr / float(r["tilt_se"]),
             )
             mu, scale = _adjusted(z, c)

@@ -230,6 +230,12 @@ class AuditResult:
         score = (self.headline or {}).get("score")
         head = f", headline {score * 100:.1f}%" if isinstance(score, float) else ""
         flagged = self.flagged_labelers()
+        cells = self.cells
+        if cells is not None and len(cells) and "flagged" in cells:
+            hit = cells[cells["flagged"].astype(bool)]
+            flagged = flagged + [
+                f"{r.labeler_id} x {r.slice_column}={r.slice_value}" for r in hit.itertuples()
+            ]
         return (
             f"AuditResult(verdict={self.verdict!r}, rows used {inp.get('rows_used', 0):,} of "
             f"{inp.get('rows_read', 0):,}, {inp.get('items', 0):,} items, "

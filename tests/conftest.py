@@ -15,6 +15,9 @@ from evalaudit.cli import main
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 SAMPLE = REPO / "sample_data"
+#: The default policy with ``error_control: fdr``: the sample blocks on lab017's leniency and
+#: lab017 x hallucination (under the default familywise control, on the cell alone).
+BH_RULES = REPO / "tests" / "fixtures" / "policies" / "bh.yaml"
 
 # the GX suite must not print progress bars into test output either
 os.environ.setdefault("TQDM_DISABLE", "1")

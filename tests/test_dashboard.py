@@ -95,8 +95,9 @@ def test_overview_opens_on_the_sample_with_verdict_headline_and_findings(app: Ap
     assert "95% CI 58.9% to 61.4%" in page  # the reported headline's CI
     assert "of 7,800 read; not used: none" in page
     findings = frame_with(app, "finding")
-    assert findings["finding"].iloc[:2].tolist() == ["lenient_labeler:lab017", PLANTED]
-    assert (findings["severity"].iloc[:2] == "block").all()
+    # one blocking finding under the default familywise control: the planted cell
+    assert findings["finding"].iloc[0] == PLANTED and findings["severity"].iloc[0] == "block"
+    assert (findings["severity"].iloc[1:] != "block").all()
     assert len(app.get("vega_lite_chart")) == 1  # the headline chart
 
 
@@ -104,7 +105,8 @@ def test_labelers_view_ranks_lab017_first_with_ci_and_its_detail(app: AppTest) -
     open_view(app, "Labelers")
     table = frame_with(app, "leniency")
     top = table.iloc[0]
-    assert top["labeler_id"] == "lab017" and bool(top["flagged"])
+    # lab017 ranks first; its leniency (explained by its flagged cell) is not flagged itself
+    assert top["labeler_id"] == "lab017" and not bool(top["flagged"])
     assert top["ci_low"] < top["leniency"] < top["ci_high"]  # in points, with its CI
     assert len(table) == 24
     assert app.selectbox(key="labeler").value == "lab017"  # the flagged labeler is preselected
@@ -295,7 +297,9 @@ def test_review_dismissal_lands_in_the_store_and_the_gate_honours_it(
 
     # ... the dashboard's verdict reflects it ...
     open_view(app, "Overview")
-    assert "1 dismissed" in app.error[0].value
+    banner = [e.value for e in (*app.error, *app.warning, *app.success, *app.info)]
+    assert any("1 dismissed" in v for v in banner), banner
+    assert not app.error  # the only blocking finding is dismissed
     findings = frame_with(app, "finding")
     assert findings.set_index("finding").loc[PLANTED, "review"] == "dismissed by alice"
 
@@ -303,7 +307,7 @@ def test_review_dismissal_lands_in_the_store_and_the_gate_honours_it(
     gate = run_gate(str(SAMPLE / "labels.csv"), load_policy(None), home=str(home))
     assert PLANTED in gate.outcome.dismissed
     assert PLANTED not in [f["id"] for f in gate.blocking]
-    assert [f["id"] for f in gate.blocking] == ["lenient_labeler:lab017"]
+    assert gate.blocking == () and gate.verdict != "block"
 
 
 def test_review_form_rejects_an_empty_reason(app: AppTest, home: Path) -> None:

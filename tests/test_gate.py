@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from evalaudit.rules import RULES
-from tests.conftest import HEADER, SAMPLE, good_rows, write
+from tests.conftest import BH_RULES, HEADER, SAMPLE, good_rows, write
 
 DATA = SAMPLE / "labels.csv"
 TRUTH = json.loads((SAMPLE / "truth.json").read_text())["poisoned"][0]
@@ -53,7 +53,19 @@ def test_sample_blocks_and_names_the_planted_cell(blocked, run_cli):
     assert code == 1
     g = json.loads((d / "g.json").read_text())
     assert g["verdict"] == "block" and g["exit_code"] == 1
-    assert {f["id"] for f in g["blocking"]} == {LABELER_ID, CELL_ID}
+    # familywise control (the default): the cell; lab017's leniency (which the cell explains)
+    # has q = 0.023 > fdr
+    assert {f["id"] for f in g["blocking"]} == {CELL_ID}
+    lab = next(r for r in g["audit"]["labelers"] if r["labeler_id"] == TRUTH["labeler_id"])
+    assert 0.02 < lab["q_value"] < 0.03
+    assert g["audit"]["scan"]["budget"]["error_control"] == "familywise"
+    # spent by Benjamini-Hochberg, the sample blocks on lab017's leniency too
+    bh = run_cli("gate", DATA, "-q", "--home", d / "empty", "--rules", BH_RULES, "--json", d / "b")
+    assert bh.code == 1
+    assert {f["id"] for f in json.loads((d / "b").read_text())["blocking"]} == {
+        LABELER_ID,
+        CELL_ID,
+    }
     md = (d / "g.md").read_text()
     assert "BLOCKED" in md and CELL_ID in md and len(md.encode()) < 1 << 20
 
@@ -63,7 +75,7 @@ def test_dismissing_the_blocking_findings_passes_and_lists_who_and_why(run_cli, 
         r = run_cli("review", "dismiss", fid, "--by", "Dana", "--reason", f"checked {fid}")
         assert r.code == 0, r.err
     out = tmp_path / "g.json"
-    r = run_cli("gate", DATA, "-q", "--json", out)
+    r = run_cli("gate", DATA, "-q", "--rules", BH_RULES, "--json", out)
     assert r.code == 0, r.out + r.err
     g = json.loads(out.read_text())
     assert g["verdict"] in ("pass", "warn")
@@ -80,7 +92,19 @@ def test_dismissing_the_blocking_findings_passes_and_lists_who_and_why(run_cli, 
     assert run_cli("review", "export", reviews).code == 0
     fresh = tmp_path / "fresh"
     out2 = tmp_path / "g2.json"
-    r = run_cli("gate", DATA, "-q", "--home", fresh, "--reviews", reviews, "--json", out2)
+    r = run_cli(
+        "gate",
+        DATA,
+        "-q",
+        "--home",
+        fresh,
+        "--reviews",
+        reviews,
+        "--rules",
+        BH_RULES,
+        "--json",
+        out2,
+    )
     assert r.code == 0, r.out
     assert {d["finding_id"] for d in json.loads(out2.read_text())["reviews"]["dismissed"]} == {
         LABELER_ID,
@@ -115,7 +139,10 @@ decisions:
 """,
     )
     out = tmp_path / "g.json"
-    r = run_cli("gate", DATA, "-q", "--reviews", reviews, "--as-of", "2026-02-15", "--json", out)
+    bh = ("--rules", BH_RULES)  # two findings: one dismissed (expiring), one confirmed
+    r = run_cli(
+        "gate", DATA, "-q", *bh, "--reviews", reviews, "--as-of", "2026-02-15", "--json", out
+    )
     assert r.code == 1
     rv = json.loads(out.read_text())["reviews"]
     assert [d["finding_id"] for d in rv["expired"]] == [CELL_ID]
@@ -123,7 +150,7 @@ decisions:
     assert [d["finding_id"] for d in rv["stale"]] == ["tilted_slice:lab999:category=math"]
     assert "Stale decisions" in r.out and "Expired decisions" in r.out
     # before the expiry date the dismissal applies
-    r = run_cli("gate", DATA, "-q", "--reviews", reviews, "--as-of", "2026-01-15")
+    r = run_cli("gate", DATA, "-q", *bh, "--reviews", reviews, "--as-of", "2026-01-15")
     assert r.code == 1 and CELL_ID not in r.out.split("Dismissed")[0]
 
 
@@ -142,7 +169,7 @@ def test_junit_has_one_case_per_rule(blocked):
     cases = root.findall(".//testcase")
     assert [c.get("name") for c in cases] == [f"{r.code} {r.name}" for r in RULES]
     failed = {c.get("name") for c in cases if c.find("failure") is not None}
-    assert failed == {"EA101 labeler.lenient", "EA201 slice.tilted"}
+    assert failed == {"EA201 slice.tilted"}
 
 
 def test_verify_detects_a_one_byte_change(blocked, run_cli, tmp_path):
@@ -298,7 +325,7 @@ decisions:
 """,
     )
     out = tmp_path / "g.json"
-    r = run_cli("gate", DATA, "-q", "--reviews", reviews, "--json", out)
+    r = run_cli("gate", DATA, "-q", "--rules", BH_RULES, "--reviews", reviews, "--json", out)
     assert len(calls) == 1
     g = json.loads(out.read_text())
     assert [d["finding_id"] for d in g["reviews"]["dismissed"]] == [CELL_ID]
@@ -310,7 +337,7 @@ decisions:
 
     monkeypatch.setattr(audit_mod, "detect", real)
     twice = audit_mod.audit_ingested(
-        ingest(str(DATA)), load_policy(None), dismissed=frozenset({CELL_ID})
+        ingest(str(DATA)), load_policy(BH_RULES), dismissed=frozenset({CELL_ID})
     )
     assert g["audit"]["headline"] == json.loads(twice.to_json())["headline"]
 

@@ -167,9 +167,13 @@ def test_humans_are_the_reference_when_judges_are_declared():
         seed=2,
     )
     expected = sim.truth["poisoned"][0]["expected_labeler_effect"]
-    before = evalaudit.audit(sim.labels)
+    # before (untyped, the budget spent by Benjamini-Hochberg as in v0.1): the judge is most of
+    # every human's peers, its leniency their baseline. (Under the default familywise control
+    # this seed's untyped fit happens to flag judge_a x model-c first, and the judge with it.)
+    from tests.conftest import BH_RULES
+
+    before = evalaudit.audit(sim.labels, rules=BH_RULES)
     after = evalaudit.audit(sim.labels, judges=["judge_*"])
-    # before: the judge is most of every human's peers, its leniency their baseline
     assert _human_mean_leniency(before) < -0.04
     # after: the humans are the zero point; the judge is measured against them
     assert abs(_human_mean_leniency(after)) < 0.02

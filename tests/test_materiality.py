@@ -13,7 +13,7 @@ from evalaudit.audit import audit_ingested
 from evalaudit.contract import InputError
 from evalaudit.rules import load_policy
 from evalaudit.validate import ingest
-from tests.conftest import REPO, SAMPLE, write
+from tests.conftest import BH_RULES, REPO, SAMPLE, write
 
 DATA = SAMPLE / "labels.csv"
 TRUTH = json.loads((SAMPLE / "truth.json").read_text())["poisoned"][0]
@@ -23,8 +23,10 @@ CELL_ID = f"tilted_slice:{PLANTED}:{TRUTH['slice_column']}={TRUTH['slice_value']
 
 @pytest.fixture(scope="module")
 def sample():
+    # spent by Benjamini-Hochberg the sample has a labeler and a cell finding (the default,
+    # familywise control, finds the cell alone): materiality is checked on both kinds
     ing = ingest(str(DATA))
-    return ing, audit_ingested(ing, load_policy(None))
+    return ing, audit_ingested(ing, load_policy(BH_RULES))
 
 
 def test_sample_blocks_on_the_planted_labeler_and_cell_with_their_impact(sample):
@@ -60,7 +62,9 @@ def test_cell_impact_matches_the_planted_shift(sample):
 
 def test_immaterial_findings_warn_instead_of_blocking(tmp_path, sample):
     ing, base = sample
-    pol = write(tmp_path / "loose.yaml", "materiality:\n  headline: 5\n  slice: 50\n")
+    pol = write(
+        tmp_path / "loose.yaml", "error_control: fdr\nmateriality:\n  headline: 5\n  slice: 50\n"
+    )
     r = audit_ingested(ing, load_policy(pol))
     # the same findings are still significant: flagged, but they no longer block
     assert {f.id for f in r.findings} == {f.id for f in base.findings}
@@ -75,7 +79,7 @@ def test_per_slice_override_makes_a_slice_stricter(tmp_path, sample):
     ing, _ = sample
     pol = write(
         tmp_path / "p.yaml",
-        "materiality: {headline: 5, slice: 50}\n"
+        "error_control: fdr\nmateriality: {headline: 5, slice: 50}\n"
         f"overrides:\n  - slice: {TRUTH['slice_column']}={TRUTH['slice_value']}\n"
         "    materiality: {slice: 1}\n",
     )

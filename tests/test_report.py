@@ -24,7 +24,7 @@ from evalaudit.history import (
 )
 from evalaudit.render.html import SvgError, clean_svg
 from evalaudit.simulate import Plant, simulate
-from tests.conftest import REPO, SAMPLE
+from tests.conftest import BH_RULES, REPO, SAMPLE
 
 cli.add_command(report)  # the lead registers it in cli.py; adding it twice is harmless
 
@@ -76,7 +76,10 @@ def test_sample_html_shows_verdict_planted_labeler_and_cell(sample_report):
     html = (d / "out" / "report.html").read_text()
     banner = _section(html, "verdict", "changes")
     assert '<div class="word">BLOCK</div>' in banner
-    assert f"lenient_labeler:{PLANTED}" in banner and CELL_ID in banner
+    # one blocking finding: the cell (lab017's leniency is not flagged under the default
+    # familywise control; the cell explains it)
+    assert "1 blocking finding" in banner and CELL_ID in banner
+    assert f"lenient_labeler:{PLANTED}" not in banner
     findings = _section(html, "findings", "leniency")
     assert CELL_ID in findings
     flagged_cells = findings[findings.index("Flagged cells") :]
@@ -366,8 +369,12 @@ def test_report_honours_review_decisions(run_cli, tmp_path):
     for fid in ("lenient_labeler:lab017", "tilted_slice:lab017:failure_mode=hallucination"):
         r = run_cli("review", "dismiss", fid, "--by", "Dana", "--reason", "known", "--home", home)
         assert r.code == 0, r.err
+    # two findings to dismiss: the sample spent by Benjamini-Hochberg flags lab017's leniency too
+    bh = ("--rules", BH_RULES)
     out = tmp_path / "out"
-    r = run_cli("report", SAMPLE / "labels.csv", "--out", out, "--home", home, "--no-history", "-q")
+    r = run_cli(
+        "report", SAMPLE / "labels.csv", "--out", out, "--home", home, "--no-history", "-q", *bh
+    )
     assert r.code == 0, r.out + r.err
     audit = json.loads((out / "audit.json").read_text())
     assert audit["verdict"] != "block"

@@ -230,7 +230,7 @@ def test_cell_weights_average_one_and_the_uniform_policy_is_plain_bh(tmp_path):
     assert np.corrcoef(cells.loc[tested, "n"], w)[0, 1] > 0.5
 
     path = tmp_path / "uniform.yaml"
-    path.write_text("cell_weights: uniform\n")
+    path.write_text("cell_weights: uniform\nerror_control: fdr\n")
     uniform = load_policy(path)
     assert uniform.cell_weights == "uniform" and POLICY.cell_weights == "power"
     det_u = detect(t, uniform)
@@ -263,3 +263,34 @@ def test_cell_weights_average_one_and_the_uniform_policy_is_plain_bh(tmp_path):
         q_all[lab_t.sum() : lab_t.sum() + tested.sum()]
     )
     assert bh_qvalues(np.array([0.5])) == pytest.approx([0.5])
+
+    # the default spends the same weights by Holm on the labeler graph: each test grouped
+    # with its labeler, the leniency test the parent of the labeler's cells and drift
+    path.write_text("cell_weights: uniform\n")
+    fw = load_policy(path)
+    assert fw.error_control == "familywise"
+    det_f = detect(t, fw)
+    from evalaudit.stats.multitest import holm_graph
+
+    code = dict(zip(lab["labeler_id"], lab["labeler"], strict=True))
+    groups = np.concatenate(
+        [
+            lab.loc[lab_t, "labeler"].to_numpy(),
+            det_f.cells.loc[tested, "labeler"].to_numpy(),
+            det_f.drift["labeler_id"].map(code).to_numpy(),
+        ]
+    )
+    parent = np.arange(len(groups)) < lab_t.sum()
+    p_f = np.concatenate(
+        [
+            det_f.leniency.loc[lab_t, "p_value"].to_numpy(),
+            det_f.cells.loc[tested, "p_value"].to_numpy(),
+            det_f.drift["p_value"].to_numpy(),
+        ]
+    )
+    q_f = holm_graph(p_f, w_all, groups, parent)[0]
+    assert det_f.cells.loc[tested, "q_value"].to_numpy() == pytest.approx(
+        q_f[lab_t.sum() : lab_t.sum() + tested.sum()]
+    )
+    assert det_f.leniency.loc[lab_t, "q_value"].to_numpy() == pytest.approx(q_f[: lab_t.sum()])
+    assert det_f.budget["error_control"] == "familywise"

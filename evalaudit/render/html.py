@@ -636,7 +636,7 @@ No blocking finding and no warning.
 {{ judges_html }}
 <section id="leniency">
 <h2>Leniency per labeler</h2>
-<p class="note">Signed bias against peers on the same kind of items (overlap and stratified evidence), with 95% CIs; q-values are Benjamini-Hochberg across labelers.</p>
+<p class="note">Signed bias against peers on the same kind of items (overlap and stratified evidence), with 95% CIs; q-values are the audit's one error budget ({{ 'weighted Holm: the chance of flagging anybody honest is at most fdr' if (d.scan and d.scan.budget and d.scan.budget.error_control == 'familywise') else 'weighted Benjamini-Hochberg' }}).</p>
 {{ figure(fig.leniency) }}
 <details><summary>All labelers ({{ n_labelers }})</summary>
 <table>

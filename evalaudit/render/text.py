@@ -23,8 +23,9 @@ def scan_method(scan: dict[str, Any], kind: str) -> str:
     effect = scan.get("weight_effect")
     budget = scan.get("budget") or {}
     tests = budget.get("tests") or {}
+    name = "Holm" if budget.get("error_control") == "familywise" else "Benjamini-Hochberg"
     where = (
-        f"one weighted Benjamini-Hochberg over {budget.get('tests_total', 0):,} tests "
+        f"one weighted {name} over {budget.get('tests_total', 0):,} tests "
         f"({tests.get('labelers', 0)} labelers, {tests.get('cells', 0)} cells' tilts, "
         f"{tests.get('drift', 0)} drift"
         + (f", {tests['judges']} LLM-judge tests" if tests.get("judges") else "")
@@ -36,6 +37,14 @@ def scan_method(scan: dict[str, Any], kind: str) -> str:
         unit = fmt_effect(effect, kind).lstrip("+")
         return f"{where}, each test weighted by its power to show a {unit} effect"
     return where
+
+
+def _q_name(d: dict[str, Any]) -> str:
+    """What the labelers' q-values are, for a column note."""
+    budget = (d.get("scan") or {}).get("budget") or {}
+    if budget.get("error_control") == "familywise":
+        return "one error budget, Holm"
+    return "one error budget, BH" if budget else "BH"
 
 
 def render_text(result: AuditResult) -> str:
@@ -120,7 +129,8 @@ def render_text(result: AuditResult) -> str:
                 )
     lines.append("")
     lines.append(
-        "Labelers by leniency (effect vs peers on the same kind of items, 95% CI, BH q;\n"
+        "Labelers by leniency (effect vs peers on the same kind of items, 95% CI, q of the "
+        f"{_q_name(d)};\n"
         "  ranked by the empirical-Bayes shrunken effect, which discounts small samples):"
     )
     labs = d["labelers"]

@@ -116,9 +116,23 @@ SHARED_KEYS: tuple[PolicyKey, ...] = (
         1e-9,
         0.5,
         0.02,
-        "the audit's one error budget: false discovery rate of one weighted Benjamini-Hochberg "
-        "over every test (labelers, tested cells, drift; LLM-judge tests get a quarter of it, "
-        "see below); on a clean set, the chance the audit flags anything",
+        "the audit's one error budget over every test (labelers, tested cells, drift; LLM-judge "
+        "tests get a quarter of it, see below): with `error_control: familywise` the chance "
+        "that anybody honest is flagged, with or without a poisoner among their peers; on a "
+        "clean set, the chance the audit flags anything",
+    ),
+    PolicyKey(
+        "error_control",
+        str,
+        None,
+        None,
+        "familywise",
+        "how the budget is spent: `familywise` is one weighted Holm over every test (the "
+        "familywise error rate is at most `fdr`, so the false discovery rate is too); `fdr` is "
+        "one weighted Benjamini-Hochberg (the false discovery rate is at most `fdr`, and every "
+        "true finding loosens the other tests' thresholds: an honest labeler is then flagged "
+        "about twice as often when a poisoner is present)",
+        choices=("familywise", "fdr"),
     ),
     PolicyKey(
         "min_effect",

@@ -6,8 +6,8 @@ What it catches:
     judge's signed bias ``mean(judge - human consensus)`` over the shared items
     (the item is the unit; item-clustered SE; humans are the reference, so the
     judge's leniency never enters their baseline) is significant under the
-    audit's one error budget (the judge tests are a family of the same weighted
-    Benjamini-Hochberg as labelers, cells and drift, at ``fdr``),
+    audit's one error budget (the judge tests get their own share of it,
+    ``error_control`` as for labelers, cells and drift, at ``fdr``),
     ``|bias| >= min_effect`` and the judge shares at least ``min_support`` items
     with humans. The evidence carries Cohen's kappa against the human consensus
     and the two confusion rates (passes humans fail, fails humans pass). A judge
@@ -141,7 +141,14 @@ RULE = register(
         kind="judge_bias",
         severity="block",
         doc=__doc__ or "",
-        uses=("min_support", "fdr", "min_effect", "min_effect_interval_sd", "materiality.headline"),
+        uses=(
+            "min_support",
+            "fdr",
+            "error_control",
+            "min_effect",
+            "min_effect_interval_sd",
+            "materiality.headline",
+        ),
         build=_build,
         finding_id=_judge_id,
         materiality=True,

@@ -5,8 +5,8 @@ What it catches:
     (``category=coding & failure_mode=hallucination``), beyond its own
     leniency elsewhere: the cell's *tilt* (its effect against what the
     labeler's other labels predict, in the joint labeler-effects model) is
-    significant under the audit's one error budget (weighted Benjamini-Hochberg
-    over labelers, cells and drift at ``fdr``), ``|tilt|`` is at least the
+    significant under the audit's one error budget (by default weighted Holm
+    over labelers, cells and drift at ``fdr``, see ``error_control``), ``|tilt|`` is at least the
     slice's ``min_effect`` (per-slice overrides apply) and the cell has at
     least ``min_support`` labels. A labeler lenient everywhere is one EA101
     finding, not one finding per slice. A flagged pair cell folds into a
@@ -150,6 +150,7 @@ RULE = register(
         uses=(
             "min_support",
             "fdr",
+            "error_control",
             "min_effect",
             "min_effect_interval_sd",
             "cell_weights",

@@ -6,7 +6,7 @@ What it catches:
     on its other shared items (the *tilt*, as the slice scan tests a cell's
     tilt, so a judge lenient everywhere is one EA110 finding, not one per
     slice) is significant under the audit's one error budget (the judge tests
-    are a family of the same weighted Benjamini-Hochberg as labelers, cells and
+    get their own share of it, ``error_control`` as for labelers, cells and
     drift), ``|tilt|`` is at least the slice's ``min_effect`` (per-slice
     overrides apply), and the slice value and the rest each hold at least
     ``min_support`` items shared with humans. ``effect`` is the judge's bias on
@@ -111,6 +111,7 @@ RULE = register(
         uses=(
             "min_support",
             "fdr",
+            "error_control",
             "min_effect",
             "min_effect_interval_sd",
             "materiality.headline",

@@ -3,7 +3,7 @@
 What it catches:
     A labeler whose leniency residuals, in time order (with timestamps) or
     batch order (with batches), shift at one point: a CUSUM change-point test
-    with a calibrated p-value, Benjamini-Hochberg across labelers at ``fdr``,
+    with a calibrated p-value, under the audit's one error budget at ``fdr``,
     a change of at least ``min_effect``, and at least ``min_support`` labels.
 
 Why it matters:
@@ -89,7 +89,7 @@ RULE = register(
         kind="labeler_drift",
         severity="warn",
         doc=__doc__ or "",
-        uses=("min_support", "fdr", "min_effect", "min_effect_interval_sd"),
+        uses=("min_support", "fdr", "error_control", "min_effect", "min_effect_interval_sd"),
         build=lambda inp: drift_findings(inp.drift, inp.policy, inp.kind),
         finding_id=_drift_id,
         materiality=True,

@@ -69,6 +69,9 @@ class Policy:
 
     min_support: int = 30
     fdr: float = 0.02
+    #: ``familywise`` (weighted Holm) or ``fdr`` (weighted Benjamini-Hochberg): how the one
+    #: error budget of :func:`evalaudit.detection.detect_joint` is spent.
+    error_control: str = "familywise"
     min_effect: float = 0.05
     min_effect_interval_sd: float = 0.25
     agreement_floor: float = 0.667
