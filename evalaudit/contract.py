@@ -298,7 +298,8 @@ class LabelSpec:
             if len(self.categories) > 12:
                 vals += ", ..."
         pos = f", positive={self.positive!r}" if self.positive is not None else ""
-        return f"{self.kind} ({how}: {self.reason});{vals}{pos}"
+        tail = f";{vals}{pos}" if vals or pos else ""
+        return f"{self.kind} ({how}: {self.reason}){tail}"
 
 
 def _numeric(values: list[str]) -> list[float] | None:

@@ -232,6 +232,9 @@ def test_label_kind_detection_is_printed(run_cli, tmp_path, values, kind):
     r = run_cli("validate", p)
     assert r.code == 0, r.err
     assert f"Labels: {kind} (auto-detected" in r.out
+    # an interval scale lists no values: no dangling ';' after the reason
+    line = r.out.split("Labels: ", 1)[1].splitlines()[0]
+    assert not line.rstrip().endswith(";"), line
 
 
 def test_label_kind_override_and_order(run_cli, tmp_path):
