@@ -201,6 +201,15 @@ def test_duckdb_missing_column_and_mapping(tmp_path: Path) -> None:
     assert "--column label=" in exc.value.problems[0].hint
     ok = read_labels(p, engine="duckdb", columns={"label": "verdict"})
     assert ok.table.n_labels == 1
+    # the required names in another case / with a space: both engines name the column to map
+    p = tmp_path / "spelled.csv"
+    p.write_text("Item ID,labeler_id,Label\ni1,a,pass\n")
+    for engine in ("duckdb", "memory"):
+        with pytest.raises(InputError) as exc:
+            read_labels(p, engine=engine)
+        hints = {q.column: q.hint for q in exc.value.problems}
+        assert "--column 'item_id=Item ID'" in hints["item_id"], (engine, hints)
+        assert "--column label=Label" in hints["label"], (engine, hints)
 
 
 def test_unsupported_options_fall_back_or_say_so(tmp_path: Path) -> None:

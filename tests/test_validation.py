@@ -174,6 +174,30 @@ def test_column_mapping(run_cli, tmp_path):
     assert r.code == 2 and "no column 'nope'" in r.err and "question_id" in r.err
 
 
+def test_missing_column_suggests_the_same_name_spelled_otherwise(run_cli, tmp_path):
+    # 'Item ID' and 'Label' are the required columns in another case / with a space: the fix
+    # names them (the old code suggested only aliases and said YOUR_COLUMN for these two)
+    rows = "".join(f"q{i // 2},w{i % 2},{'pass' if i % 3 else 'fail'}\n" for i in range(30))
+    p = write(tmp_path / "labels.csv", "Item ID,Labeler,Label\n" + rows)
+    r = run_cli("validate", p)
+    assert r.code == 2
+    assert "--column 'item_id=Item ID'" in r.err
+    assert "--column labeler_id=Labeler" in r.err
+    assert "--column label=Label" in r.err
+    assert "YOUR_COLUMN" not in r.err
+    r = run_cli(
+        "validate",
+        p,
+        "--column",
+        "item_id=Item ID",
+        "--column",
+        "labeler_id=Labeler",
+        "--column",
+        "label=Label",
+    )
+    assert r.code == 0, r.err
+
+
 def test_side_tables_join_and_duplicate_key(run_cli, tmp_path):
     labels = write(tmp_path / "labels.csv", HEADER + good_rows(40))
     items = write(

@@ -79,7 +79,12 @@ from evalaudit.table import (
     LabelTable,
     types_by_code,
 )
-from evalaudit.validate.columns import BLANK_REASONS, skip_invalid_note
+from evalaudit.validate.columns import (
+    BLANK_REASONS,
+    _guess_column,
+    missing_column_fix,
+    skip_invalid_note,
+)
 from evalaudit.validate.labeler_types import (
     COUNT,
     FIRST_ROWS,
@@ -457,7 +462,7 @@ def _require_columns(types: dict[str, str], columns: dict[str, str], path: str) 
                     0,
                     (),
                     f"required column '{col}' is missing (columns: {', '.join(types)})",
-                    f"add the column or map yours with --column {col}=YOUR_COLUMN",
+                    missing_column_fix(col, _guess_column(col, list(types))),
                 )
                 for col in missing
             ],

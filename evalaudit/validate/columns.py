@@ -5,6 +5,7 @@ fix when a header was split by the wrong delimiter), ``--skip-invalid`` and ``--
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any
 
 import numpy as np
@@ -111,10 +112,8 @@ def _require_columns(frame: pd.DataFrame, raw: RawFile) -> None:
                 f"the header is one column holding '{shown}'-separated names: the file is "
                 f"'{shown}'-delimited; pass --delimiter '{shown}' (or drop --delimiter to sniff it)"
             )
-        elif guess:
-            hint = f"rename it, or map it: --column {col}={guess}"
         else:
-            hint = f"add the column, or map yours: --column {col}=YOUR_COLUMN"
+            hint = missing_column_fix(col, guess)
         problems.append(
             Problem(
                 "column_exists",
@@ -227,9 +226,27 @@ _ALIASES = {
 }
 
 
+def missing_column_fix(col: str, guess: str | None) -> str:
+    """The fix of a missing required column: map the file's column that looks like it
+    (shell-quoted), else add or map one. Shared with the SQL ingest."""
+    if guess:
+        return f"rename it, or map it: --column {shlex.quote(f'{col}={guess}')}"
+    return f"add the column, or map yours: --column {col}=YOUR_COLUMN"
+
+
+def _norm_name(name: object) -> str:
+    """A column name compared loosely: case, surrounding space and separators ignored
+    (``Item ID``, ``item-id``, ``ITEM_ID`` are ``item_id``)."""
+    return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
+
+
 def _guess_column(canonical: str, columns: list[str]) -> str | None:
-    lowered = {c.lower(): c for c in columns}
-    for alias in _ALIASES.get(canonical, ()):
+    lowered: dict[str, str] = {}
+    for c in columns:
+        lowered.setdefault(str(c).lower(), c)
+        lowered.setdefault(_norm_name(c), c)
+    # the canonical name itself spelled another way ('Label', 'Item ID') first, then aliases
+    for alias in (canonical, *_ALIASES.get(canonical, ())):
         if alias in lowered:
             return lowered[alias]
     return None
