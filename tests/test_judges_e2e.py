@@ -149,6 +149,28 @@ def test_two_judges_that_never_share_an_item(tmp_path, capsys):
     assert "no human-labeled item" in weighted["note"]
 
 
+def test_judges_and_humans_on_disjoint_items_print_no_estimate_without_a_dangling_ci(
+    tmp_path, capsys
+):
+    """Judges on some items, humans on the others: the PPI headline and the humans-only
+    estimate have no value; the summaries say ``n/a``, not ``n/a -`` (the missing CI printed
+    as ``-`` after it, on the old code)."""
+    rows = ["item_id,labeler_id,label"]
+    for i in range(120):
+        who = ("judge1", "judge2") if i < 60 else ("h1", "h2")
+        rows += [f"q{i},{w},{'pass' if (i + k) % 3 else 'fail'}" for k, w in enumerate(who)]
+    path = tmp_path / "disjoint.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    rc, out, err = _main(["audit", str(path), "--judges", "judge*", "-q"], capsys)
+    assert rc == 0, err
+    rc, gate, err = _main(["gate", str(path), "--judges", "judge*"], capsys)
+    assert rc == 0, err
+    for text in (out, gate):
+        line = next(x for x in text.splitlines() if "PPI headline" in x)
+        assert "n/a -" not in line, line
+        assert "humans-only n/a" in line, line
+
+
 # ------------------------------------------------------------------ humans as the reference
 def _human_mean_leniency(r) -> float:
     lab = r.labelers[r.labelers["labeler_id"].str.startswith("hum")]

@@ -31,6 +31,15 @@ def _ci_score(pair: Any, kind: str) -> str:
     return f"[{fmt_score(pair[0], kind)}, {fmt_score(pair[1], kind)}]"
 
 
+def _score_ci(x: Any, pair: Any, kind: str) -> str:
+    """A score and its CI in prose: ``59.1% [56.7%, 61.4%]``; ``n/a`` alone when there is no
+    estimate (not ``n/a -``)."""
+    if is_missing(x):
+        return "n/a"
+    ci = _ci_score(pair, kind)
+    return fmt_score(x, kind) + ("" if ci == "-" else f" {ci}")
+
+
 def ppi_per_model(ppi: dict[str, Any]) -> list[dict[str, Any]]:
     """The reported estimate's per-model rows of ``headline.ppi``."""
     return [m for m in ppi.get("per_model") or [] if m.get("judge") == ppi.get("reported")]
@@ -68,9 +77,9 @@ def ppi_gate_line(d: dict[str, Any]) -> str | None:
     kind = d["label"]["kind"]
     return (
         f"PPI headline (LLM judges de-biased by {ppi['n_labeled']:,} human-labeled items): "
-        f"{fmt_score(ppi['score'], kind)} {_ci_score(ppi['ci'], kind)}; judge-only "
+        f"{_score_ci(ppi['score'], ppi['ci'], kind)}; judge-only "
         f"{fmt_score(ppi['judge_only_score'], kind)}, humans-only "
-        f"{fmt_score(ppi['humans_only_score'], kind)} {_ci_score(ppi['humans_only_ci'], kind)}. "
+        f"{_score_ci(ppi['humans_only_score'], ppi['humans_only_ci'], kind)}. "
         f"Weights: {ppi_weighting(ppi)}." + (f" Note: {ppi['note']}." if ppi.get("note") else "")
     )
 
@@ -121,19 +130,18 @@ def judge_text_lines(d: dict[str, Any]) -> list[str]:
             )
     if ppi:
         out.append(
-            f"  PPI headline ({ppi['judge']}, {ppi['method']}): {fmt_score(ppi['score'], kind)} "
-            f"{_ci_score(ppi['ci'], kind)}, lambda {fmt_num(ppi['lambda'], 2)}, "
+            f"  PPI headline ({ppi['judge']}, {ppi['method']}): "
+            f"{_score_ci(ppi['score'], ppi['ci'], kind)}, lambda {fmt_num(ppi['lambda'], 2)}, "
             f"{ppi['n_labeled']:,} human-labeled + {ppi['n_unlabeled']:,} judge-only items; "
-            f"judge-only {fmt_score(ppi['judge_only_score'], kind)} "
-            f"{_ci_score(ppi['judge_only_ci'], kind)}, humans-only "
-            f"{fmt_score(ppi['humans_only_score'], kind)} {_ci_score(ppi['humans_only_ci'], kind)}."
+            f"judge-only {_score_ci(ppi['judge_only_score'], ppi['judge_only_ci'], kind)}, "
+            f"humans-only {_score_ci(ppi['humans_only_score'], ppi['humans_only_ci'], kind)}."
         )
         out.append(f"    assumption: {_assumption(ppi)}.")
         if ppi.get("note"):
             out.append(f"    note: {ppi['note']}.")
         for m in ppi_per_model(ppi):
             out.append(
-                f"    {m['model']}: PPI {fmt_score(m['score'], kind)} {_ci_score(m['ci'], kind)}"
+                f"    {m['model']}: PPI {_score_ci(m['score'], m['ci'], kind)}"
                 f", judge-only {fmt_score(m['judge_only_score'], kind)}, humans-only "
                 f"{fmt_score(m['humans_only_score'], kind)} (n={m['n_labeled']:,} human-labeled)"
             )
