@@ -122,6 +122,25 @@ def test_report_input_error_writes_nothing(tmp_path, run_cli):
     assert r.code == 2 and not (tmp_path / "out").exists()
 
 
+def test_nothing_flagged_shows_no_correction_not_zero_deltas(tmp_path, run_cli):
+    """No suspect label: the headline cards say so; they showed 'paired delta +0.0 pts (95% CI
+    +0.0 pts to +0.0 pts)' and 'delta -0.0 pts (95% CI n/a)' on the old code, figures with
+    nothing behind them."""
+    from tests.conftest import HEADER, good_rows
+
+    p = tmp_path / "clean.csv"
+    p.write_text(HEADER + good_rows(80), encoding="utf-8")
+    r = run_cli("report", p, "--out", tmp_path / "out", "--no-history", "-q")
+    assert r.code in (0, 1), r.err
+    audit = json.loads((tmp_path / "out" / "audit.json").read_text())
+    assert audit["headline"]["suspect_labels"] == 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    cards = html[html.index('<div class="numbers">') : html.index("Agreement (Krippendorff")]
+    assert "no suspect labels: nothing set aside" in cards
+    assert "no suspect labels: no correction applied" in cards
+    assert "delta" not in cards and "95% CI n/a" not in cards
+
+
 # ------------------------------------------------------------------ escaping
 def test_hostile_strings_are_escaped_everywhere(tmp_path, run_cli):
     """A labeler id, a slice value, the file name and the title full of markup stay text."""

@@ -540,10 +540,18 @@ No blocking finding and no warning.
 <div class="num"><div class="k">Headline (reported)</div><div class="v">{{ h.score | score(kind) }}</div>
 <div class="s">95% CI {{ h.ci | score_ci(kind) }} &middot; {{ h["items"] | int }} items</div></div>
 <div class="num"><div class="k">Without suspect labels</div><div class="v">{{ h.score_without_suspects | score(kind) }}</div>
+{% if h.suspect_labels %}
 <div class="s">paired delta {{ h.delta | eff(kind) }} (95% CI {{ h.delta_ci | ci(kind) }}) on the {{ (h["items"] - h.items_dropped) | int }} items that keep a label{% if h.items_dropped %}; {{ h.items_dropped | int }} items had only suspect labels{% endif %}</div></div>
+{% else %}
+<div class="s">no suspect labels: nothing set aside</div></div>
+{% endif %}
 {% if corr %}
 <div class="num"><div class="k">Corrected for leniency</div><div class="v">{{ corr.score_corrected | score(kind) }}</div>
+{% if corr.suspect_labels %}
 <div class="s">delta {{ corr.delta | eff(kind) }} (95% CI {{ corr.delta_ci | ci(kind) }}) over all {{ corr["items"] | int }} items; {{ corr.suspect_labels | int }} suspect labels{% if corr.ranking_changed %}; <b>the order of the models changes</b>{% endif %}</div></div>
+{% else %}
+<div class="s">no suspect labels: no correction applied</div></div>
+{% endif %}
 {% endif %}
 {% endif %}
 <div class="num"><div class="k">Agreement (Krippendorff's alpha)</div><div class="v">{{ agr.alpha | num }}</div>
