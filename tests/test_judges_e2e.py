@@ -126,6 +126,21 @@ def test_judges_glob(tmp_path, capsys):
     assert ing.table.labeler_types == ("human", "model", "model")
 
 
+def test_judges_only_say_the_judge_audit_is_not_run(tmp_path, capsys):
+    """Every labeler a judge: no judge audit and no PPI headline (they need humans); the
+    summary said only '3 model(s), 0 human(s)' on the old code, not that they were skipped."""
+    from tests.conftest import HEADER, good_rows
+
+    path = tmp_path / "judges_only.csv"
+    path.write_text(HEADER + good_rows(80), encoding="utf-8")
+    rc, out, err = _main(["audit", str(path), "--judges", "*", "-q"], capsys)
+    assert rc == 0, err
+    assert "0 human(s); no human labels, so the judge audit and the PPI headline" in out
+    r = evalaudit.audit(path, judges=["*"])
+    assert any("judge audit and the PPI headline" in n for n in r.notes)
+    assert r.headline.get("ppi") is None
+
+
 def test_no_types_means_all_humans(tmp_path):
     _, path = _small(tmp_path)
     t = evalaudit.read_labels(path).table

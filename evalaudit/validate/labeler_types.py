@@ -305,4 +305,9 @@ def labeler_types_from_groups(
     )
     if untyped and has_col:
         note += f"; {len(untyped)} labeler(s) with no type read as human"
+    if types and n_judges == len(types):
+        note += (
+            "; no human labels, so the judge audit and the PPI headline (humans are their "
+            "reference) are not run: leniency is against the other judges"
+        )
     return LabelerTypes(types, family, note)
