@@ -123,6 +123,29 @@ def test_empty_ids_name_rows(run_cli, tmp_path):
     assert "'labeler_id' is empty (line 7)" in err
 
 
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_whitespace_only_ids_and_labels_are_empty(run_cli, tmp_path, engine):
+    """'  ' as item_id, labeler_id or label is blank, as --skip-invalid and the SQL ingest read
+    it. The in-memory ingest took it for a value: an item '  ', a labeler '  ', and a third
+    label value that turned a pass/fail file into a nominal one (exit 0, nothing said)."""
+    body = good_rows(40).splitlines()
+    body[2] = "  ," + body[2].split(",", 1)[1]  # line 4: blank item
+    parts = body[5].split(",")
+    body[5] = ",".join([parts[0], " ", *parts[2:]])  # line 7: blank labeler
+    parts = body[8].split(",")
+    body[8] = ",".join([parts[0], parts[1], "   ", *parts[3:]])  # line 10: blank label
+    p = write(tmp_path / "labels.csv", HEADER + "\n".join(body) + "\n")
+    r = run_cli("audit", p, "-q", "--engine", engine)
+    assert r.code == 2, r.out
+    assert "'item_id' is empty (line 4)" in r.err
+    assert "'labeler_id' is empty (line 7)" in r.err
+    assert "'label' is empty (line 10)" in r.err
+    r = run_cli("audit", p, "-q", "--engine", engine, "--skip-invalid")
+    assert r.code == 0, r.err
+    assert "not used 3 (blank item id 1, blank label 1, blank labeler id 1)" in r.out
+    assert "Labels: binary" in r.out
+
+
 def test_all_problems_reported_at_once(run_cli, tmp_path):
     lines = good_rows(200).splitlines()
     lines[3] = lines[3].replace("2026-03", "03/2026/")

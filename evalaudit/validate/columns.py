@@ -23,6 +23,7 @@ from evalaudit.contract import (
 )
 from evalaudit.io import RawFile
 from evalaudit.table import INTERNAL_COLUMNS
+from evalaudit.validate.codes import _codes
 from evalaudit.validate.options import IngestOptions
 
 
@@ -190,6 +191,29 @@ def _set_aside_blanks(
         rejected[reason] = rejected.get(reason, 0) + n
     notes.append(skip_invalid_note(counts))
     return frame[~bad]
+
+
+def _blank_to_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """Whitespace-only ids and labels are missing, as ``--skip-invalid`` and the SQL ingest
+    read them: the contract's ``not_null`` check then names their lines (a label of ``'  '``
+    was otherwise a third label value, an item id of ``'  '`` an item)."""
+    out = frame
+    for col in (ITEM_ID, LABELER_ID, LABEL):
+        s = frame[col]
+        if not (s.dtype == object or isinstance(s.dtype, (pd.StringDtype, pd.CategoricalDtype))):
+            continue  # numbers and booleans are never blank text
+        codes, uniques = _codes(s)
+        if not len(uniques):
+            continue
+        empty = (pd.Series(uniques).astype("string").str.strip() == "").fillna(False)
+        empty = empty.to_numpy(dtype=bool)
+        if not empty.any():
+            continue
+        blank = np.append(empty, False)[codes]  # code -1 (missing) indexes the False
+        if out is frame:
+            out = frame.copy(deep=False)
+        out[col] = s.mask(pd.Series(blank, index=s.index))
+    return out
 
 
 #: The reasons ``--skip-invalid`` sets a row aside under, in the order a row blank in several

@@ -33,6 +33,7 @@ from evalaudit.validate.codes import (
 from evalaudit.validate.columns import (
     _apply_aliases,
     _apply_column_map,
+    _blank_to_missing,
     _require_columns,
     _select_version,
     _set_aside_blanks,
@@ -121,6 +122,8 @@ def _ingest(path: str | RawFile, options: IngestOptions | None = None) -> Ingest
     frame = _select_version(frame, raw, opts, rejected)
     if opts.skip_invalid:
         frame = _set_aside_blanks(frame, rejected, notes)
+    else:
+        frame = _blank_to_missing(frame)
     frame = _normalise_labels(frame, raw, opts, notes)
 
     # identical duplicates: same item, labeler and label; keep one, count the rest
