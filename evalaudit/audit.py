@@ -218,6 +218,12 @@ def audit_ingested(
     if prof.rows is None:
         prof.rows = table.n_labels
     ppi_strata_of(ing, policy)  # a column the table lacks stops the run before any statistic
+    if table.kind is not LabelKind.INTERVAL and (gold is not None or table.has(GOLD)):
+        from evalaudit.aggregate import _checked_gold_codes
+
+        # a gold value that is no label category stops the run naming the gold file, column
+        # and rows (as `consensus --gold` does), before any statistic
+        _checked_gold_codes(table, gold, ing.path, ing.row_label)
     det = detect(table, policy, dismissed, prof)
     headline = det.headline
 

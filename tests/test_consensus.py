@@ -399,6 +399,25 @@ def test_cli_bad_gold_file_exits_2_naming_it(cli_with_consensus, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["audit", "gate", "report"])
+def test_gold_value_outside_the_labels_is_an_input_error_in_audit_and_gate(
+    run_cli, tmp_path, command
+):
+    """A gold value that is not a label category ('PASS ' beside pass/fail): `consensus` named
+    the gold file, column and rows; audit, gate and report stopped with 'internal error:
+    ValueError' (exit 2, no file or row named) on the old code."""
+    from tests.conftest import HEADER, good_rows
+
+    labels = write(tmp_path / "labels.csv", HEADER + good_rows(40))
+    gold = write(tmp_path / "gold.csv", "item_id,gold_label\nq0,pass\nq1,PASS \n")
+    extra = ["--out", tmp_path / "out", "--no-history"] if command == "report" else []
+    r = run_cli(command, labels, "--gold", gold, *extra)
+    assert r.code == 2
+    assert "internal error" not in r.err
+    assert f"{gold}: 1 problem(s)" in r.err and "[gold_value] column 'gold_label'" in r.err
+    assert "(line 3)" in r.err and "fix: write gold with the same spelling" in r.err
+
+
 def test_cli_neutralises_formula_injection(cli_with_consensus, tmp_path):
     labels = write(
         tmp_path / "labels.csv",
