@@ -425,6 +425,13 @@ def detect_label_spec(
                 "numeric values" + ("" if integral else " with decimals"),
             )
     if kind is LabelKind.ORDINAL:
+        if parsed and explains(numeric_rows):
+            # numbers, but with decimals: the old message said they were not numbers
+            shown = ", ".join(sorted(parsed, key=lambda v: parsed[v])[:3])
+            raise ValueError(
+                f"ordinal labels with decimals ({shown}, ...) need --order (lowest first); "
+                "numeric scores are --label-kind interval"
+            )
         raise ValueError("ordinal labels that are not numbers need --order (lowest first)")
     cats = tuple(sorted(values))
     return LabelSpec(

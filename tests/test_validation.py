@@ -293,6 +293,17 @@ def test_label_kind_override_and_order(run_cli, tmp_path):
     assert r.code == 2 and "unknown label value" in r.err
 
 
+def test_ordinal_with_decimals_is_not_called_not_numbers(run_cli, tmp_path):
+    # 0-1 scores read as ordinal: the old message said "labels that are not numbers"
+    rows = "".join(f"q{i // 2},w{i % 2},{(i % 7) / 8}\n" for i in range(30))
+    p = write(tmp_path / "labels.csv", "item_id,labeler_id,label\n" + rows)
+    r = run_cli("validate", p, "--label-kind", "ordinal")
+    assert r.code == 2
+    assert "not numbers" not in r.err
+    assert "ordinal labels with decimals (0.0, 0.125, 0.25, ...) need --order" in r.err
+    assert "--label-kind interval" in r.err
+
+
 def test_usage_error_exits_2(run_cli, tmp_path):
     assert run_cli("audit").code == 2
     assert run_cli("audit", tmp_path / "nope.csv", "-q").code == 2
