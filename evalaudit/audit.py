@@ -218,6 +218,22 @@ def audit_ingested(
     if prof.rows is None:
         prof.rows = table.n_labels
     ppi_strata_of(ing, policy)  # a column the table lacks stops the run before any statistic
+    if table.kind is LabelKind.INTERVAL and gold is not None:
+        # gold accuracy needs categories: the gold file was ignored without a word
+        raise InputError(
+            str(gold.attrs.get("path", "gold")),
+            [
+                Problem(
+                    "gold_value",
+                    "gold_label",
+                    0,
+                    (),
+                    f"--gold needs categorical labels; the labels are {ing.label_spec.describe()}",
+                    "drop --gold, or declare the scale of the labels with --order (ordinal) "
+                    "or --label-kind",
+                )
+            ],
+        )
     if table.kind is not LabelKind.INTERVAL and (gold is not None or table.has(GOLD)):
         from evalaudit.aggregate import _checked_gold_codes
 

@@ -418,6 +418,19 @@ def test_gold_value_outside_the_labels_is_an_input_error_in_audit_and_gate(
     assert "(line 3)" in r.err and "fix: write gold with the same spelling" in r.err
 
 
+def test_gold_with_interval_labels_is_an_error_not_ignored(run_cli, tmp_path):
+    """--gold on interval scores: `consensus` refuses it; the audit ignored the gold file
+    without a word (exit 0, no gold anywhere) on the old code."""
+    rows = "".join(f"q{i // 2},w{i % 2},{(i % 7) / 8}\n" for i in range(40))
+    labels = write(tmp_path / "labels.csv", "item_id,labeler_id,label\n" + rows)
+    gold = write(tmp_path / "gold.csv", "item_id,gold_label\nq0,0.5\n")
+    for command in ("audit", "gate"):
+        r = run_cli(command, labels, "--gold", gold)
+        assert r.code == 2, (command, r.out)
+        assert f"{gold}: 1 problem(s)" in r.err
+        assert "--gold needs categorical labels; the labels are interval" in r.err
+
+
 def test_cli_neutralises_formula_injection(cli_with_consensus, tmp_path):
     labels = write(
         tmp_path / "labels.csv",
