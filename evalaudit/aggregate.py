@@ -111,6 +111,16 @@ def consensus_labels(
             f"{n_tied:,} of {table.n_items:,} items tied ({n_tied / table.n_items:.1%}); "
             f"ties broken {TIE_RULE} (here: {' > '.join(tie_order(table))})."
         )
+    elif not (table.labels_per_item() >= 2).any():
+        # no overlap: the labelers' error rates are not identified; EM then relabels whole
+        # labelers (a labeler's every 'fail' read as 'pass') and its confidences are the
+        # smoothing's, not evidence. Each item keeps its one label.
+        labels = majority_vote(table).assign(confidence=float("nan"))
+        lines.append(
+            "Method: Dawid-Skene not run: no item has two or more labels, so the labelers' "
+            "error rates cannot be estimated; each item keeps its one label and the "
+            "confidence is not estimable (left empty)."
+        )
     else:
         res = dawid_skene(table, tol=tol, max_iter=max_iter)
         labels = res.labels

@@ -431,6 +431,23 @@ def test_gold_with_interval_labels_is_an_error_not_ignored(run_cli, tmp_path):
         assert "--gold needs categorical labels; the labels are interval" in r.err
 
 
+def test_dawid_skene_without_overlap_leaves_confidence_empty(cli_with_consensus, tmp_path):
+    """No item with two labels: the error rates are not identified. On the old code EM
+    relabelled a whole labeler (w0's every 'fail' became 'pass') and printed the smoothing's
+    confidences as if estimated; each item now keeps its one label, confidence empty."""
+    rows = "".join(f"q{i},w{i % 3},{'pass' if i % 4 else 'fail'}\n" for i in range(60))
+    labels = write(tmp_path / "labels.csv", "item_id,labeler_id,label\n" + rows)
+    out = tmp_path / "out.csv"
+    r = cli_with_consensus("consensus", labels, "--out", out, "--method", "dawid-skene")
+    assert r.code == 0, r.err
+    assert "Dawid-Skene not run: no item has two or more labels" in r.out
+    assert "not estimable" in r.out
+    got = pd.read_csv(out)
+    assert got["confidence"].isna().all() and len(got) == 60
+    want = {f"q{i}": "pass" if i % 4 else "fail" for i in range(60)}
+    assert dict(zip(got["item_id"], got["label"], strict=True)) == want
+
+
 def test_cli_neutralises_formula_injection(cli_with_consensus, tmp_path):
     labels = write(
         tmp_path / "labels.csv",
