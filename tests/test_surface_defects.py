@@ -235,3 +235,21 @@ def test_text_summary_lists_ten_info_findings_and_counts_the_rest():
         if f.severity in ("block", "warn"):
             assert f"{f.id}: " in text
     assert "Verdict:" in text
+
+
+def test_untested_labelers_say_why_their_q_is_na(tmp_path, run_cli):
+    """A labeler below min_support has a leniency and a CI but q n/a; one with no peer has
+    n/a everywhere. The summary gave no reason for either on the old code."""
+    from tests.conftest import write
+
+    rows = []
+    for i in range(120):  # a and b on every item: 120 comparable labels each
+        rows += [f"q{i},a,{'pass' if i % 3 else 'fail'}", f"q{i},b,{'pass' if i % 4 else 'fail'}"]
+    rows += [f"q{i},c,pass" for i in range(10)]  # c: 10 labels, below min_support
+    rows += [f"solo{i},d,pass" for i in range(5)]  # d: items nobody else labeled
+    p = write(tmp_path / "labels.csv", "item_id,labeler_id,label\n" + "\n".join(rows) + "\n")
+    r = run_cli("audit", p, "-q")
+    assert r.code == 0, r.err
+    line = next(x for x in r.out.splitlines() if "q n/a" in x)
+    assert "1 with fewer than 30 comparable labels (min_support)" in line, line
+    assert "1 with no label comparable to a peer's" in line, line

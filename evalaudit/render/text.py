@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalaudit.render.format import fmt_effect, fmt_num, fmt_q, fmt_score
+from evalaudit.render.format import fmt_effect, fmt_num, fmt_q, fmt_score, is_missing
 from evalaudit.render.judges import judge_text_lines
 from evalaudit.result import AuditResult
 from evalaudit.verdicts import SEVERITIES
@@ -151,6 +151,21 @@ def render_text(result: AuditResult) -> str:
         )
     if len(labs) > len(shown):
         lines.append(f"  ... {len(labs) - len(shown)} more labelers (all in --json)")
+    untested = [r for r in labs if is_missing(r.get("q_value"))]
+    if untested:
+        ms = (d.get("policy") or {}).get("min_support")
+        used = [r.get("n_used") or 0 for r in untested]
+        none = sum(u == 0 for u in used)
+        few = sum(0 < u < ms for u in used) if ms is not None else 0
+        rest = len(untested) - none - few
+        why = []
+        if none:
+            why.append(f"{none} with no label comparable to a peer's")
+        if few:
+            why.append(f"{few} with fewer than {ms} comparable labels (min_support)")
+        if rest:
+            why.append(f"{rest} with no estimable effect (no disagreement with the peers)")
+        lines.append(f"  q n/a: not tested: {'; '.join(why)}.")
     scan = d.get("scan") or {}
     if scan:
         lines.append("")
