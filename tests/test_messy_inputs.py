@@ -121,6 +121,28 @@ def test_issue_spellings_keep_plain_pass(run_cli, tmp_path):
     assert "values fail, pass" in r.out and "'PASS'" in r.out and "-> 'pass'" in r.out
 
 
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_one_number_written_two_ways_is_one_label(run_cli, tmp_path, engine):
+    """A 1-5 scale with some rows written '3.0' (concatenated exports): the old code read ten
+    ordinal levels 1<1.0<2<2.0<...<5<5.0, moving the headline and counting 3 vs 3.0 as a
+    disagreement. The spellings are unified and said, like 'PASS' / 'pass'."""
+    rows = "".join(
+        f"q{i // 2},w{i % 2},{1 + (i * 7) % 5}{'.0' if i % 3 == 0 else ''}\n" for i in range(60)
+    )
+    p = write(tmp_path / "labels.csv", "item_id,labeler_id,label\n" + rows)
+    plain = write(tmp_path / "plain.csv", "item_id,labeler_id,label\n" + rows.replace(".0", ""))
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    r = run_cli("audit", p, "-q", "--engine", engine, "--json", a)
+    assert r.code == 0, r.err
+    assert "values 1<2<3<4<5" in r.out and "'3.0' -> '3'" in r.out
+    assert run_cli("audit", plain, "-q", "--engine", engine, "--json", b).code == 0
+    da, db = json.loads(a.read_text()), json.loads(b.read_text())
+    assert da["headline"]["score"] == db["headline"]["score"]
+    assert da["agreement"]["alpha"] == db["agreement"]["alpha"]
+    r = run_cli("audit", p, "-q", "--engine", engine, "--labels-exact")
+    assert r.code == 2 and "[label_spelling]" in r.err and "number format" in r.err
+
+
 def test_blank_rows_stop_or_are_set_aside(run_cli, tmp_path):
     lines = good_rows(80).splitlines()
     lines[3] = ",w1,pass,2026-03-04T10:00:00Z"

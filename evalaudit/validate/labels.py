@@ -24,13 +24,33 @@ from evalaudit.validate.codes import _codes
 from evalaudit.validate.options import IngestOptions
 
 
+def _number_key(v: str) -> str | None:
+    """The canonical text of a label that is a finite number (``'3.0'``, ``' 3'`` -> ``'3'``;
+    ``'0.50'`` -> ``'0.5'``), None for any other text."""
+    try:
+        f = float(v)
+    except ValueError:
+        return None
+    if f != f or f in (float("inf"), float("-inf")):
+        return None
+    return str(int(f)) if f.is_integer() and abs(f) < 2**53 else repr(f)
+
+
+def _spelling_key(v: str) -> str:
+    """What a spelling is compared by: its number when it is one, else case-folded text."""
+    num = _number_key(v)
+    return "\0" + num if num is not None else v.strip().casefold()
+
+
 def spelling_map(freq: dict[str, int], opts: IngestOptions) -> dict[str, str]:
     """Spelling -> the spelling it is unified to, for label values (with their row counts
-    ``freq``) that differ only in case or surrounding whitespace.
+    ``freq``) that differ only in case, surrounding whitespace or the writing of one number
+    (``3`` / ``3.0``: a 1-5 scale was otherwise read as ten levels, ``1<1.0<2<2.0...``).
 
     Each group's target is a declared ``--labels`` / ``--order`` / ``--positive`` value when
-    one matches, else the lower-case stripped spelling when it is in the data, else the most
-    frequent stripped spelling. The rule of both ingests (in memory and SQL).
+    one matches, else the lower-case stripped spelling (for a number: its shortest form,
+    ``3``) when it is in the data, else the most frequent stripped spelling. The rule of
+    both ingests (in memory and SQL).
     """
     declared = [
         *(opts.labels or ()),
@@ -39,14 +59,17 @@ def spelling_map(freq: dict[str, int], opts: IngestOptions) -> dict[str, str]:
     ]
     groups: dict[str, list[str]] = {}
     for v in freq:
-        groups.setdefault(v.strip().casefold(), []).append(v)
+        groups.setdefault(_spelling_key(v), []).append(v)
     mapping: dict[str, str] = {}
     for key, spellings in groups.items():
         if not key:
             continue  # a whitespace-only label is blank, not a spelling (see --skip-invalid)
-        target = next((d for d in declared if d.strip().casefold() == key), None)
+        if len(spellings) == 1 and not declared and spellings[0] == spellings[0].strip():
+            continue  # its own target (10^6 distinct interval scores: most groups)
+        target = next((d for d in declared if _spelling_key(d) == key), None)
         if target is None:
-            lower = [v for v in spellings if v == key]
+            plain = key[1:] if key.startswith("\0") else key
+            lower = [v for v in spellings if v == plain]
             stripped = sorted((v for v in spellings if v == v.strip()), key=lambda v: -freq[v])
             target = lower[0] if lower else stripped[0] if stripped else spellings[0].strip()
         for v in spellings:
@@ -71,7 +94,7 @@ def spelling_problem(
         LABEL,
         sum(freq[v] for v in mapping),
         rows,
-        "label values differ only in case or surrounding whitespace ("
+        "label values differ only in case, surrounding whitespace or number format ("
         + "; ".join(f"{', '.join(map(repr, vs))} vs {t!r}" for t, vs in _by_target(mapping).items())
         + ")",
         "fix the spellings in the file, or drop --labels-exact to unify them",
