@@ -414,7 +414,14 @@ def detect_label_spec(
                 cats,
                 positive,
                 kind is None,
-                f"{len(cats)} integer values" if kind is None else "--label-kind",
+                (
+                    f"{len(cats)} integer values"
+                    if len(cats) > 1
+                    else "1 integer value: one level, no scale to score on; declare the scale "
+                    "with --order, lowest first"
+                )
+                if kind is None
+                else "--label-kind",
             )
         if kind is None:
             return LabelSpec(

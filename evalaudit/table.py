@@ -196,8 +196,11 @@ class LabelTable:
                 if positive is None:
                     positive = cats[-1]
                 out[SCORE] = (codes == cats.index(positive)).astype(np.float64)
+            elif kind is LabelKind.ORDINAL and len(cats) < 2:
+                # a one-level scale has no extent: no share of it is estimable (it was 0%)
+                out[SCORE] = np.nan
             elif kind is LabelKind.ORDINAL:
-                k = max(len(cats) - 1, 1)
+                k = len(cats) - 1
                 out[SCORE] = codes.astype(np.float64) / k
             else:  # nominal
                 if positive is not None and positive in cats:

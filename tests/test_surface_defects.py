@@ -253,3 +253,30 @@ def test_untested_labelers_say_why_their_q_is_na(tmp_path, run_cli):
     line = next(x for x in r.out.splitlines() if "q n/a" in x)
     assert "1 with fewer than 30 comparable labels (min_support)" in line, line
     assert "1 with no label comparable to a peer's" in line, line
+
+
+def test_one_level_ordinal_scale_has_no_headline_not_zero_percent(tmp_path, run_cli):
+    """Every label '3': a one-level scale has no extent. The old code scored it 0.0% of scale
+    with a 95% CI of [0.0%, 0.0%]; now the headline is not estimable, the label line says
+    to declare the scale, and --order gives the share of the declared scale."""
+    from tests.conftest import write
+
+    rows = "".join(f"q{i // 2},w{i % 3},3\n" for i in range(80))
+    p = write(tmp_path / "labels.csv", "item_id,labeler_id,label\n" + rows)
+    out = tmp_path / "a.json"
+    r = run_cli("audit", p, "-q", "--json", out)
+    assert r.code == 0, r.err
+    assert "0.0% of scale" not in r.out
+    assert "Headline: not estimable" in r.out
+    assert "one level, no scale to score on; declare the scale with --order" in r.out
+    assert not json.loads(out.read_text())["headline"]
+    r = run_cli("report", p, "-q", "--out", tmp_path / "rep", "--no-history")
+    assert r.code == 0, r.err
+    html = (tmp_path / "rep" / "report.html").read_text()
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "0.0% of scale" not in html + md
+    assert "not estimable: the labels carry no score" in html
+    assert "Headline: not estimable" in md
+    r = run_cli("audit", p, "-q", "--order", "1,2,3,4,5")
+    assert r.code == 0, r.err
+    assert "Headline (mean item score): 50.0% of scale" in r.out

@@ -553,6 +553,9 @@ No blocking finding and no warning.
 <div class="s">no suspect labels: no correction applied</div></div>
 {% endif %}
 {% endif %}
+{% else %}
+<div class="num"><div class="k">Headline</div><div class="v">n/a</div>
+<div class="s">not estimable: the labels carry no score (nominal labels need --positive, an ordinal scale two or more levels)</div></div>
 {% endif %}
 <div class="num"><div class="k">Agreement (Krippendorff's alpha)</div><div class="v">{{ agr.alpha | num }}</div>
 <div class="s">{{ agr.level }}, on {{ agr.n_units | int }} items with 2+ labels</div></div>

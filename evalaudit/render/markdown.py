@@ -50,6 +50,11 @@ def render_markdown(result: AuditResult) -> str:
         f"{agr['n_units']:,} items with 2+ labels"
     )
     h = d.get("headline")
+    if not h:
+        out.append(
+            "- Headline: not estimable (the labels carry no score: nominal labels need "
+            "--positive, an ordinal scale two or more levels)"
+        )
     if h and not h.get("suspect_labels", 1):
         out.append(
             f"- Headline: **{_pct(h['score'])}** (95% CI {_pct(h['ci'][0])} to "

@@ -87,6 +87,12 @@ def render_text(result: AuditResult) -> str:
                 + ", ".join(f"{r['slice_value']} {fmt_num(r['alpha'], 2)}" for r in rows)
             )
     h = d.get("headline")
+    if not h:
+        lines.append("")
+        lines.append(
+            "Headline: not estimable (the labels carry no score: nominal labels need "
+            "--positive, an ordinal scale two or more levels)."
+        )
     if h:
         lines.append("")
         lines.append(
