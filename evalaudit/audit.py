@@ -240,6 +240,20 @@ def audit_ingested(
         # a gold value that is no label category stops the run naming the gold file, column
         # and rows (as `consensus --gold` does), before any statistic
         _checked_gold_codes(table, gold, ing.path, ing.row_label)
+    gold_note = None
+    if gold is not None and table.kind is not LabelKind.INTERVAL:
+        # the summary said nothing of the gold file: a file matching no item gave no gold
+        # figure and no word
+        matched = int(gold.index.astype(str).isin(table.item_ids.astype(str)).sum())
+        gold_note = (
+            f"gold ({gold.attrs.get('path', 'gold')}): {matched:,} of {len(gold):,} gold "
+            "item(s) are in the labels"
+            + (
+                f"; {len(gold) - matched:,} have no labels and are ignored"
+                if matched < len(gold)
+                else ""
+            )
+        )
     det = detect(table, policy, dismissed, prof)
     headline = det.headline
 
@@ -303,6 +317,8 @@ def audit_ingested(
     with prof.step("drift timelines"):
         ids, order = drift_labelers(result)
         timelines = drift_timelines(ing, ids, order)
+    if gold_note is not None:
+        result = replace(result, notes=(*result.notes, gold_note))
     return replace(result, timelines=timelines)
 
 

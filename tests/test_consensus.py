@@ -18,6 +18,7 @@ and groupbys, ``statsmodels`` Wilson intervals) or is a hand-made example.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 import time
@@ -416,6 +417,21 @@ def test_gold_value_outside_the_labels_is_an_input_error_in_audit_and_gate(
     assert "internal error" not in r.err
     assert f"{gold}: 1 problem(s)" in r.err and "[gold_value] column 'gold_label'" in r.err
     assert "(line 3)" in r.err and "fix: write gold with the same spelling" in r.err
+
+
+def test_audit_says_how_many_gold_items_matched(run_cli, tmp_path):
+    """A gold file whose ids match no item (or some): the audit printed no gold figure and no
+    word on the old code (n_gold 0 in the JSON only)."""
+    from tests.conftest import HEADER, good_rows
+
+    labels = write(tmp_path / "labels.csv", HEADER + good_rows(40))
+    gold = write(tmp_path / "gold.csv", "item_id,gold_label\nq0,pass\nQ0,pass\nnope,fail\n")
+    out = tmp_path / "a.json"
+    r = run_cli("audit", labels, "--gold", gold, "-q", "--json", out)
+    assert r.code == 0, r.err
+    said = f"gold ({gold}): 1 of 3 gold item(s) are in the labels; 2 have no labels and are ignored"
+    assert said in r.out
+    assert said in json.loads(out.read_text())["notes"]
 
 
 def test_gold_with_interval_labels_is_an_error_not_ignored(run_cli, tmp_path):
