@@ -836,3 +836,17 @@ def test_duckdb_reports_an_empty_file_before_a_missing_column(tmp_path: Path) ->
     p.write_text("item_id,labeler_id\n")
     got = _problems(p, "duckdb")
     assert got == _problems(p, "memory") and [g[0] for g in got] == ["empty"]
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_a_mapping_from_a_column_the_file_lacks_is_an_error_in_both_engines(
+    run_cli: Any, tmp_path: Path, engine: str
+) -> None:
+    """``--column vendor=nope`` on a file without 'nope': exit 2 naming the column and the
+    file's columns (the SQL ingest ignored the mapping and audited the file)."""
+    path = tmp_path / "l.csv"
+    path.write_text("item_id,labeler_id,label\nq1,a,pass\nq1,b,fail\nq2,a,pass\n")
+    r = run_cli("audit", path, "--column", "vendor=nope", "--engine", engine, "-q")
+    assert r.code == 2, r.out
+    assert "--column vendor=nope: the file has no column 'nope'" in r.err
+    assert "the file's columns are: item_id, labeler_id, label" in r.err

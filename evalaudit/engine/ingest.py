@@ -429,6 +429,12 @@ def _sniff_text(path: str, fmt: str, delimiter: str | None) -> str | None:
 def _mapped_columns(types: dict[str, str], opts: IngestOptions, path: str) -> dict[str, str]:
     """Canonical name -> source column, with ``--column`` applied; missing ones are errors."""
     by_source = {c.strip(): c for c in types}
+    from evalaudit.validate.columns import column_map_problems
+
+    # a mapping that cannot apply is an error, as in memory (it was ignored here)
+    problems = column_map_problems(opts.column_map, list(by_source))
+    if problems:
+        raise InputError(path, problems)
     out: dict[str, str] = {}
     taken = set()
     for canon, mine in opts.column_map.items():

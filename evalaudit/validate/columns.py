@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,13 +29,11 @@ from evalaudit.validate.options import IngestOptions
 
 
 # ------------------------------------------------------------------ columns
-def _apply_column_map(raw: RawFile, mapping: dict[str, str]) -> pd.DataFrame:
-    frame = raw.frame
-    if not mapping:
-        return frame
-    problems = []
+def column_map_problems(mapping: dict[str, str], columns: Sequence[str]) -> list[Problem]:
+    """The ``--column canonical=theirs`` entries that cannot apply to a file with ``columns``:
+    an unknown canonical name, or a source column the file lacks (both ingests)."""
     known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
-    rename: dict[str, str] = {}
+    problems = []
     for canonical, theirs in mapping.items():
         if canonical not in known:
             problems.append(
@@ -47,7 +46,7 @@ def _apply_column_map(raw: RawFile, mapping: dict[str, str]) -> pd.DataFrame:
                     f"map one of: {', '.join(sorted(known))} (as canonical=theirs)",
                 )
             )
-        elif theirs not in frame.columns:
+        elif theirs not in columns:
             problems.append(
                 Problem(
                     "column_map",
@@ -55,11 +54,18 @@ def _apply_column_map(raw: RawFile, mapping: dict[str, str]) -> pd.DataFrame:
                     0,
                     (),
                     f"--column {canonical}={theirs}: the file has no column '{theirs}'",
-                    "the file's columns are: " + ", ".join(map(str, frame.columns)),
+                    "the file's columns are: " + ", ".join(map(str, columns)),
                 )
             )
-        else:
-            rename[theirs] = canonical
+    return problems
+
+
+def _apply_column_map(raw: RawFile, mapping: dict[str, str]) -> pd.DataFrame:
+    frame = raw.frame
+    if not mapping:
+        return frame
+    problems = column_map_problems(mapping, list(frame.columns))
+    rename = {theirs: canonical for canonical, theirs in mapping.items() if not problems}
     if problems:
         raise InputError(raw.path, problems)
     clash = [c for c in rename.values() if c in frame.columns and c not in rename]
