@@ -294,3 +294,44 @@ def test_cell_weights_average_one_and_the_uniform_policy_is_plain_bh(tmp_path):
     )
     assert det_f.leniency.loc[lab_t, "q_value"].to_numpy() == pytest.approx(q_f[: lab_t.sum()])
     assert det_f.budget["error_control"] == "familywise"
+
+
+def test_headline_interval_stays_on_the_scale_and_has_width_when_every_item_passes():
+    """60 items every label 'pass': the normal interval was [100%, 100%] (SD 0); it is the
+    exact Clopper-Pearson interval of 60 successes in 60, [0.025^(1/60), 1] = [0.9404, 1]
+    (R: binom.test(60, 60)$conf.int). Three items scored 1, 0.5, 0: the normal interval
+    [-0.066, 1.066] leaves the scale; it is cut to [0, 1]."""
+    from evalaudit.table import LabelTable
+
+    rows = [(f"q{i}", lab, "pass") for i in range(60) for lab in ("a", "b")]
+    frame = pd.DataFrame(rows, columns=["item_id", "labeler_id", "label"])
+    t = LabelTable.build(frame, "binary", positive="pass", slice_columns=())
+    h = headline_impact(t, np.zeros(len(frame), bool))
+    assert h["score"] == 1.0
+    assert h["ci"] == pytest.approx([0.9403705, 1.0], abs=1e-7)
+    small = pd.DataFrame(
+        [
+            ("q1", "a", "pass"),
+            ("q1", "b", "fail"),
+            ("q2", "a", "pass"),
+            ("q2", "b", "pass"),
+            ("q3", "a", "fail"),
+            ("q3", "b", "fail"),
+        ],
+        columns=["item_id", "labeler_id", "label"],
+    )
+    t = LabelTable.build(small, "binary", positive="pass", slice_columns=())
+    h = headline_impact(t, np.zeros(len(small), bool))
+    assert h["score"] == 0.5 and h["ci"] == [0.0, 1.0]
+
+
+def test_a_labeler_who_never_disagrees_has_no_interval_not_one_of_no_width():
+    """Two labelers, every label 'pass': leniency 0 with SE 0 printed [+0.0, +0.0] pts; there
+    is no interval (NaN; 'n/a' on every surface), as for a labeler with no peer."""
+    import evalaudit
+
+    rows = [(f"q{i}", lab, "pass") for i in range(60) for lab in ("a", "b")]
+    r = evalaudit.audit(pd.DataFrame(rows, columns=["item_id", "labeler_id", "label"]))
+    lab = r.labelers
+    assert (lab["se"] == 0).all()
+    assert lab["ci_low"].isna().all() and lab["ci_high"].isna().all()

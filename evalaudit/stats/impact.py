@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalaudit.contract import MODEL
+from evalaudit.contract import MODEL, LabelKind
 from evalaudit.stats.leniency import Z95
 from evalaudit.table import ITEM, SCORE, LabelTable
 
@@ -44,6 +44,8 @@ class _Base:
     cnt: np.ndarray
     orig: np.ndarray
     shift: float
+    #: scores on the [0, 1] scale (binary, ordinal): a mean's interval stays inside it
+    bounded: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def _base(table: LabelTable) -> _Base | None:
             orig = np.bincount(item, weights=score, minlength=table.n_items)
             orig /= cnt
         shift = float(orig.mean()) if len(orig) else 0.0
-        base = _Base(item, score, cnt, orig, shift)
+        bounded = table.kind is not LabelKind.INTERVAL
+        base = _Base(item, score, cnt, orig, shift, bounded)
     table.extra["_headline_base"] = (table.frame, base)
     return base
 
@@ -171,6 +174,21 @@ def _ci(mean: float, sd: float, n: float) -> list[float]:
     return [float(mean - Z95 * se), float(mean + Z95 * se)]
 
 
+def _score_ci(mean: float, sd: float, n: float, bounded: bool) -> list[float]:
+    """95% CI of a mean item score: the normal interval (:func:`_ci`); on a bounded [0, 1]
+    scale cut to it, and when every item sits at a bound (all pass, all fail: SD 0, where
+    the normal interval has no width) the exact Clopper-Pearson interval of n out of n
+    items, ``[0.025^(1/n), 1]`` (or its mirror), as for Bernoulli items (Clopper & Pearson
+    1934, Biometrika 26:404-413)."""
+    lo, hi = _ci(mean, sd, n)
+    if not bounded or not (np.isfinite(lo) and np.isfinite(hi)):
+        return [lo, hi]
+    if sd == 0 and mean in (0.0, 1.0):
+        b = float(0.025 ** (1.0 / n))
+        return [b, 1.0] if mean == 1.0 else [0.0, 1.0 - b]
+    return [max(lo, 0.0), min(hi, 1.0)]
+
+
 @dataclass(frozen=True)
 class _Touched:
     """The items that hold a suspect label (the only items whose score can move)."""
@@ -233,9 +251,9 @@ def _impacts(base: _Base, groups: ItemGroups, t: _Touched) -> list[dict[str, Any
         out.append(
             {
                 "score": float(m_o[j]),
-                "ci": _ci(m_o[j], sd_o[j], n),
+                "ci": _score_ci(m_o[j], sd_o[j], n, base.bounded),
                 "score_without_suspects": float(m_cf[j]),
-                "ci_without_suspects": _ci(m_cf[j], sd_cf[j], nk),
+                "ci_without_suspects": _score_ci(m_cf[j], sd_cf[j], nk, base.bounded),
                 "delta": float(m_d[j]),
                 "delta_ci": [0.0, 0.0] if changed[j] == 0 else _ci(m_d[j], sd_d[j], nk),
                 "items": n,

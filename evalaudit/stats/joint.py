@@ -204,8 +204,10 @@ def labeler_table(fit: EffectsFit, diagnostics: pd.DataFrame) -> pd.DataFrame:
     eff, se = fit.leniency, fit.se
     out["effect"] = eff
     out["se"] = se
-    out["ci_low"] = eff - Z95 * se
-    out["ci_high"] = eff + Z95 * se
+    # no disagreement with any peer (SE 0): no interval, rather than one of no width
+    informative = se > 0
+    out["ci_low"] = np.where(informative, eff - Z95 * se, np.nan)
+    out["ci_high"] = np.where(informative, eff + Z95 * se, np.nan)
     out["p_value"] = wald_p(eff, se)
     out["q_value"] = np.nan
     n_lab = fit.n_param[: fit.n_labelers]
