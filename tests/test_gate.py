@@ -290,6 +290,17 @@ def test_gate_with_baseline_includes_the_version_diff(run_cli, tmp_path):
     g = json.loads(out.read_text())
     assert g["baseline"]["labels"]["changed"] == 12
     assert [x["role"] for x in g["inputs"]] == ["data", "baseline"]
+    # the text and Markdown summaries say what the diff found (they were silent about it)
+    md = tmp_path / "g.md"
+    r = run_cli("gate", new_path, "--baseline", DATA, "--home", tmp_path / "h", "--markdown", md)
+    h = g["baseline"]["headline"]
+    line = next(ln for ln in r.out.splitlines() if ln.startswith("Since the baseline "))
+    from evalaudit.render.format import fmt_effect, fmt_score
+
+    assert f"{fmt_score(h['old'], 'binary')} -> {fmt_score(h['new'], 'binary')}" in line
+    assert f"({fmt_effect(h['change'], 'binary')})" in line
+    assert "items kept 6,000, added 0, removed 0" in line
+    assert "Since the baseline" in md.read_text()
 
 
 def test_gate_help_has_examples(run_cli):

@@ -26,6 +26,28 @@ def _kind(g: GateResult) -> str:
     return str(g.audit.label.get("kind") or g.audit.input.get("label_kind") or "binary")
 
 
+def baseline_line(g: GateResult) -> str | None:
+    """One line on the version diff against ``--baseline`` (None without one): the headline's
+    move and the items kept, added and removed (the rest is in ``--json``'s ``baseline``)."""
+    b = g.baseline
+    if not b:
+        return None
+    kind = str(b.get("label_kind") or _kind(g))
+    old = (b.get("old") or {}).get("path") or "the baseline"
+    it = b.get("items") or {}
+    h = b.get("headline")
+    head = (
+        f"headline {fmt_score(h['old'], kind)} -> {fmt_score(h['new'], kind)} "
+        f"({fmt_effect(h['change'], kind)})"
+        if h
+        else "headline n/a"
+    )
+    return (
+        f"Since the baseline {old}: {head}; items kept {it.get('kept', 0):,}, "
+        f"added {it.get('added', 0):,}, removed {it.get('removed', 0):,} (details in --json)."
+    )
+
+
 def render_gate_text(g: GateResult) -> str:
     """Verdict and blocking findings first, then what reviews did."""
     lines = [
@@ -72,6 +94,9 @@ def render_gate_text(g: GateResult) -> str:
     ppi = ppi_gate_line(g.audit.to_dict()) if (h or {}).get("ppi") else None
     if ppi:
         lines.append(ppi)
+    base = baseline_line(g)
+    if base:
+        lines.append(base)
     return "\n".join(lines) + "\n"
 
 
@@ -98,6 +123,9 @@ def render_gate_markdown(g: GateResult) -> str:
         out.append("")
     if h and h.get("ppi"):
         out += [ppi_gate_line(g.audit.to_dict()) or "", ""]
+    base = baseline_line(g)
+    if base:
+        out += [md_cell(base), ""]
 
     def table(title: str, rows: list[dict[str, Any]]) -> None:
         if not rows:
