@@ -611,3 +611,23 @@ def test_empty_table(kind: str) -> None:
     assert labeler_agreement(table).shape == (0, 9)
     assert pairwise_kappa(table, 1).empty
     assert alpha_by_group(table, "tag").empty
+
+
+def test_interval_alpha_without_a_labeler_keeps_its_digits_beside_far_values():
+    """Found by the property test (random profile): lab00 holds 35.0 beside values near 0, so
+    the closed-form downdate of the sums of squares without lab01 kept few digits (alpha
+    -3.6e-9). Without lab01 one unit is left, {0.008, 0}, whose alpha is exactly 0
+    (krippendorff's package on the same data)."""
+    f = pd.DataFrame(
+        {
+            "item_id": ["i9", "i9", "i12", "i12"],
+            "labeler_id": ["lab00", "lab01", "lab00", "lab02"],
+            "label": ["35.0", "0.0", "0.008", "0.0"],
+        }
+    )
+    t = LabelTable.build(f, "interval", slice_columns=())
+    got = labeler_agreement(t).set_index("labeler_id")["alpha_without"]
+    ref = krippendorff.alpha(reliability_data=[[0.008], [0.0]], level_of_measurement="interval")
+    assert ref == 0.0
+    assert got["lab01"] == pytest.approx(ref, abs=1e-12)
+    assert got["lab02"] == pytest.approx(0.0, abs=1e-12)

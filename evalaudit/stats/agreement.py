@@ -633,6 +633,14 @@ def _interval_without(
         ss_wo = np.maximum((t2 - r2) - (t1 - r1) ** 2 / n_wo, 0.0)
         de_wo = 2.0 * n_wo * ss_wo
         out = np.where((left >= 2) & (de_wo > 0), 1.0 - (n_wo - 1.0) * do_wo / de_wo, np.nan)
+    # the downdate subtracts sums of squares: when what is left is tiny beside what the
+    # labeler took away (it holds the scale's far values), the difference keeps few exact
+    # digits (alpha 5e-9 where it is 0); those labelers are recomputed on their complement
+    unsure = np.flatnonzero((left >= 2) & (ss_wo <= 1e-6 * max(t2, np.finfo(float).tiny)))
+    for j in unsure:
+        keep = lab != j
+        sub = _pairable(pr.unit[keep])
+        out[j] = _interval_alpha(sub, x[keep][sub.rows])[0] if sub.rows.any() else np.nan
     return overall, out
 
 
