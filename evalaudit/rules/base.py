@@ -187,6 +187,17 @@ SHARED_KEYS: tuple[PolicyKey, ...] = (
 )
 
 
+#: Keys every rule whose tests spend the one error budget reads (support, the budget and how
+#: it is spent, the minimum effect), in the order the rules table lists them.
+BUDGET_KEYS: tuple[str, ...] = (
+    "min_support",
+    "fdr",
+    "error_control",
+    "min_effect",
+    "min_effect_interval_sd",
+)
+
+
 #: Keys of the headline that no rule reads (how ``headline.ppi`` is estimated).
 HEADLINE_KEYS: tuple[PolicyKey, ...] = (
     PolicyKey(

@@ -31,7 +31,7 @@ import pandas as pd
 
 from evalaudit.contract import LabelKind
 from evalaudit.findings import Finding, _num, format_effect, format_q
-from evalaudit.rules.base import Rule, RuleInput, register
+from evalaudit.rules.base import BUDGET_KEYS, Rule, RuleInput, register
 from evalaudit.rules.policy import Policy
 
 __all__ = ["RULE", "labeler_findings"]
@@ -109,14 +109,7 @@ RULE = register(
         kind="lenient_labeler",
         severity="block",
         doc=__doc__ or "",
-        uses=(
-            "min_support",
-            "fdr",
-            "error_control",
-            "min_effect",
-            "min_effect_interval_sd",
-            "materiality.headline",
-        ),
+        uses=(*BUDGET_KEYS, "materiality.headline"),
         build=_lenient,
         finding_id=_labeler_id("lenient_labeler"),
         materiality=True,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from evalaudit.findings import Finding
 from evalaudit.rules import ea101_labeler_lenient as ea101
-from evalaudit.rules.base import Rule, RuleInput, register
+from evalaudit.rules.base import BUDGET_KEYS, Rule, RuleInput, register
 
 __all__ = ["RULE"]
 
@@ -37,14 +37,7 @@ RULE = register(
         kind="severe_labeler",
         severity="warn",
         doc=__doc__ or "",
-        uses=(
-            "min_support",
-            "fdr",
-            "error_control",
-            "min_effect",
-            "min_effect_interval_sd",
-            "materiality.headline",
-        ),
+        uses=(*BUDGET_KEYS, "materiality.headline"),
         build=_severe,
         finding_id=ea101._labeler_id("severe_labeler"),
         materiality=True,

@@ -37,7 +37,7 @@ import pandas as pd
 
 from evalaudit.contract import LabelKind
 from evalaudit.findings import Finding, _num, format_effect, format_q, min_effect_for
-from evalaudit.rules.base import Rule, RuleInput, register
+from evalaudit.rules.base import BUDGET_KEYS, Rule, RuleInput, register
 from evalaudit.rules.policy import Policy
 
 __all__ = ["RULE", "judge_bias_flags", "judges_covered"]
@@ -141,14 +141,7 @@ RULE = register(
         kind="judge_bias",
         severity="block",
         doc=__doc__ or "",
-        uses=(
-            "min_support",
-            "fdr",
-            "error_control",
-            "min_effect",
-            "min_effect_interval_sd",
-            "materiality.headline",
-        ),
+        uses=(*BUDGET_KEYS, "materiality.headline"),
         build=_build,
         finding_id=_judge_id,
         materiality=True,

@@ -38,7 +38,7 @@ import pandas as pd
 
 from evalaudit.contract import LabelKind
 from evalaudit.findings import Finding, _num, format_effect, format_q, min_effect_for
-from evalaudit.rules.base import Rule, RuleInput, register
+from evalaudit.rules.base import BUDGET_KEYS, Rule, RuleInput, register
 from evalaudit.rules.policy import Policy
 
 __all__ = ["RULE", "self_preference_flags"]
@@ -133,14 +133,7 @@ RULE = register(
         kind="judge_self_preference",
         severity="block",
         doc=__doc__ or "",
-        uses=(
-            "min_support",
-            "fdr",
-            "error_control",
-            "min_effect",
-            "min_effect_interval_sd",
-            "materiality.headline",
-        ),
+        uses=(*BUDGET_KEYS, "materiality.headline"),
         build=_build,
         finding_id=_self_id,
         materiality=True,

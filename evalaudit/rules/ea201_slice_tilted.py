@@ -35,7 +35,7 @@ import pandas as pd
 from evalaudit.contract import LabelKind
 from evalaudit.findings import Finding, _num, cell_subject, format_effect, format_q
 from evalaudit.render.format import fmt_score
-from evalaudit.rules.base import Rule, RuleInput, register
+from evalaudit.rules.base import BUDGET_KEYS, Rule, RuleInput, register
 from evalaudit.rules.policy import Policy
 
 __all__ = ["RULE", "cell_findings"]
@@ -147,16 +147,7 @@ RULE = register(
         kind="tilted_slice",
         severity="block",
         doc=__doc__ or "",
-        uses=(
-            "min_support",
-            "fdr",
-            "error_control",
-            "min_effect",
-            "min_effect_interval_sd",
-            "cell_weights",
-            "materiality.headline",
-            "materiality.slice",
-        ),
+        uses=(*BUDGET_KEYS, "cell_weights", "materiality.headline", "materiality.slice"),
         build=_build,
         finding_id=_cell_id,
         materiality=True,

@@ -31,7 +31,7 @@ from typing import Any
 
 from evalaudit.contract import LabelKind
 from evalaudit.findings import Finding, _num, cell_subject, flag_cells, format_effect, format_q
-from evalaudit.rules.base import Rule, RuleInput, register
+from evalaudit.rules.base import BUDGET_KEYS, Rule, RuleInput, register
 
 __all__ = ["RULE"]
 
@@ -108,15 +108,7 @@ RULE = register(
         kind="judge_tilt",
         severity="block",
         doc=__doc__ or "",
-        uses=(
-            "min_support",
-            "fdr",
-            "error_control",
-            "min_effect",
-            "min_effect_interval_sd",
-            "materiality.headline",
-            "materiality.slice",
-        ),
+        uses=(*BUDGET_KEYS, "materiality.headline", "materiality.slice"),
         build=_build,
         finding_id=_tilt_id,
         materiality=True,

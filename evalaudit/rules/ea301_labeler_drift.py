@@ -27,7 +27,7 @@ import pandas as pd
 
 from evalaudit.contract import LabelKind
 from evalaudit.findings import Finding, _num, format_effect, format_q
-from evalaudit.rules.base import Rule, register
+from evalaudit.rules.base import BUDGET_KEYS, Rule, register
 from evalaudit.rules.policy import Policy
 
 __all__ = ["RULE", "drift_findings"]
@@ -89,7 +89,7 @@ RULE = register(
         kind="labeler_drift",
         severity="warn",
         doc=__doc__ or "",
-        uses=("min_support", "fdr", "error_control", "min_effect", "min_effect_interval_sd"),
+        uses=BUDGET_KEYS,
         build=lambda inp: drift_findings(inp.drift, inp.policy, inp.kind),
         finding_id=_drift_id,
         materiality=True,

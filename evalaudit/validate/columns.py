@@ -65,9 +65,9 @@ def _apply_column_map(raw: RawFile, mapping: dict[str, str]) -> pd.DataFrame:
     if not mapping:
         return frame
     problems = column_map_problems(mapping, list(frame.columns))
-    rename = {theirs: canonical for canonical, theirs in mapping.items() if not problems}
     if problems:
         raise InputError(raw.path, problems)
+    rename = {theirs: canonical for canonical, theirs in mapping.items()}
     clash = [c for c in rename.values() if c in frame.columns and c not in rename]
     if clash:
         raise InputError(
